@@ -1,0 +1,610 @@
+"""Licence terms as data, and a resolver that says what a model may be used for, and why.
+
+Not legal advice (법률 자문이 아님). The resolver makes one reading of licence texts
+visible and checkable; it does not replace reading them or asking counsel.
+
+Data
+----
+``data/licenses/licenses.yaml`` holds, per licence id, the terms a reader needs
+(attribution, commercial use, derivatives, share-alike, use-based restrictions,
+redistribution, research) and special conditions (user thresholds, naming rules,
+acceptable-use policies), each with the clause number it comes from and a URL.
+
+Verdicts
+--------
+``verdict(model_id, use)`` walks a model's chain of terms:
+
+* ``own-weights``: the licence on the model's own weights (its card's label);
+* ``base-model``: everything the base model's chain says, recursively through
+  the catalog's ``base_model`` column (a fine-tune of a fine-tune inherits both);
+* ``training-data``: each training dataset's licence, and the dataset it was
+  translated from, recursively;
+* ``data-generator-api``: the terms of an API that generated a dataset
+  (e.g. OpenAI's rule against using output to build competing models).
+
+Each step yields a :class:`Reason` ``(layer, subject, license_id, effect, source, note)``
+with effect ``yes`` / ``conditional`` / ``no`` (or ``not-assessed`` for web-scale
+pre-training corpora, which publishers use under copyright exceptions rather than
+their documents' licences; they are listed but do not vote). ``allowed`` is the most
+restrictive effect of the chain: no < conditional < yes.
+
+How a licence becomes an effect for a use (:meth:`License.effect`):
+
+* ``commercial`` → the ``commercial`` term; ``research`` → ``research``;
+  ``redistribute-weights`` → ``redistribution``;
+  ``finetune-release`` → the stricter of ``derivatives`` and ``redistribution``.
+
+How a *dataset's* licence reaches a model trained on it (:func:`data_effect`) is an
+open legal question (are weights an adaptation of their training data?). We take the
+conservative reading that the dataset's authors themselves state for Alpaca: a
+non-commercial dataset makes commercial use of the model ``no``; share-alike makes
+releasing weights ``conditional``; data with no stated licence is ``conditional``.
+API terms bind whoever called the API, not clearly third parties: their effects are
+``conditional``, never a flat ``no``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import yaml
+
+USES = ("commercial", "research", "redistribute-weights", "finetune-release")
+USE_LABELS_KO = {
+    "commercial": "상업적 이용",
+    "research": "연구",
+    "redistribute-weights": "가중치 재배포",
+    "finetune-release": "미세조정 후 공개",
+}
+EFFECTS = ("no", "conditional", "yes")  # ordered: most restrictive first
+NOT_ASSESSED = "not-assessed"
+EFFECT_RANK = {e: i for i, e in enumerate(EFFECTS)}
+LAYERS = ("own-weights", "base-model", "training-data", "data-generator-api")
+
+PERMISSION_TERMS = ("commercial", "derivatives", "redistribution", "research")
+OBLIGATION_TERMS = ("attribution", "share_alike")
+TERM_VALUES = {
+    **{t: set(EFFECTS) for t in PERMISSION_TERMS},
+    **{t: {"required", "partial", "not-required"} for t in OBLIGATION_TERMS},
+    "use_restrictions": {"yes", "no"},
+}
+KINDS = {"model-licence", "content-licence", "software-licence", "api-terms", "none"}
+REQUIRED_KEYS = ("name", "kind", "url", "source", "read_in_full", "note", "terms", "conditions")
+
+DISCLAIMER_KO = "법률 자문이 아님 (not legal advice): 라이선스 원문과 전문가 확인이 최종 기준입니다."
+
+
+class LicenseDataError(ValueError):
+    """Bad licence data: the message names the file, line, licence id and field."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Term:
+    value: str
+    section: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str
+    section: str
+    applies_to: tuple[str, ...]
+    note: str
+    value: float | int | str | None = None
+
+
+@dataclass(frozen=True)
+class License:
+    id: str
+    name: str
+    kind: str
+    url: str
+    source: tuple[str, ...]
+    read_in_full: bool
+    note: str
+    terms: dict = field(hash=False)
+    conditions: tuple[Condition, ...] = ()
+
+    def term(self, name: str) -> Term:
+        return self.terms[name]
+
+    def effect(self, use: str) -> tuple[str, str, str]:
+        """``(effect, section, note)`` this licence gives ``use``, conditions appended to the note."""
+        _check_use(use)
+        if use == "finetune-release":
+            d, r = self.terms["derivatives"], self.terms["redistribution"]
+            t = d if EFFECT_RANK[d.value] <= EFFECT_RANK[r.value] else r
+            effect = t.value
+            section = d.section if d.section == r.section else f"{d.section} / {r.section}"
+            note = "; ".join(x for x in (d.note, r.note) if x)
+        else:
+            t = self.terms[{"commercial": "commercial", "research": "research",
+                            "redistribute-weights": "redistribution"}[use]]
+            effect, section, note = t.value, t.section, t.note
+        extra = [f"{c.note} (§{c.section})" for c in self.conditions if use in c.applies_to]
+        if extra:
+            note = "; ".join([note, *extra]) if note else "; ".join(extra)
+        return effect, section, note
+
+
+def default_path() -> Path:
+    from .env import data_path
+
+    return data_path("licenses", "licenses.yaml")
+
+
+def _lines_of(text: str) -> dict[str, int]:
+    """Line number (1-based) of each licence id in the YAML text."""
+    root = yaml.compose(text)
+    lines: dict[str, int] = {}
+    if root is None:
+        return lines
+    for key, value in root.value:
+        if key.value == "licenses" and isinstance(value, yaml.MappingNode):
+            for k, _ in value.value:
+                lines[k.value] = k.start_mark.line + 1
+    return lines
+
+
+def parse_licenses(text: str, origin: str = "<string>") -> dict[str, License]:
+    """Parse and validate licence YAML; errors name ``origin``, line, licence id and field."""
+    try:
+        raw = yaml.safe_load(text)
+        lines = _lines_of(text)
+    except yaml.YAMLError as exc:
+        raise LicenseDataError(f"{origin}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("licenses"), dict):
+        raise LicenseDataError(f"{origin}: expected a top-level mapping 'licenses: {{id: ...}}'")
+    out: dict[str, License] = {}
+    for lid, entry in raw["licenses"].items():
+        where = f"{origin}:{lines.get(lid, '?')}: licence {lid!r}"
+
+        def fail(fld: str, msg: str, where: str = where) -> None:
+            raise LicenseDataError(f"{where}, field {fld!r}: {msg}")
+
+        if not isinstance(entry, dict):
+            fail("(entry)", "expected a mapping")
+        for k in REQUIRED_KEYS:
+            if k not in entry:
+                fail(k, "missing")
+        if entry["kind"] not in KINDS:
+            fail("kind", f"{entry['kind']!r} not in {sorted(KINDS)}")
+        if not str(entry["url"]).startswith("http"):
+            fail("url", "expected an http(s) URL")
+        sources = entry["source"]
+        if not isinstance(sources, list) or not sources or not all(str(s).startswith("http") for s in sources):
+            fail("source", "expected a non-empty list of http(s) URLs")
+        if not isinstance(entry["read_in_full"], bool):
+            fail("read_in_full", "expected true or false")
+        terms = entry["terms"]
+        if not isinstance(terms, dict):
+            fail("terms", "expected a mapping")
+        parsed: dict[str, Term] = {}
+        for tname, allowed in TERM_VALUES.items():
+            t = terms.get(tname)
+            if not isinstance(t, dict):
+                fail(f"terms.{tname}", "missing or not a mapping {value, section, note}")
+            value = str(t.get("value"))
+            if value not in allowed:
+                fail(f"terms.{tname}.value", f"{value!r} not in {sorted(allowed)}")
+            section = str(t.get("section") or "").strip()
+            if not section:
+                fail(f"terms.{tname}.section", "empty: every term must cite its clause")
+            parsed[tname] = Term(value, section, str(t.get("note") or ""))
+        extra = set(terms) - set(TERM_VALUES)
+        if extra:
+            fail("terms", f"unknown term(s) {sorted(extra)}")
+        conds = []
+        for i, c in enumerate(entry["conditions"] or []):
+            for k in ("kind", "section", "applies_to", "note"):
+                if k not in c:
+                    fail(f"conditions[{i}].{k}", "missing")
+            bad = [u for u in c["applies_to"] if u not in USES]
+            if bad:
+                fail(f"conditions[{i}].applies_to", f"unknown use(s) {bad}; expected {USES}")
+            conds.append(Condition(c["kind"], str(c["section"]), tuple(c["applies_to"]), c["note"], c.get("value")))
+        out[lid] = License(lid, entry["name"], entry["kind"], entry["url"], tuple(sources),
+                           entry["read_in_full"], str(entry["note"] or ""), parsed, tuple(conds))
+    return out
+
+
+def load_licenses(path: str | Path | None = None) -> dict[str, License]:
+    """All licences from ``data/licenses/licenses.yaml`` (or ``path``), validated."""
+    p = Path(path) if path else default_path()
+    return _load_cached(str(p), p.stat().st_mtime)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, mtime: float) -> dict[str, License]:
+    return parse_licenses(Path(path).read_text(encoding="utf-8"), origin=path)
+
+
+def license_ids() -> list[str]:
+    return sorted(load_licenses())
+
+
+def terms_table(licenses: dict[str, License] | None = None):
+    """One row per licence: every term's value and clause, plus name and URL."""
+    import pandas as pd
+
+    lic = licenses or load_licenses()
+    rows = []
+    for lid, L in lic.items():
+        row = {"license": lid, "name": L.name, "kind": L.kind}
+        for tname in TERM_VALUES:
+            row[tname] = L.terms[tname].value
+            row[f"{tname}_section"] = L.terms[tname].section
+        row["conditions"] = "; ".join(f"{c.kind} (§{c.section})" for c in L.conditions)
+        row["read_in_full"] = L.read_in_full
+        row["url"] = L.url
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("license")
+
+
+CC_COLUMNS = {"attribution": "저작자 표시", "commercial": "상업적 이용",
+              "derivatives": "파생물 생산", "share_alike": "동일조건 배포"}
+_SYMBOL = {"yes": "O", "required": "O", "no": "X", "not-required": "X", "conditional": "△", "partial": "△"}
+
+
+def cc_table(licenses: dict[str, License] | None = None, ids: Iterable[str] | None = None):
+    """The survey's CC table (저작자 표시 / 상업적 이용 / 파생물 생산 / 동일조건 배포), from the data.
+
+    O = yes / required, X = no / not required, △ = conditional / partial.
+    """
+    import pandas as pd
+
+    lic = licenses or load_licenses()
+    rows = []
+    for lid in ids or lic:
+        L = lic[lid]
+        rows.append({"license": lid, **{ko: _SYMBOL[L.terms[t].value] for t, ko in CC_COLUMNS.items()}})
+    return pd.DataFrame(rows).set_index("license")
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+class Reason(NamedTuple):
+    layer: str
+    subject: str
+    license_id: str
+    effect: str
+    source: str
+    note: str
+
+
+@dataclass
+class Verdict:
+    model: str
+    use: str
+    allowed: str
+    reasons: list[Reason]
+    label: str
+    label_effect: str
+    label_mismatch: bool
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.reasons, columns=Reason._fields)
+
+    def binding(self) -> list[Reason]:
+        """The reasons whose effect equals the verdict (the ones that decided it)."""
+        return [r for r in self.reasons if r.effect == self.allowed]
+
+    def explain(self) -> str:
+        lines = [f"{self.model} / {self.use} ({USE_LABELS_KO[self.use]}): {self.allowed}"]
+        if self.label_mismatch:
+            lines.append(f"  ! label mismatch: the card's licence {self.label!r} alone says "
+                         f"{self.label_effect!r}, the chain says {self.allowed!r}")
+        for r in self.reasons:
+            mark = "*" if r.effect == self.allowed else "-"
+            lines.append(f"  {mark} [{r.layer}] {r.subject} · {r.license_id} → {r.effect}: {r.note}")
+            lines.append(f"      {r.source}")
+        lines.append(DISCLAIMER_KO)
+        return "\n".join(lines)
+
+
+def _check_use(use: str) -> None:
+    if use not in USES:
+        raise ValueError(f"unknown use {use!r}; expected one of {USES}")
+
+
+def strictest(effects: Iterable[str]) -> str:
+    """Most restrictive of ``effects`` (``not-assessed`` ignored); ``yes`` for none."""
+    ranked = [e for e in effects if e != NOT_ASSESSED]
+    for e in ranked:
+        if e not in EFFECT_RANK:
+            raise ValueError(f"unknown effect {e!r}; expected {EFFECTS}")
+    return min(ranked, key=EFFECT_RANK.__getitem__) if ranked else "yes"
+
+
+def _split(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return []
+    except (TypeError, ValueError):
+        pass
+    return [v.strip() for v in str(value).split(";") if v.strip()]
+
+
+def _first(row: dict, *names: str, default=None):
+    for n in names:
+        if n in row and _split(row[n]):
+            return row[n]
+    return default
+
+
+PRETRAIN_MARKERS = ("scrap", "crawl", "web", "pre-train", "pretrain", "mixture", "corpus")
+
+
+def is_pretraining_corpus(ds: dict) -> bool:
+    """True for web-scale pre-training corpora: scraped data not generated, translated or written for us."""
+    how = " ".join(str(ds.get(k, "")) for k in ("how_made", "made_by", "how", "kind", "type")).lower()
+    if any(m in how for m in ("generated", "translated", "human")) or _split(ds.get("generated_by_api")):
+        return False
+    return any(m in how for m in PRETRAIN_MARKERS)
+
+
+def data_effect(L: License, use: str) -> tuple[str, str]:
+    """Effect a dataset licence has on a model trained on it, with the reasoning."""
+    _check_use(use)
+    if L.id == "unknown" and use != "research":
+        return "conditional", ("no licence stated for the data: rights in it are unclear, so any use of a model "
+                               "trained on it carries that uncertainty")
+    commercial, csec, cnote = L.effect("commercial")
+    if use == "commercial":
+        if commercial == "no":
+            return "no", (f"non-commercial data (§{csec}); whether model weights are an adaptation of their "
+                          "training data is unsettled, we follow the conservative reading that the data's own "
+                          "authors state (e.g. Stanford for Alpaca)")
+        return commercial, f"data licence allows commercial use: {cnote} (§{csec})"
+    if use == "research" and L.id == "unknown":
+        return "yes", "no licence stated for the data; research use of a trained model is not where that bites"
+    if use == "research":
+        eff, sec, note = L.effect("research")
+        return eff, f"{note} (§{sec})" if note else f"§{sec}"
+    sa = L.terms["share_alike"]
+    if sa.value == "required":
+        return "conditional", (f"share-alike data (§{sa.section}): if weights count as Adapted Material, they "
+                               "must be released under the same licence - legally unsettled")
+    eff, sec, note = L.effect(use)
+    if eff == "no":
+        return "conditional", f"the data licence grants no redistribution (§{sec}); effect on weights unsettled"
+    return "yes", f"the data licence does not restrict releasing models trained on it (§{sec})"
+
+
+class Resolver:
+    """Resolve verdicts against catalog frames (``models``, ``datasets``) and licence data."""
+
+    def __init__(self, models, datasets, licenses: dict[str, License] | None = None):
+        self.licenses = licenses or load_licenses()
+        self.models = self._index(models, "models")
+        self.datasets = self._index(datasets, "datasets")
+
+    @staticmethod
+    def _index(frame, what: str) -> dict[str, dict]:
+        if isinstance(frame, dict):
+            return {k: dict(v) for k, v in frame.items()}
+        df = frame.reset_index() if "id" not in frame.columns else frame
+        if "id" not in df.columns:
+            raise LicenseDataError(f"{what}: expected an 'id' column, got {list(df.columns)}")
+        return {str(r["id"]): r for r in df.to_dict("records")}
+
+    def license(self, lid: str, where: str) -> License:
+        if lid not in self.licenses:
+            raise LicenseDataError(f"{where}: licence id {lid!r} is not in data/licenses/licenses.yaml "
+                                   f"(known: {', '.join(sorted(self.licenses))})")
+        return self.licenses[lid]
+
+    # ---- layers
+    def _own(self, mid: str, row: dict, use: str, size: float | None = None) -> list[Reason]:
+        """Own-weights reasons; a family whose sizes carry different licences gets one per licence."""
+        lids = _split(_first(row, "weights_license", "license", default="unknown"))
+        sizes = _split(row.get("sizes_b"))
+        groups: dict[str, list[str]] = {}
+        if len(lids) > 1:
+            if len(lids) != len(sizes):
+                raise LicenseDataError(f"model {mid!r}: {len(lids)} weights licences for {len(sizes)} sizes; "
+                                       "per-size licences must align with 'sizes_b'")
+            for lid, sz in zip(lids, sizes):
+                if size is None or float(sz) == float(size):
+                    groups.setdefault(lid, []).append(sz)
+            if not groups:
+                raise ValueError(f"model {mid!r} has no size {size!r}; sizes: {sizes}")
+        else:
+            groups[lids[0] if lids else "unknown"] = []
+        out = []
+        for lid, szs in groups.items():
+            L = self.license(lid, f"model {mid!r}, field 'weights_license'")
+            eff, sec, note = L.effect(use)
+            subject = f"{mid} [{'/'.join(szs)}B]" if len(lids) > 1 else mid
+            out.append(Reason("own-weights", subject, lid, eff, L.url, f"§{sec}: {note}" if note else f"§{sec}"))
+        return out
+
+    def _dataset_reasons(self, did: str, use: str, seen: set, prefix: str = "") -> list[Reason]:
+        subject = f"{prefix}{did}"
+        if did not in self.datasets:
+            raise LicenseDataError(f"training data {did!r} is not in the catalog's datasets")
+        if did in seen:
+            return []
+        seen = seen | {did}
+        ds = self.datasets[did]
+        lid = str(_first(ds, "license", "licence", "data_license", default="unknown")).strip()
+        L = self.license(lid, f"dataset {did!r}, field 'license'")
+        src = _split(ds.get("source"))
+        if is_pretraining_corpus(ds):
+            out = [Reason("training-data", subject, lid, NOT_ASSESSED, L.url,
+                          "web-scale pre-training corpus of mixed licences; publishers rely on copyright "
+                          "exceptions (fair use / TDM), not on the documents' licences - not assessed here"
+                          + (f"; data facts: {src[0]}" if src else ""))]
+        else:
+            eff, note = data_effect(L, use)
+            out = [Reason("training-data", subject, lid, eff, L.url, note)]
+        for api in _split(ds.get("generated_by_api")):
+            A = self.license(api, f"dataset {did!r}, field 'generated_by_api'")
+            eff, sec, note = A.effect(use)
+            out.append(Reason("data-generator-api", f"{subject} ← {api}", api, eff, A.url,
+                              f"§{sec}: {note}; these terms bind whoever called the API (the dataset's "
+                              "makers), not clearly later users of the data or model"))
+        for parent in _split(ds.get("translated_from")):
+            out += self._dataset_reasons(parent, use, seen, prefix=f"{subject} ← ")
+        return out
+
+    def reasons(self, mid: str, use: str, size: float | None = None,
+                _seen: frozenset = frozenset()) -> list[Reason]:
+        _check_use(use)
+        if mid not in self.models:
+            raise KeyError(f"unknown model {mid!r}; known: {', '.join(sorted(self.models))}")
+        if mid in _seen:
+            return []
+        row = self.models[mid]
+        out = self._own(mid, row, use, size)
+        for base in _split(row.get("base_model")):
+            if base not in self.models:
+                raise LicenseDataError(f"model {mid!r}, field 'base_model': {base!r} is not in the catalog")
+            for r in self.reasons(base, use, None, _seen | {mid}):
+                layer_note = "" if r.layer == "own-weights" else f"(inherited {r.layer}) "
+                subject = r.subject if r.subject.split(" ")[0] == base else f"{base} › {r.subject}"
+                out.append(Reason("base-model", subject, r.license_id, r.effect, r.source, layer_note + r.note))
+        seen: set = set()
+        for did in _split(row.get("training_data")):
+            out += self._dataset_reasons(did, use, seen)
+        return out
+
+    def verdict(self, mid: str, use: str = "commercial", size: float | None = None) -> Verdict:
+        """Verdict for ``mid``; for a family whose sizes differ in licence, ``size`` picks one
+        (without it the verdict is the strictest over all sizes, i.e. what holds for every size)."""
+        reasons = self.reasons(mid, use, size)
+        allowed = strictest(r.effect for r in reasons)
+        own = [r for r in reasons if r.layer == "own-weights"]
+        label = ";".join(dict.fromkeys(r.license_id for r in own))
+        label_effect = strictest(r.effect for r in own)
+        mismatch = EFFECT_RANK[label_effect] > EFFECT_RANK[allowed]
+        return Verdict(mid, use, allowed, reasons, label, label_effect, mismatch)
+
+    def matrix(self, uses: Iterable[str] = USES, models: Iterable[str] | None = None):
+        import pandas as pd
+
+        ids = list(models or self.models)
+        data = {u: [self.verdict(m, u).allowed for m in ids] for u in uses}
+        return pd.DataFrame(data, index=pd.Index(ids, name="model"))
+
+    def mismatches(self, uses: Iterable[str] = USES):
+        import pandas as pd
+
+        rows = []
+        for m in self.models:
+            for u in uses:
+                v = self.verdict(m, u)
+                if v.label_mismatch:
+                    rows.append({"model": m, "use": u, "label": v.label, "label_says": v.label_effect,
+                                 "chain_says": v.allowed,
+                                 "decided_by": "; ".join(sorted({f"{r.layer}:{r.license_id}" for r in v.binding()}))})
+        return pd.DataFrame(rows, columns=["model", "use", "label", "label_says", "chain_says", "decided_by"])
+
+    def chain_graph(self, mid: str, use: str = "commercial"):
+        """A networkx DiGraph of the chain: model → base models → datasets → APIs, edges carry effects."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        v = self.verdict(mid, use)
+        g.add_node(mid, kind="model", effect=v.allowed)
+        for r in v.reasons:
+            parts = [p.strip().split(" [")[0] for p in r.subject.replace("›", "←").split("←")]
+            prev = mid
+            for p in parts:
+                if p == mid:
+                    continue
+                kind = "model" if p in self.models else ("api" if p in self.licenses else "dataset")
+                g.add_node(p, kind=kind)
+                g.add_edge(prev, p)
+                prev = p
+            node = prev
+            effs = g.nodes[node].setdefault("effects", [])
+            effs.append(r.effect)
+            assessed = [e for e in effs if e != NOT_ASSESSED]
+            g.nodes[node]["effect"] = strictest(assessed) if assessed else NOT_ASSESSED
+            g.nodes[node].setdefault("licenses", set()).add(r.license_id)
+        g.nodes[mid]["effect"] = v.allowed
+        return g
+
+
+# --------------------------------------------------------------------------- catalog wiring
+
+
+def catalog_frames():
+    """``(models, datasets)`` DataFrames from ``helpers.catalog`` (the shared catalog).
+
+    Falls back to reading ``data/catalog/models.csv`` / ``datasets.csv`` as they are
+    while ``helpers.catalog`` is not importable (no schema checks then).
+    """
+    try:
+        from . import catalog
+    except ImportError:
+        import pandas as pd
+
+        from .env import data_path
+
+        return (pd.read_csv(data_path("catalog", "models.csv")),
+                pd.read_csv(data_path("catalog", "datasets.csv")))
+    models = catalog.models()
+    for name in ("datasets", "datasets_table", "dataset_table", "training_datasets"):
+        fn = getattr(catalog, name, None)
+        if callable(fn):
+            return models, fn()
+    raise LicenseDataError("helpers.catalog has no datasets accessor (expected catalog.datasets())")
+
+
+@lru_cache(maxsize=1)
+def default_resolver() -> Resolver:
+    models, datasets = catalog_frames()
+    return Resolver(models, datasets)
+
+
+def verdict(model: str, use: str = "commercial", size: float | None = None) -> Verdict:
+    """What ``model`` (a catalog id) may be used for (``use`` in :data:`USES`), and why."""
+    return default_resolver().verdict(model, use, size)
+
+
+def matrix(uses: Iterable[str] = USES):
+    return default_resolver().matrix(uses)
+
+
+def ask(model: str, use: str) -> str:
+    """The widget's answer as text: verdict, mismatch flag and every reason with its source."""
+    return verdict(model, use).explain()
+
+
+def widget(resolver: Resolver | None = None):
+    """"I want to use model X for purpose Y": a thin ipywidgets front-end over :meth:`Verdict.explain`."""
+    import ipywidgets as w
+
+    res = resolver or default_resolver()
+    model = w.Dropdown(options=sorted(res.models), description="모델")
+    use = w.Dropdown(options=[(f"{USE_LABELS_KO[u]} ({u})", u) for u in USES], description="용도")
+    out = w.Output()
+
+    def show(*_):
+        out.clear_output()
+        with out:
+            print(res.verdict(model.value, use.value).explain())
+
+    model.observe(show, names="value")
+    use.observe(show, names="value")
+    show()
+    return w.VBox([w.HBox([model, use]), out])
