@@ -1,0 +1,224 @@
+"""Tests of helpers.catalog and the data in data/catalog/."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from helpers import catalog
+from helpers.catalog import CatalogError
+
+REQUIRED_MODELS = {
+    "llama", "alpaca", "gpt4all-lora", "gpt4all-j", "vicuna", "dolly-v2", "oasst-sft-pythia-12b",
+    "oasst-sft-llama-30b", "bloom", "pythia", "gpt-j", "gpt-neox-20b", "rwkv-raven", "polyglot-ko",
+    "koalpaca-polyglot", "koalpaca-llama", "kovicuna", "llama-2", "llama-3", "llama-3.1", "llama-3.2",
+    "llama-3.3", "mistral-7b", "qwen2.5", "gemma-2", "solar-10.7b", "solar-10.7b-instruct", "exaone-3.0",
+    "exaone-3.5", "hyperclovax-seed", "kanana",
+}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return catalog.models()
+
+
+@pytest.fixture
+def tmp_catalog(tmp_path):
+    d = tmp_path / "catalog"
+    shutil.copytree(catalog.catalog_dir(), d)
+    return d
+
+
+def _edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+# ------------------------------------------------------------------ the data
+
+
+def test_every_required_model_present(models):
+    assert REQUIRED_MODELS <= set(models.index)
+
+
+def test_types(models):
+    assert pd.api.types.is_datetime64_any_dtype(models["release_date"])
+    assert models["release_month"].map(lambda p: isinstance(p, pd.Period)).all()
+    assert models["sizes_b"].map(lambda s: len(s) > 0 and all(isinstance(x, float) and x > 0 for x in s)).all()
+    assert (models["max_size_b"] >= models["min_size_b"]).all()
+
+
+def test_dates_parse_and_agree_with_month(models):
+    dated = models.dropna(subset=["release_date"])
+    assert len(dated) >= 20
+    assert (dated["release_date"].dt.strftime("%Y-%m") == dated["release_month"].astype(str)).all()
+
+
+def test_every_row_has_a_source():
+    for frame in (catalog.models(), catalog.datasets(), catalog.apis(), catalog.genealogy()):
+        assert frame["source"].str.startswith("http").all()
+    for name in catalog.survey_tables():
+        assert catalog.survey(name)["source"].str.startswith("http").all(), name
+
+
+def test_licences_come_from_the_shared_vocabulary(models):
+    used = {x for col in ("weights_license", "code_license", "data_license") for v in models[col]
+            for x in catalog.split(v)}
+    used |= {x for v in catalog.datasets()["license"] for x in catalog.split(v)}
+    assert used <= set(catalog.LICENSE_IDS)
+
+
+def test_commercial_and_korean_have_reasons(models):
+    assert models["commercial_use"].isin(catalog.COMMERCIAL).all()
+    assert models["korean_support"].isin(catalog.KOREAN).all()
+    assert (models["commercial_use_why"].str.len() > 10).all()
+    assert (models["korean_support_why"].str.len() > 10).all()
+
+
+def test_genealogy_nodes_exist_and_no_cycles():
+    g = catalog.genealogy()
+    cat = catalog.load()
+    nodes = set(cat.models.index) | set(cat.datasets.index) | set(cat.apis.index)
+    assert set(g.child) <= nodes and set(g.parent) <= nodes
+    assert g.relation.isin(catalog.RELATIONS).all()
+    assert catalog.find_cycle(g) is None
+
+
+def test_base_models_are_genealogy_edges(models):
+    g = catalog.genealogy()
+    edges = set(zip(g.child, g.parent))
+    for mid, row in models.iterrows():
+        for parent in catalog.split(row["base_model"]):
+            assert (mid, parent) in edges, (mid, parent)
+
+
+# ------------------------------------------------------------------ the survey's numbers (where right)
+
+
+def test_llama_survey_numbers(models):
+    assert models.loc["llama", "sizes_b"] == [7, 13, 33, 65]
+    assert models.loc["llama", "release_date"] == pd.Timestamp("2023-02-24")
+
+
+def test_polyglot_ko_survey_numbers(models):
+    tokens = catalog.per_size(models.loc[["polyglot-ko"]], "train_tokens_b").set_index("size_b")
+    steps = catalog.per_size(models.loc[["polyglot-ko"]], "train_steps").set_index("size_b")
+    assert tokens.loc[12.8, "train_tokens_b"] == 167
+    assert steps.loc[12.8, "train_steps"] == 301_000
+    assert models.loc["polyglot-ko", "vocab_size"] == 30_003
+
+
+def test_bloom_vocab(models):
+    assert models.loc["bloom", "vocab_size"] == 250_680
+    facts = catalog.survey("bloom_facts").set_index("fact")
+    assert int(facts.loc["vocab_size", "value"]) == 250_680
+
+
+def test_survey_tables_content():
+    mix = catalog.survey("llama_pretrain_mix")
+    assert mix["sampling_prop_pct"].sum() == pytest.approx(100.0)
+    tqa = catalog.survey("truthfulqa")
+    assert ((tqa["truthful_informative"] <= tqa["truthful"]) & tqa["truthful"].between(0, 1)).all()
+    kobest = catalog.survey("polyglot_ko_kobest")
+    assert set(kobest["task"]) == {"copa", "hellaswag"} and kobest["macro_f1"].between(0, 1).all()
+
+
+def test_claim_checks_are_computed():
+    claims = catalog.check_claims().set_index("claim_id")
+    assert claims.loc["polyglot-steps", "ok"] is True or claims.loc["polyglot-steps", "ok"] == True  # noqa: E712
+    assert claims.loc["vicuna-92", "verdict"].endswith("needs context")
+    assert claims.loc["vicuna-judge", "catalog_value"] == "openai-gpt-4"
+    assert claims.loc["dolly-weights-licence", "catalog_value"] == "mit"
+    assert claims.loc["oasst-pythia-korean", "ok"]
+    assert not claims["ok"].eq(False).any(), claims[claims["ok"].eq(False)]
+
+
+def test_claim_check_detects_a_wrong_survey_value(tmp_path):
+    src = catalog.catalog_dir() / "survey_claims.csv"
+    bad = tmp_path / "claims.csv"
+    bad.write_text(src.read_text(encoding="utf-8").replace(
+        "Polyglot-ko uses a 30003-token vocabulary,30003", "Polyglot-ko uses a 30080-token vocabulary,30080"),
+        encoding="utf-8")
+    claims = catalog.check_claims(bad).set_index("claim_id")
+    assert claims.loc["polyglot-vocab", "verdict"] == "differs from source"
+
+
+# ------------------------------------------------------------------ the schema rejects bad rows
+
+
+def test_bad_date_names_file_line_field(tmp_catalog):
+    _edit(tmp_catalog / "models.csv", "2023-02-24,2023-02", "2023-02-31,2023-02")
+    with pytest.raises(CatalogError) as e:
+        catalog.load(tmp_catalog)
+    assert e.value.file == "models.csv" and e.value.line == 2 and e.value.field == "release_date"
+
+
+def test_negative_size_rejected(tmp_catalog):
+    _edit(tmp_catalog / "models.csv", ",7;13;33;65,", ",7;-13;33;65,")
+    with pytest.raises(CatalogError, match=r"models.csv, line 2, field 'sizes_b'"):
+        catalog.load(tmp_catalog)
+
+
+def test_unknown_licence_rejected(tmp_catalog):
+    _edit(tmp_catalog / "models.csv", "llama-1-research,gpl-3.0", "llama-research,gpl-3.0")
+    with pytest.raises(CatalogError, match="weights_license"):
+        catalog.load(tmp_catalog)
+
+
+def test_missing_source_rejected(tmp_catalog):
+    _edit(tmp_catalog / "datasets.csv", "https://arxiv.org/abs/2101.00027", "")
+    with pytest.raises(CatalogError, match=r"datasets.csv, line \d+, field 'source'"):
+        catalog.load(tmp_catalog)
+
+
+def test_unknown_genealogy_node_rejected(tmp_catalog):
+    _edit(tmp_catalog / "genealogy.csv", "alpaca,llama,fine-tune", "alpaca,llama-9,fine-tune")
+    with pytest.raises(CatalogError, match="genealogy.csv.*'parent'.*llama-9"):
+        catalog.load(tmp_catalog)
+
+
+def test_cycle_rejected(tmp_catalog):
+    with open(tmp_catalog / "genealogy.csv", "a", encoding="utf-8") as f:
+        f.write("llama,alpaca,fine-tune,https://example.org,made-up cycle for the test\n")
+    with pytest.raises(CatalogError, match="cycle"):
+        catalog.load(tmp_catalog)
+
+
+def test_find_cycle_matches_networkx():
+    nx = pytest.importorskip("networkx")
+    g = catalog.genealogy()
+    looped = pd.concat([g, pd.DataFrame([{"child": "llama", "parent": "kovicuna"}])], ignore_index=True)
+    for edges in (g, looped):
+        graph = nx.DiGraph(list(zip(edges.child, edges.parent)))
+        assert (catalog.find_cycle(edges) is None) == nx.is_directed_acyclic_graph(graph)
+
+
+def test_per_size_list_length_checked(tmp_catalog):
+    _edit(tmp_catalog / "models.csv", "1000;1000;1400;1400", "1000;1400")
+    with pytest.raises(CatalogError, match="train_tokens_b.*one per size"):
+        catalog.load(tmp_catalog)
+
+
+# ------------------------------------------------------------------ the filter
+
+
+def test_filter_models(models):
+    all_rows = catalog.filter_models(models)
+    assert len(all_rows) == len(models)
+    ko = catalog.filter_models(models, korean=["yes"], commercial=["yes"])
+    assert set(ko.index) == {"polyglot-ko"}
+    small = catalog.filter_models(models, min_size_b=0, max_size_b=1)
+    assert "pythia" in small.index and "llama" not in small.index
+    apache = catalog.filter_models(models, licenses=["qwen-research"])
+    assert list(apache.index) == ["qwen2.5"]
+    recent = catalog.filter_models(models, years=(2025, 2025))
+    assert set(recent.index) == {"hyperclovax-seed", "kanana"}
+
+
+def test_family_edges():
+    fam = catalog.family_edges("pythia")
+    assert set(fam.child) == {"dolly-v2", "oasst-sft-pythia-12b"}
+    assert set(catalog.family_edges("llama").child) >= {"alpaca", "vicuna", "kovicuna", "gpt4all-lora"}
