@@ -641,3 +641,106 @@ def filter_widget(df: pd.DataFrame | None = None):
     box = w.VBox([w.HBox([c_lic, c_com, c_ko]), c_size, c_year, out])
     display(box)
     return box
+
+
+# --------------------------------------------------------------------------- charts (plotly)
+
+KOREAN_FONT = "NanumGothic, 'Noto Sans KR', 'Malgun Gothic', 'Apple SD Gothic Neo', sans-serif"
+KOREAN_LABELS = {"yes": "지원", "limited": "제한적", "no": "미지원"}
+
+
+def _korean(fig):
+    """Apply the project's Korean plotly layout (helpers.plots) or, until it exists, a Korean font stack."""
+    try:
+        from . import plots
+
+        return plots.korean_layout(fig)
+    except (ImportError, AttributeError):
+        fig.update_layout(font_family=KOREAN_FONT, template="plotly_white")
+        return fig
+
+
+def _month_start(df: pd.DataFrame) -> pd.Series:
+    return df["release_date"].fillna(df["release_month"].map(lambda p: p.to_timestamp()))
+
+
+def timeline_figure(df: pd.DataFrame | None = None):
+    """Release timeline: one marker per model line (day where sourced, else the month's first day)."""
+    import plotly.express as px
+
+    df = models() if df is None else df
+    d = df.assign(when=_month_start(df), 한국어=df["korean_support"].map(KOREAN_LABELS),
+                  size=df["max_size_b"].clip(lower=1) ** 0.5)
+    d = d[["when", "organization", "size", "한국어", "name", "max_size_b", "commercial_use"]]
+    fig = px.scatter(d.sort_values("when"), x="when", y="organization", size="size", color="한국어",
+                     text="name", hover_data={"size": False, "max_size_b": True, "commercial_use": True},
+                     category_orders={"한국어": list(KOREAN_LABELS.values())},
+                     title="공개 LLM 출시 타임라인 (점 크기 ∝ √최대 파라미터 수)")
+    fig.update_traces(textposition="top center", textfont_size=9)
+    fig.add_vline(x=pd.Timestamp("2023-05-31").value / 1e6, line_dash="dot")
+    fig.update_layout(xaxis_title="출시 시점", yaxis_title="", height=620, legend_title="한국어 지원")
+    return _korean(fig)
+
+
+def size_figure(df: pd.DataFrame | None = None):
+    """Parameter sizes of every released checkpoint, per model line (log scale)."""
+    import plotly.express as px
+
+    df = models() if df is None else df
+    long = per_size(df, "sizes_b").rename(columns={"sizes_b": "_"})
+    long = long.merge(df[["name", "korean_support"]], left_on="id", right_index=True)
+    long["한국어"] = long["korean_support"].map(KOREAN_LABELS)
+    order = list(df.assign(when=_month_start(df)).sort_values("when")["name"])
+    fig = px.scatter(long, x="name", y="size_b", color="한국어", log_y=True,
+                     category_orders={"name": order, "한국어": list(KOREAN_LABELS.values())},
+                     title="모델별 공개 체크포인트 크기 (십억 파라미터, 로그 축)")
+    fig.update_layout(xaxis_title="", yaxis_title="파라미터 수 (B)", height=480, legend_title="한국어 지원")
+    return _korean(fig)
+
+
+def genealogy_figure(roots: Iterable[str] = ("llama", "pythia", "polyglot-ko")):
+    """The model families below ``roots`` drawn as layered trees (depth = generations from the root)."""
+    import plotly.graph_objects as go
+
+    names = models()["name"].to_dict()
+    fig = go.Figure()
+    y0 = 0.0
+    for root in roots:
+        edges = family_edges(root)
+        depth = {root: 0}
+        changed = True
+        while changed:
+            changed = False
+            for c, p in zip(edges.child, edges.parent):
+                if p in depth and depth.get(c, -1) < depth[p] + 1:
+                    depth[c] = depth[p] + 1
+                    changed = True
+        by_depth: dict[int, list[str]] = {}
+        for node, k in sorted(depth.items(), key=lambda kv: (kv[1], kv[0])):
+            by_depth.setdefault(k, []).append(node)
+        pos = {n: (k, y0 - i) for k, nodes in by_depth.items() for i, n in enumerate(nodes)}
+        for _, e in edges.iterrows():
+            (x1, y1), (x2, y2) = pos[e.parent], pos[e.child]
+            fig.add_trace(go.Scatter(x=[x1, x2], y=[y1, y2], mode="lines", line=dict(color="#999"),
+                                     hoverinfo="skip", showlegend=False))
+            fig.add_annotation(x=(x1 + x2) / 2, y=(y1 + y2) / 2, text=e.relation, showarrow=False,
+                               font=dict(size=9, color="#666"))
+        fig.add_trace(go.Scatter(x=[pos[n][0] for n in pos], y=[pos[n][1] for n in pos], mode="markers+text",
+                                 text=[names.get(n, n) for n in pos], textposition="middle right",
+                                 marker=dict(size=12), name=f"{names.get(root, root)} 계열"))
+        y0 -= max(len(v) for v in by_depth.values()) + 1
+    fig.update_layout(title="모델 계보 (부모 → 자식, 선 위 글자는 관계)", height=560,
+                      xaxis=dict(title="세대 (루트 = 0)", dtick=1, range=[-0.3, 3.2]),
+                      yaxis=dict(visible=False))
+    return _korean(fig)
+
+
+def mixture_figure():
+    """LLaMA's pre-training mixture: sampling proportion vs. epochs (survey table)."""
+    import plotly.express as px
+
+    mix = survey("llama_pretrain_mix")
+    fig = px.bar(mix, x="dataset", y="sampling_prop_pct", text="sampling_prop_pct",
+                 hover_data=["epochs", "disk_size_gb"], title="LLaMA 사전학습 데이터 구성 (샘플링 비율 %)")
+    fig.update_layout(xaxis_title="데이터 출처", yaxis_title="샘플링 비율 (%)", height=380)
+    return _korean(fig)
