@@ -1,0 +1,279 @@
+"""Where am I, which profile, and quiet, reproducible settings.
+
+Profiles
+--------
+``tiny``  small local stand-ins built from text in ``data/`` (no hub, no GPU).
+``real``  real hub models and datasets, pinned by revision.
+``auto``  ``real`` where the hub answers (and, per model, where it fits), else ``tiny``.
+
+The profile comes from, in order: the ``override`` argument (a notebook's
+``parameters`` cell), the ``LLM_SURVEY_PROFILE`` environment variable, then ``auto``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import socket
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+PROFILES = ("tiny", "real", "auto")
+PROFILE_ENV = "LLM_SURVEY_PROFILE"
+CACHE_ENV = "LLM_SURVEY_CACHE"
+HUB_HOST = "huggingface.co"
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = REPO_ROOT / "data"
+
+
+class ProfileError(RuntimeError):
+    """A profile was asked for that cannot be served here."""
+
+
+def data_path(*parts: str) -> Path:
+    """Path inside the repository's ``data/`` folder."""
+    return DATA_DIR.joinpath(*parts)
+
+
+def cache_dir() -> Path:
+    """Where built stand-ins live: ``$LLM_SURVEY_CACHE`` or ``~/.cache/open-llm-survey``."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "open-llm-survey"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------- where
+
+
+def runtime() -> str:
+    """``colab``, ``binder``, ``ci`` or ``local``."""
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return "colab"
+    if os.environ.get("BINDER_SERVICE_HOST") or os.environ.get("BINDER_REPO_URL"):
+        return "binder"
+    if os.environ.get("CI"):
+        return "ci"
+    return "local"
+
+
+def offline_requested() -> bool:
+    """True where the environment forbids hub access (``HF_HUB_OFFLINE``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+_HUB_CACHE: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable(timeout: float = 2.0, host: str = HUB_HOST, port: int = 443) -> bool:
+    """Can we open a TCP connection to the hub within ``timeout`` seconds?
+
+    Never hangs longer than about ``timeout``: name resolution and the connection
+    share one deadline. ``HF_HUB_OFFLINE=1`` answers False without touching the
+    network. Answers are cached for five minutes.
+    """
+    if offline_requested():
+        return False
+    key = f"{host}:{port}"
+    cached = _HUB_CACHE.get(key)
+    if cached and time.monotonic() - cached[0] < 300:
+        return cached[1]
+    ok = _connect_within(host, port, timeout)
+    _HUB_CACHE[key] = (time.monotonic(), ok)
+    return ok
+
+
+def _connect_within(host: str, port: int, timeout: float) -> bool:
+    import concurrent.futures as cf
+
+    def attempt() -> bool:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+
+    pool = cf.ThreadPoolExecutor(max_workers=1)
+    try:
+        return bool(pool.submit(attempt).result(timeout=timeout))
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+@dataclass(frozen=True)
+class Hardware:
+    device: str  # "cuda", "mps" or "cpu"
+    name: str
+    memory_gb: float  # GPU memory for cuda, else total RAM
+    free_gb: float  # free GPU memory for cuda, else available RAM
+    bf16: bool
+    cpu_count: int
+
+
+def hardware() -> Hardware:
+    """Describe the accelerator (or the CPU) this kernel would use."""
+    import psutil
+    import torch
+
+    vm = psutil.virtual_memory()
+    cpus = os.cpu_count() or 1
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        free, total = torch.cuda.mem_get_info(0)
+        return Hardware("cuda", props.name, total / 2**30, free / 2**30,
+                        bool(torch.cuda.is_bf16_supported()), cpus)
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return Hardware("mps", "Apple MPS", vm.total / 2**30, vm.available / 2**30, False, cpus)
+    return Hardware("cpu", platform.processor() or platform.machine(), vm.total / 2**30,
+                    vm.available / 2**30, True, cpus)
+
+
+def device() -> str:
+    """``cuda``, ``mps`` or ``cpu``."""
+    return hardware().device
+
+
+# --------------------------------------------------------------------------- profile
+
+
+@dataclass(frozen=True)
+class ProfileChoice:
+    profile: str  # "tiny" or "real"
+    asked: str  # what was asked: "tiny", "real" or "auto"
+    reason: str
+
+
+def choose_profile(override: str | None = None, *, need_gb: float | None = None,
+                   hub_check=None) -> ProfileChoice:
+    """Resolve the profile and say why.
+
+    ``need_gb`` is the memory a model would take; under ``auto`` a model that does not
+    fit the free memory of this machine falls back to ``tiny``. ``real`` asked for
+    explicitly with no hub raises :class:`ProfileError`.
+    """
+    asked = (override or os.environ.get(PROFILE_ENV) or "auto").strip().lower()
+    if asked not in PROFILES:
+        raise ProfileError(
+            f"unknown profile {asked!r} (from {'argument' if override else PROFILE_ENV}); "
+            f"expected one of {', '.join(PROFILES)}")
+    if asked == "tiny":
+        return ProfileChoice("tiny", asked, "tiny profile asked for")
+    hub_ok = (hub_check or hub_reachable)()
+    if asked == "real":
+        if not hub_ok:
+            raise ProfileError(
+                "profile 'real' needs the Hugging Face hub, which is not reachable here "
+                "(HF_HUB_OFFLINE set or no network). Use profile 'tiny' or 'auto'.")
+        return ProfileChoice("real", asked, "real profile asked for")
+    if not hub_ok:
+        return ProfileChoice("tiny", asked, "auto: hub not reachable, using tiny stand-ins")
+    if need_gb is not None:
+        hw = hardware()
+        if need_gb > hw.free_gb * 0.9:
+            return ProfileChoice(
+                "tiny", asked,
+                f"auto: model needs about {need_gb:.1f} GB but {hw.device} has "
+                f"{hw.free_gb:.1f} GB free, using tiny stand-in")
+    return ProfileChoice("real", asked, "auto: hub reachable")
+
+
+def profile(override: str | None = None) -> str:
+    """The profile in force: ``tiny`` or ``real``."""
+    return choose_profile(override).profile
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def seed(n: int = 0) -> int:
+    """Seed Python, NumPy and torch (and CUDA) with ``n``."""
+    random.seed(n)
+    try:
+        import numpy as np
+
+        np.random.seed(n)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import torch
+
+        torch.manual_seed(n)
+    except ImportError:  # pragma: no cover
+        pass
+    return n
+
+
+def quiet() -> None:
+    """Progress bars and noisy logs off (CI and committed outputs)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+@lru_cache(maxsize=1)
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "transformers", "tokenizers", "peft", "accelerate", "datasets",
+                "pandas", "plotly", "ipywidgets", "lm_eval", "bitsandbytes"):
+        try:
+            out[pkg] = version(pkg.replace("_", "-"))
+        except PackageNotFoundError:
+            out[pkg] = "-"
+    return out
+
+
+def environment(override: str | None = None) -> dict:
+    """Versions, hardware and the profile in force, as a dict."""
+    hw = hardware()
+    choice = choose_profile(override)
+    info = {
+        "runtime": runtime(),
+        "device": hw.device,
+        "device_name": hw.name,
+        "memory_gb": round(hw.memory_gb, 1),
+        "free_gb": round(hw.free_gb, 1),
+        "bf16": hw.bf16,
+        "cpus": hw.cpu_count,
+        "profile": choice.profile,
+        "profile_reason": choice.reason,
+        **_versions(),
+    }
+    return info
+
+
+def report(override: str | None = None, file=None) -> None:
+    """Print versions, hardware and the profile in force (see :func:`environment`)."""
+    info = environment(override)
+    width = max(len(k) for k in info)
+    lines = [f"{k:<{width}}  {v}" for k, v in info.items()]
+    print("\n".join(lines), file=file or sys.stdout)

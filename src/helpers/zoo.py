@@ -1,0 +1,575 @@
+"""One registry of the models the notebooks use, and the tiny stand-ins.
+
+``load(model_id)`` gives ``(model, tokenizer, info)``:
+
+* **real** profile: ``from_pretrained(hub_id, revision=<pinned>)`` with a dtype and device
+  chosen for the hardware, safetensors only, never ``trust_remote_code``.
+* **tiny** profile: a stand-in with the *same config class* as the real model (GPT-NeoX,
+  LLaMA, BLOOM, Qwen2), a few layers and a small width, and a byte-level BPE tokenizer trained
+  on text we ship in ``data/corpus/``; briefly pre-trained on that text so losses and
+  generations mean something. Built deterministically (same recipe -> byte-identical
+  weights) and cached outside the repository, keyed by recipe and corpus.
+
+The registry is ``data/zoo.yaml``; see CONTRIBUTING.md for adding a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from . import env
+
+REGISTRY_FILE = "zoo.yaml"
+CORPUS_DIR = "corpus"
+
+# --------------------------------------------------------------------------- registry
+
+_REQUIRED = ("hub_id", "revision", "family", "params_b", "license", "kind", "prompt_format", "source")
+FAMILIES = ("gpt_neox", "llama", "bloom", "qwen2")
+KINDS = ("base", "instruct", "chat")
+PROMPT_FORMATS = ("plain", "koalpaca", "chat_template")
+
+
+class UnknownModelError(ValueError):
+    """An id that is not in the registry."""
+
+
+class RegistryError(ValueError):
+    """``data/zoo.yaml`` is malformed."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    hub_id: str
+    revision: str
+    family: str
+    params_b: float
+    license: str
+    kind: str
+    prompt_format: str
+    source: str
+    catalog_id: str = ""
+    tokenizer: str = "ko"  # the tiny stand-in's tokenizer recipe
+    tiny: dict = field(default_factory=dict)  # overrides of the tiny architecture
+    note: str = ""
+
+    @property
+    def gated(self) -> bool:
+        return "gated" in self.note.lower()
+
+
+def _registry_path() -> Path:
+    return env.data_path(REGISTRY_FILE)
+
+
+@lru_cache(maxsize=4)
+def _read_registry(path: str, mtime: float) -> dict[str, ModelSpec]:
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    models = (raw or {}).get("models")
+    if not isinstance(models, dict) or not models:
+        raise RegistryError(f"{path}: expected a top-level 'models:' mapping of id -> fields")
+    # line numbers, for errors that point at the entry
+    lines = {}
+    with open(path, encoding="utf-8") as fh:
+        for no, line in enumerate(fh, 1):
+            stripped = line.rstrip()
+            if line.startswith("  ") and not line.startswith("   ") and stripped.endswith(":"):
+                lines[stripped.strip()[:-1]] = no
+    out = {}
+    for mid, fields in models.items():
+        where = f"{path}, line {lines.get(mid, '?')}, model {mid!r}"
+        if not isinstance(fields, dict):
+            raise RegistryError(f"{where}: expected a mapping of fields")
+        missing = [k for k in _REQUIRED if fields.get(k) in (None, "")]
+        if missing:
+            raise RegistryError(f"{where}: missing field(s) {', '.join(missing)}")
+        if fields["family"] not in FAMILIES:
+            raise RegistryError(f"{where}, field 'family': {fields['family']!r} is not one of {FAMILIES}")
+        if fields["kind"] not in KINDS:
+            raise RegistryError(f"{where}, field 'kind': {fields['kind']!r} is not one of {KINDS}")
+        if fields["prompt_format"] not in PROMPT_FORMATS:
+            raise RegistryError(
+                f"{where}, field 'prompt_format': {fields['prompt_format']!r} is not one of {PROMPT_FORMATS}")
+        if fields.get("tokenizer", "ko") not in TOKENIZER_RECIPES:
+            raise RegistryError(
+                f"{where}, field 'tokenizer': {fields.get('tokenizer')!r} is not one of {tuple(TOKENIZER_RECIPES)}")
+        try:
+            params = float(fields["params_b"])
+        except (TypeError, ValueError):
+            raise RegistryError(f"{where}, field 'params_b': expected a number, got {fields['params_b']!r}") from None
+        known = {f for f in ModelSpec.__dataclass_fields__}
+        extra = set(fields) - known
+        if extra:
+            raise RegistryError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
+        out[mid] = ModelSpec(id=mid, **{**fields, "params_b": params, "revision": str(fields["revision"])})
+    return out
+
+
+def specs() -> dict[str, ModelSpec]:
+    """All registry entries by id."""
+    path = _registry_path()
+    return _read_registry(str(path), path.stat().st_mtime)
+
+
+def spec(model_id: str) -> ModelSpec:
+    """The registry entry of ``model_id`` (a registry id or a hub id)."""
+    table = specs()
+    if model_id in table:
+        return table[model_id]
+    for s in table.values():
+        if s.hub_id == model_id:
+            return s
+    known = "\n  ".join(f"{k:<28} {v.hub_id}" for k, v in table.items())
+    raise UnknownModelError(
+        f"unknown model id {model_id!r}. Known ids (id, hub id):\n  {known}\n"
+        f"To add one, add an entry to {_registry_path()} with the fields "
+        f"{', '.join(_REQUIRED)} (see CONTRIBUTING.md, 'Add a model to the registry').")
+
+
+def registry():
+    """The registry as a pandas DataFrame, one row per model."""
+    import pandas as pd
+
+    rows = [{**asdict(s), "tiny": json.dumps(s.tiny) if s.tiny else ""} for s in specs().values()]
+    return pd.DataFrame(rows).set_index("id")
+
+
+# --------------------------------------------------------------------------- tokenizers
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>", "<|im_start|>", "<|im_end|>"]
+TOKENIZER_RECIPES = {
+    # share of Korean text by characters; both recipes use the same total size
+    "ko": {"ko_share": 0.85},
+    "en": {"ko_share": 0.15},
+}
+TOKENIZER_VERSION = 1
+VOCAB_SIZE = 6000
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _corpus_files(lang: str) -> list[Path]:
+    files = sorted(env.data_path(CORPUS_DIR, lang).glob("*.txt"))
+    if not files:
+        raise FileNotFoundError(f"no corpus files in {env.data_path(CORPUS_DIR, lang)}")
+    return files
+
+
+@lru_cache(maxsize=4)
+def corpus_lines(lang: str) -> tuple[str, ...]:
+    """Non-empty lines of our ``data/corpus/<lang>/*.txt``, in file order."""
+    out = []
+    for path in _corpus_files(lang):
+        with open(path, encoding="utf-8") as fh:
+            out.extend(line.strip() for line in fh if line.strip())
+    return tuple(out)
+
+
+def _take_chars(lines: tuple[str, ...], budget: int) -> list[str]:
+    """The first lines of ``lines`` (cycled if needed) adding up to ``budget`` characters."""
+    out, used, i = [], 0, 0
+    if not lines:
+        return out
+    while used < budget:
+        line = lines[i % len(lines)]
+        out.append(line)
+        used += len(line)
+        i += 1
+    return out
+
+
+def recipe_text(recipe: str) -> list[str]:
+    """The training text of a tokenizer recipe: Korean and English lines mixed at the
+    recipe's share, interleaved deterministically, with the same total size for every
+    recipe (so the ``ko`` and ``en`` tokenizers differ only in what they read)."""
+    if recipe not in TOKENIZER_RECIPES:
+        raise ValueError(f"unknown tokenizer recipe {recipe!r}; known: {', '.join(TOKENIZER_RECIPES)}")
+    ko, en = corpus_lines("ko"), corpus_lines("en")
+    total = min(sum(map(len, ko)), sum(map(len, en)))
+    share = TOKENIZER_RECIPES[recipe]["ko_share"]
+    ko_part = _take_chars(ko, int(total * share))
+    en_part = _take_chars(en, int(total * (1 - share)))
+    # interleave proportionally so every batch of pre-training sees both languages
+    out, i, j = [], 0, 0
+    while i < len(ko_part) or j < len(en_part):
+        if j >= len(en_part) or (i < len(ko_part) and i * len(en_part) <= j * len(ko_part)):
+            out.append(ko_part[i])
+            i += 1
+        else:
+            out.append(en_part[j])
+            j += 1
+    return out
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+
+
+def _corpus_digest() -> str:
+    h = hashlib.sha256()
+    for lang in ("ko", "en"):
+        for path in _corpus_files(lang):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _atomic_dir(final: Path):
+    """Build into a temporary sibling folder, then rename it into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=final.name + ".", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():  # another process won the race: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _tokenizer_key(recipe: str, vocab_size: int) -> str:
+    return _digest({"recipe": recipe, "spec": TOKENIZER_RECIPES[recipe], "vocab": vocab_size,
+                    "v": TOKENIZER_VERSION, "corpus": _corpus_digest(), "special": SPECIAL_TOKENS})
+
+
+def train_tokenizer(lines, vocab_size: int = VOCAB_SIZE):
+    """Train a byte-level BPE (the GPT-2 / Polyglot / BLOOM kind) on ``lines``.
+
+    Returns a ``transformers.PreTrainedTokenizerFast``.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(list(lines), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>", pad_token="<|pad|>",
+        additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+
+
+def tiny_tokenizer(recipe: str = "ko", vocab_size: int = VOCAB_SIZE):
+    """The tiny profile's byte-level BPE for ``recipe`` (``ko`` or ``en``), cached."""
+    from transformers import AutoTokenizer
+
+    if recipe not in TOKENIZER_RECIPES:
+        raise ValueError(f"unknown tokenizer recipe {recipe!r}; known: {', '.join(TOKENIZER_RECIPES)}")
+    path = env.cache_dir() / "tokenizers" / f"{recipe}-{_tokenizer_key(recipe, vocab_size)}"
+    if not (path / "tokenizer.json").exists():
+        with _atomic_dir(path) as tmp:
+            train_tokenizer(recipe_text(recipe), vocab_size).save_pretrained(tmp)
+    return AutoTokenizer.from_pretrained(path)
+
+
+# --------------------------------------------------------------------------- tiny models
+
+TINY_VERSION = 1
+TINY_DEFAULTS = {
+    "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 256, "context": 256,
+    "steps": 200, "batch": 8, "seq": 64, "lr": 3e-3, "seed": 0,
+}
+
+
+def _tiny_config(family: str, vocab: int, arch: dict, tok):
+    from transformers import BloomConfig, GPTNeoXConfig, LlamaConfig, Qwen2Config
+
+    h, n, heads, ffn, ctx = arch["hidden"], arch["layers"], arch["heads"], arch["ffn"], arch["context"]
+    ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id,
+           "pad_token_id": tok.pad_token_id}
+    if family == "gpt_neox":
+        return GPTNeoXConfig(vocab_size=vocab, hidden_size=h, num_hidden_layers=n, num_attention_heads=heads,
+                             intermediate_size=ffn, max_position_embeddings=ctx, use_parallel_residual=True,
+                             tie_word_embeddings=False, **ids)
+    if family == "llama":
+        return LlamaConfig(vocab_size=vocab, hidden_size=h, num_hidden_layers=n, num_attention_heads=heads,
+                           num_key_value_heads=arch["kv_heads"], intermediate_size=ffn,
+                           max_position_embeddings=ctx, tie_word_embeddings=False, **ids)
+    if family == "bloom":
+        return BloomConfig(vocab_size=vocab, hidden_size=h, n_layer=n, n_head=heads, **ids)
+    if family == "qwen2":
+        return Qwen2Config(vocab_size=vocab, hidden_size=h, num_hidden_layers=n, num_attention_heads=heads,
+                           num_key_value_heads=arch["kv_heads"], intermediate_size=ffn,
+                           max_position_embeddings=ctx, tie_word_embeddings=True, **ids)
+    raise ValueError(f"no tiny recipe for family {family!r}; known: {', '.join(FAMILIES)}")
+
+
+def tiny_recipe(s: ModelSpec) -> dict:
+    """Everything that determines a stand-in's weights (its cache key is a hash of this)."""
+    arch = {**TINY_DEFAULTS, **(s.tiny or {})}
+    return {"family": s.family, "tokenizer": s.tokenizer, "chat": s.prompt_format == "chat_template",
+            "arch": arch, "v": TINY_VERSION}
+
+
+@contextlib.contextmanager
+def _deterministic_torch(threads: int = 1):
+    import torch
+
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det)
+
+
+def pretrain_batches(tok, lines, seq: int, batch: int, steps: int, seed: int):
+    """Yield ``steps`` batches of ``seq``-token windows of the tokenized text (deterministic)."""
+    import torch
+
+    eos = tok.eos_token_id
+    stream = []
+    for ids in tok(list(lines), add_special_tokens=False)["input_ids"]:
+        stream.extend(ids)
+        stream.append(eos)
+    data = torch.tensor(stream, dtype=torch.long)
+    n_windows = len(data) - seq - 1
+    if n_windows < batch:
+        raise ValueError(f"corpus too small: {len(data)} tokens for windows of {seq}")
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        starts = torch.randint(0, n_windows, (batch,), generator=gen)
+        yield torch.stack([data[s:s + seq] for s in starts.tolist()])
+
+
+def _build_tiny(s: ModelSpec, out: Path) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    recipe = tiny_recipe(s)
+    arch = recipe["arch"]
+    tok = tiny_tokenizer(s.tokenizer)
+    if recipe["chat"]:
+        tok.chat_template = CHAT_TEMPLATE
+    t0 = time.perf_counter()
+    with _deterministic_torch():
+        torch.manual_seed(arch["seed"])
+        config = _tiny_config(s.family, len(tok), arch, tok)
+        model = AutoModelForCausalLM.from_config(config)
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=arch["lr"], weight_decay=0.01)
+        warm = max(1, arch["steps"] // 10)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda i: min(1.0, (i + 1) / warm) * max(0.1, 1 - i / arch["steps"]))
+        losses = []
+        for batch in pretrain_batches(tok, recipe_text(s.tokenizer), arch["seq"], arch["batch"],
+                                      arch["steps"], arch["seed"]):
+            loss = model(input_ids=batch, labels=batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(round(float(loss), 4))
+    model.eval()
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    meta = {"recipe": recipe, "loss_first": losses[0], "loss_last": sum(losses[-20:]) / min(20, len(losses)),
+            "build_seconds": round(time.perf_counter() - t0, 2), "params": model.num_parameters(),
+            "torch": torch.__version__}
+    (out / "standin.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return meta
+
+
+def tiny_path(model_id: str) -> Path:
+    """Cache folder of ``model_id``'s stand-in (it may not be built yet)."""
+    import torch
+    import transformers
+
+    s = spec(model_id)
+    recipe = tiny_recipe(s)
+    key = _digest({"recipe": recipe, "tokenizer": _tokenizer_key(s.tokenizer, VOCAB_SIZE),
+                   "torch": torch.__version__.split("+")[0], "transformers": transformers.__version__})
+    name = f"{s.family}-{s.tokenizer}{'-chat' if recipe['chat'] else ''}-{key}"
+    return env.cache_dir() / "tiny" / name
+
+
+def build_tiny(model_id: str, force: bool = False) -> Path:
+    """Build (or find in the cache) the stand-in of ``model_id``; returns its folder."""
+    path = tiny_path(model_id)
+    if force and path.exists():
+        shutil.rmtree(path)
+    if not (path / "standin.json").exists():
+        with _atomic_dir(path) as tmp:
+            _build_tiny(spec(model_id), tmp)
+    return path
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class ModelInfo:
+    model_id: str
+    hub_id: str
+    revision: str
+    profile: str
+    family: str
+    config_class: str
+    params: int
+    dtype: str
+    device: str
+    description: str
+    reason: str
+    path: str = ""
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.profile == "tiny"
+
+    @property
+    def label(self) -> str:
+        """Short label for tables and plots."""
+        return f"{self.model_id} (tiny stand-in)" if self.is_tiny else self.model_id
+
+
+class Loaded(NamedTuple):
+    model: Any
+    tokenizer: Any
+    info: ModelInfo
+
+
+def memory_gb(params_b: float, dtype: str = "float16", quantization: str | None = None) -> float:
+    """Memory of the weights alone, in GB (10^9 bytes), for a size in billions of parameters."""
+    if quantization == "4bit":
+        per = 0.5
+    elif quantization == "8bit":
+        per = 1.0
+    else:
+        per = {"float32": 4, "float16": 2, "bfloat16": 2}[dtype]
+    return params_b * per
+
+
+def _real_dtype(hw) -> str:
+    if hw.device == "cuda":
+        return "bfloat16" if hw.bf16 else "float16"
+    if hw.device == "mps":
+        return "float16"
+    return "float32"
+
+
+def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
+         quantization: str | None = None, device: str | None = None) -> Loaded:
+    """Load ``model_id`` in the profile in force; returns ``(model, tokenizer, info)``.
+
+    ``quantization`` is ``None``, ``"8bit"`` or ``"4bit"`` (bitsandbytes, CUDA only; real profile).
+    """
+    s = spec(model_id)
+    hw = env.hardware()
+    want_dtype = dtype or _real_dtype(hw)
+    need = memory_gb(s.params_b, want_dtype, quantization) * 1.2
+    choice = env.choose_profile(profile, need_gb=need)
+    if choice.asked == "auto" and choice.profile == "tiny":
+        warnings.warn(f"{model_id}: {choice.reason}", stacklevel=2)
+    if choice.profile == "tiny":
+        return _load_tiny(s, choice.reason)
+    return _load_real(s, choice.reason, want_dtype, quantization, device or hw.device)
+
+
+def _load_tiny(s: ModelSpec, reason: str) -> Loaded:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = build_tiny(s.id)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    model.eval()
+    arch = tiny_recipe(s)["arch"]
+    desc = (f"tiny stand-in for {s.hub_id}: {type(model.config).__name__}, {arch['layers']} layers, "
+            f"hidden {arch['hidden']}, {model.num_parameters():,} parameters, byte-level BPE "
+            f"'{s.tokenizer}' ({len(tok):,} tokens) trained on our corpus; not the real model")
+    info = ModelInfo(s.id, s.hub_id, s.revision, "tiny", s.family, type(model.config).__name__,
+                     model.num_parameters(), "float32", "cpu", desc, reason, str(path))
+    return Loaded(model, tok, info)
+
+
+def _load_real(s: ModelSpec, reason: str, dtype: str, quantization: str | None, device: str) -> Loaded:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs: dict[str, Any] = {"revision": s.revision, "use_safetensors": True, "trust_remote_code": False}
+    if quantization:
+        if device != "cuda":
+            raise env.ProfileError(f"{quantization} quantization needs CUDA (bitsandbytes); this is {device}")
+        from transformers import BitsAndBytesConfig
+
+        compute = torch.bfloat16 if dtype == "bfloat16" else torch.float16
+        kwargs["quantization_config"] = (
+            BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=compute)
+            if quantization == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
+        kwargs["device_map"] = {"": 0}
+    else:
+        kwargs["dtype"] = getattr(torch, dtype)
+    tok = AutoTokenizer.from_pretrained(s.hub_id, revision=s.revision, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(s.hub_id, **kwargs)
+    if not quantization:
+        model.to(device)
+    model.eval()
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    q = f", {quantization}" if quantization else ""
+    desc = f"{s.hub_id}@{s.revision[:12]} ({type(model.config).__name__}, {dtype}{q}, {device})"
+    info = ModelInfo(s.id, s.hub_id, s.revision, "real", s.family, type(model.config).__name__,
+                     model.num_parameters(), dtype, device, desc, reason)
+    return Loaded(model, tok, info)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.zoo", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build tiny stand-ins into the cache")
+    b.add_argument("ids", nargs="*", help="registry ids (default: one per distinct recipe)")
+    b.add_argument("--force", action="store_true", help="rebuild even if cached")
+    sub.add_parser("list", help="print the registry")
+    args = parser.parse_args(argv)
+    if args.cmd == "list":
+        print(registry()[["hub_id", "family", "params_b", "license", "kind"]].to_string())
+        return 0
+    ids = args.ids or list(specs())
+    seen: set[Path] = set()
+    for mid in ids:
+        path = tiny_path(mid)
+        if path in seen:
+            continue
+        seen.add(path)
+        t0 = time.perf_counter()
+        build_tiny(mid, force=args.force)
+        print(f"{mid:<28} {path.name:<40} {time.perf_counter() - t0:6.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
