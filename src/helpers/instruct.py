@@ -496,6 +496,8 @@ def _resolve(source, profile, revision):
     known = _sources()
     if src in known and not Path(src).exists():
         spec = known[src]
+        if profile == "real" and not (revision or spec.get("revision")):
+            _records_from_real(src, spec, revision)  # raises: unpinned
         if _profile(profile) == "real":
             label, recs = _records_from_real(src, spec, revision)
         else:
@@ -546,3 +548,584 @@ def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, prof
         if root["role"] == "prompter":
             walk(root, [])
     return threads
+
+
+# ---------------------------------------------------------------------------
+# ROUGE-L and near-duplicates
+# ---------------------------------------------------------------------------
+import re as _re  # noqa: E402
+
+_WORD = _re.compile(r"\w+")
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """Lower-cased ``\\w+`` tokens (Unicode-aware, so Hangul words survive).
+
+    rouge-score's default tokenizer keeps only ``[a-z0-9]``, which would erase Korean;
+    for ASCII text the two agree.
+    """
+    return _WORD.findall(text.lower())
+
+
+def rouge_l(a: str | Sequence[str], b: str | Sequence[str]) -> float:
+    """ROUGE-L F1 between two texts (or token lists), the textbook LCS table.
+
+    ``F = 2 * LCS / (len(a) + len(b))`` — precision and recall are LCS/len, and their
+    harmonic mean reduces to this. Kept deliberately plain; :func:`near_duplicates` uses
+    the bit-parallel :func:`lcs_length` instead.
+    """
+    x = rouge_tokens(a) if isinstance(a, str) else list(a)
+    y = rouge_tokens(b) if isinstance(b, str) else list(b)
+    if not x or not y:
+        return 0.0
+    prev = [0] * (len(y) + 1)
+    for xi in x:
+        cur = [0]
+        for j, yj in enumerate(y):
+            cur.append(prev[j] + 1 if xi == yj else max(prev[j + 1], cur[j]))
+        prev = cur
+    lcs = prev[-1]
+    return 2 * lcs / (len(x) + len(y))
+
+
+def _masks(x: Sequence[str]) -> dict[str, int]:
+    m: dict[str, int] = {}
+    for i, t in enumerate(x):
+        m[t] = m.get(t, 0) | (1 << i)
+    return m
+
+
+def lcs_length(x: Sequence[str], y: Sequence[str], masks: dict[str, int] | None = None) -> int:
+    """Length of the longest common subsequence, bit-parallel (Hyyrö 2004).
+
+    One machine-word-like step per token of ``y``: ``V = (V + (V & M)) | (V & ~M)`` over
+    Python ints; the LCS is the number of zero bits left in the low ``len(x)`` bits.
+    """
+    m = len(x)
+    if not m or not y:
+        return 0
+    masks = masks if masks is not None else _masks(x)
+    full = (1 << m) - 1
+    v = full
+    for t in y:
+        mt = masks.get(t)
+        if mt:
+            u = v & mt
+            v = ((v + u) | (v - u)) & full
+    return m - bin(v).count("1")
+
+
+@dataclass
+class Duplicates:
+    """Result of :func:`near_duplicates`."""
+    pairs: Any          # DataFrame i, j (row positions, i < j), rouge_l
+    dup_of: Any         # Series: for each row, the first earlier row it duplicates (or -1)
+    candidates: int     # candidate pairs scored after blocking
+    all_pairs: int      # pairs a brute-force scan would score
+    exact_groups: int   # groups of identical token sequences
+
+    @property
+    def n_duplicate_rows(self) -> int:
+        return int((self.dup_of >= 0).sum())
+
+
+def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = "auto",
+                    seed: int = 0) -> Duplicates:
+    """All pairs with ROUGE-L F1 >= ``threshold`` (self-instruct's filter uses 0.7).
+
+    1. identical token sequences are grouped (score 1.0, no comparison needed);
+    2. blocking: ``F >= t`` needs ``min(m, n) / max(m, n) >= t / (2 - t)`` (length filter)
+       and a multiset overlap ``>= t (m + n) / 2``; a rare-first *prefix filter* over an
+       inverted index finds every pair that can reach that overlap, so no pair is lost;
+    3. candidates pass a cheap overlap bound, then the exact LCS is computed.
+
+    ``method="prefix"`` is exact (finds every pair). On large, small-vocabulary data its
+    candidate lists grow quadratically, so ``"minhash"`` blocks with MinHash LSH instead
+    (24 bands x 4 rows on the tagged token sets; a pair at the weakest admissible Jaccard
+    0.54 becomes a candidate with probability about 0.88, at 0.7 about 0.999), then scores
+    candidates exactly. ``"auto"`` uses prefix up to 5,000 distinct texts.
+    """
+    import math
+
+    import pandas as pd
+
+    toks = [rouge_tokens(t or "") for t in texts]
+    first: dict[tuple, int] = {}
+    rep_of = [-1] * len(toks)
+    uniq: list[int] = []
+    for i, t in enumerate(toks):
+        key = tuple(t)
+        if key in first:
+            rep_of[i] = first[key]
+        else:
+            first[key] = i
+            if t:
+                uniq.append(i)
+    pairs_i, pairs_j, scores = [], [], []
+    for i, r in enumerate(rep_of):
+        if r >= 0 and toks[i]:
+            pairs_i.append(r)
+            pairs_j.append(i)
+            scores.append(1.0)
+    exact_groups = len({r for r in rep_of if r >= 0})
+
+    # tagged multisets: ("word", k) for the k-th occurrence
+    tagged = {}
+    freq: dict[tuple, int] = {}
+    for i in uniq:
+        seen: dict[str, int] = {}
+        items = []
+        for w in toks[i]:
+            k = seen.get(w, 0)
+            seen[w] = k + 1
+            items.append((w, k))
+        tagged[i] = items
+        for it in items:
+            freq[it] = freq.get(it, 0) + 1
+    rank = {it: r for r, it in enumerate(sorted(freq, key=lambda it: (freq[it], it)))}
+    ratio = threshold / (2 - threshold)
+    if method == "auto":
+        method = "prefix" if len(uniq) <= 5000 else "minhash"
+    if method == "minhash":
+        cand = _minhash_candidates(uniq, tagged, rank, seed)
+        sets = {i: {rank[it] for it in tagged[i]} for i in uniq}
+        masks_m: dict[int, dict] = {}
+        for i, j in cand:
+            m, n = len(toks[i]), len(toks[j])
+            if min(m, n) < ratio * max(m, n) - 1e-9:
+                continue
+            ov = len(sets[i] & sets[j])
+            if 2 * ov < threshold * (m + n) - 1e-9:
+                continue
+            mj = masks_m.get(j)
+            if mj is None:
+                mj = masks_m[j] = _masks(toks[j])
+            f = 2 * lcs_length(toks[j], toks[i], mj) / (m + n)
+            if f >= threshold - 1e-12:
+                pairs_i.append(min(i, j))
+                pairs_j.append(max(i, j))
+                scores.append(f)
+        return _dup_result(pairs_i, pairs_j, scores, len(toks), len(cand), len(uniq), exact_groups)
+    if method != "prefix":
+        raise ValueError(f"method must be auto, prefix or minhash, not {method!r}")
+    order = sorted(uniq, key=lambda i: len(toks[i]))
+    index: dict[int, list[int]] = {}
+    sets: dict[int, set] = {}
+    masks: dict[int, dict] = {}
+    candidates = 0
+    for i in order:
+        m = len(toks[i])
+        ids = sorted(rank[it] for it in tagged[i])
+        sets[i] = set(ids)
+        n_min = math.ceil(ratio * m - 1e-9)
+        o_min = math.ceil(threshold * (m + n_min) / 2 - 1e-9)
+        plen = max(1, m - o_min + 1)
+        seen_c: set[int] = set()
+        for tok_id in ids[:plen]:
+            for j in index.get(tok_id, ()):
+                if j in seen_c:
+                    continue
+                seen_c.add(j)
+                n = len(toks[j])
+                if n < ratio * m - 1e-9:
+                    continue
+                candidates += 1
+                ov = len(sets[i] & sets[j])
+                if 2 * ov < threshold * (m + n) - 1e-9:
+                    continue
+                mj = masks.get(j)
+                if mj is None:
+                    mj = masks[j] = _masks(toks[j])
+                lcs = lcs_length(toks[j], toks[i], mj)
+                f = 2 * lcs / (m + n)
+                if f >= threshold - 1e-12:
+                    a, b = (i, j) if i < j else (j, i)
+                    pairs_i.append(a)
+                    pairs_j.append(b)
+                    scores.append(f)
+        for tok_id in ids[:plen]:
+            index.setdefault(tok_id, []).append(i)
+    return _dup_result(pairs_i, pairs_j, scores, len(toks), candidates, len(uniq), exact_groups)
+
+
+def _dup_result(pairs_i, pairs_j, scores, n_rows, candidates, n_uniq, exact_groups) -> Duplicates:
+    import pandas as pd
+
+    pairs = pd.DataFrame({"i": pairs_i, "j": pairs_j, "rouge_l": scores})
+    pairs = pairs.sort_values(["i", "j"], ignore_index=True)
+    dup_of = pd.Series(-1, index=range(n_rows), dtype="int64")
+    if len(pairs):
+        firsts = pairs.groupby("j")["i"].min()
+        dup_of.loc[firsts.index] = firsts.values
+    return Duplicates(pairs, dup_of, candidates, n_uniq * (n_uniq - 1) // 2, exact_groups)
+
+
+def _minhash_candidates(uniq, tagged, rank, seed, bands: int = 24, rows: int = 4) -> list[tuple[int, int]]:
+    """Candidate pairs from MinHash LSH over the tagged token sets (numpy)."""
+    import numpy as np
+
+    lens = np.array([len(tagged[i]) for i in uniq])
+    flat = np.fromiter((rank[it] for i in uniq for it in tagged[i]), dtype=np.uint64, count=int(lens.sum()))
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    rng = np.random.default_rng(seed)
+    prime = np.uint64((1 << 31) - 1)
+    k = bands * rows
+    a = rng.integers(1, (1 << 31) - 1, k, dtype=np.uint64)
+    b = rng.integers(0, (1 << 31) - 1, k, dtype=np.uint64)
+    sig = np.empty((len(uniq), k), dtype=np.uint64)
+    for h in range(k):
+        sig[:, h] = np.minimum.reduceat((a[h] * flat + b[h]) % prime, starts)
+    ids = np.array(uniq)
+    cand: set[tuple[int, int]] = set()
+    for band in range(bands):
+        block = np.ascontiguousarray(sig[:, band * rows:(band + 1) * rows])
+        keys = block.view(np.dtype((np.void, block.dtype.itemsize * rows))).ravel()
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        cut = np.flatnonzero(sk[1:] != sk[:-1]) + 1
+        for grp in np.split(order, cut):
+            if len(grp) < 2:
+                continue
+            g = sorted(ids[grp].tolist())
+            for x in range(len(g)):
+                for y in range(x + 1, len(g)):
+                    cand.add((g[x], g[y]))
+    return sorted(cand)
+
+
+# ---------------------------------------------------------------------------
+# Instruction diversity: leading verbs (English) and main predicates (Korean)
+# ---------------------------------------------------------------------------
+_HANGUL = _re.compile(r"[가-힣]")
+_LATIN_WORD = _re.compile(r"[A-Za-z]+")
+_EN_FILLERS = {"please", "kindly", "now", "also", "then", "just", "so"}
+_EN_QUESTION = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are",
+                "was", "were", "do", "does", "did", "can", "could", "would", "should", "will",
+                "shall", "may", "might", "has", "have", "had", "if", "in", "on", "at", "based"}
+_EN_SKIP = {"a", "an", "the", "this", "these", "that", "those", "some", "any", "following", "given",
+            "me", "us", "my", "your", "our", "one", "two", "three", "four", "five", "ten", "short",
+            "simple", "new", "quick", "brief", "good", "list", "of", "to", "for", "in", "with",
+            "and", "or", "each", "every", "all", "more", "few", "several", "everyday", "first"}
+
+
+def lang_of(text: str) -> str:
+    """``"ko"`` when Hangul makes up at least 30 % of the letters, else ``"en"``."""
+    h = len(_HANGUL.findall(text))
+    latin = sum(len(w) for w in _LATIN_WORD.findall(text))
+    return "ko" if h and h >= 0.3 * (h + latin) else "en"
+
+
+def english_verb(instruction: str) -> tuple[str, str]:
+    """``(verb, object)`` of an English instruction by a documented heuristic.
+
+    Imperatives start with their verb ("Summarize the text" -> summarize/text): skip
+    fillers ("please"), take the first word as the verb and the next word that is not a
+    determiner, number or filler adjective as its object. Questions ("What is ...",
+    "Is the ...") get verb ``"(question)"`` and the question word as object. The
+    self-instruct paper used a full constituency parser (Berkeley Neural Parser); this is
+    a cheap stand-in that misreads e.g. "Name" used as a noun.
+    """
+    words = [w.lower() for w in _LATIN_WORD.findall(instruction)]
+    while words and words[0] in _EN_FILLERS:
+        words = words[1:]
+    if not words:
+        return "(none)", ""
+    if words[0] in _EN_QUESTION:
+        return "(question)", words[0]
+    obj = next((w for w in words[1:] if w not in _EN_SKIP and len(w) > 1), "")
+    return words[0], obj
+
+
+_KIWI = None
+
+
+def _kiwi():
+    global _KIWI
+    if _KIWI is None:
+        from kiwipiepy import Kiwi
+
+        _KIWI = Kiwi()
+    return _KIWI
+
+
+_KO_TAIL = 4
+_PRED = ("VV", "VA", "XSV", "XSA", "VCP", "VCN")
+_NOUN = ("NNG", "NNP", "NP", "NR", "XR", "SL", "SN")
+
+
+def _korean_from_tokens(tokens) -> tuple[str, str]:
+    toks = list(tokens)
+    p = None
+    for k in range(len(toks) - 1, -1, -1):
+        if toks[k].tag.split("-")[0] in _PRED:
+            p = k
+            break
+    if p is None:
+        return "(none)", ""
+    t = toks[p]
+    tag = t.tag.split("-")[0]
+    if tag in ("XSV", "XSA") and p > 0 and toks[p - 1].tag.split("-")[0] in _NOUN:
+        verb = toks[p - 1].form + t.form + "다"
+        start = p - 1
+    elif tag in ("VCP", "VCN"):
+        verb = "이다" if tag == "VCP" else "아니다"
+        start = p
+    else:
+        verb = t.form + "다"
+        start = p
+    obj = ""
+    for k in range(start - 1, -1, -1):
+        if toks[k].tag == "JKO":
+            for q in range(k - 1, -1, -1):
+                if toks[q].tag.split("-")[0] in _NOUN:
+                    obj = toks[q].form
+                    break
+            break
+    if not obj and start > 0 and toks[start - 1].tag.split("-")[0] in _NOUN:
+        obj = toks[start - 1].form
+    return verb, obj
+
+
+def korean_predicate(instruction: str) -> tuple[str, str]:
+    """``(predicate, object)`` of a Korean instruction with kiwipiepy.
+
+    Korean is head-final, so the main predicate is the last verb/adjective/copula morpheme
+    (auxiliaries such as 주다 in "설명해 주세요" are skipped). Noun + 하다 verbs are kept
+    whole ("번역하다"). The object is the noun before the last object marker (을/를).
+    """
+    return _korean_from_tokens(_kiwi().tokenize(instruction))
+
+
+def instruction_verbs(instructions: Sequence[str]):
+    """DataFrame ``lang, verb, object`` for each instruction (Korean ones batched through Kiwi)."""
+    import pandas as pd
+
+    uniq = list(dict.fromkeys(instructions))
+    langs = {u: lang_of(u) for u in uniq}
+    out: dict[str, tuple[str, str]] = {}
+    ko = [u for u in uniq if langs[u] == "ko"]
+    if ko:
+        # Korean is head-final: the main predicate and its object sit in the last few
+        # eojeols, so only those are analysed (and identical tails are analysed once).
+        tails = {u: " ".join(u.split()[-_KO_TAIL:]) for u in ko}
+        utails = list(dict.fromkeys(tails.values()))
+        got = dict(zip(utails, (_korean_from_tokens(t) for t in _kiwi().tokenize(utails))))
+        for u in ko:
+            out[u] = got[tails[u]]
+    for u in uniq:
+        if langs[u] == "en":
+            out[u] = english_verb(u)
+    return pd.DataFrame([(langs[x], *out[x]) for x in instructions], columns=["lang", "verb", "object"])
+
+
+# ---------------------------------------------------------------------------
+# Quality and translation-artifact flags
+# ---------------------------------------------------------------------------
+_MARKUP = _re.compile(r"#/|\\n|&[a-z]+;|</?[a-zA-Z]+>|\[\[|\]\]")
+_EN_FUNCTION = {"the", "a", "an", "about", "of", "to", "for", "with", "and", "or", "in", "on", "is",
+                "are", "following", "sentence", "write", "given"}
+
+
+def untranslated_english(text: str) -> bool:
+    """In Korean data: a field that is mostly English (3+ Latin words and under 20 % Hangul
+    letters) or Korean text with English function words mixed in ("트윗을 작성하세요 about ...")."""
+    words = _LATIN_WORD.findall(text)
+    if not words:
+        return False
+    h = len(_HANGUL.findall(text))
+    latin = sum(len(w) for w in words)
+    if len(words) >= 3 and h < 0.2 * (h + latin):
+        return True
+    return h > 0 and any(w.lower() in _EN_FUNCTION for w in words)
+
+
+def quality_flags(df, *, short_chars: int = 8, lang: str | None = None):
+    """Boolean flags per row: empty_input, empty_output, short_output, stray_markup,
+    untranslated (only for Korean data), echo (output repeats the instruction)."""
+    import pandas as pd
+
+    ins = df["instruction"].fillna("").astype(str)
+    inp = df["input"].fillna("").astype(str) if "input" in df else pd.Series("", index=df.index)
+    out = df["output"].fillna("").astype(str)
+    lang = lang or _majority_lang(ins)
+    flags = pd.DataFrame(index=df.index)
+    flags["empty_input"] = inp.str.strip().eq("")
+    flags["empty_output"] = out.str.strip().eq("")
+    flags["short_output"] = out.str.strip().str.len().lt(short_chars) & ~flags["empty_output"]
+    flags["stray_markup"] = (ins + "\n" + inp + "\n" + out).str.contains(_MARKUP)
+    if lang == "ko":
+        flags["untranslated"] = [untranslated_english(a) or untranslated_english(b)
+                                 for a, b in zip(ins, inp)]
+    else:
+        flags["untranslated"] = False
+    flags["echo"] = out.str.strip().str.lower().eq(ins.str.strip().str.lower()) & ~flags["empty_output"]
+    return flags
+
+
+def _majority_lang(texts) -> str:
+    sample = list(texts[:500]) if hasattr(texts, "__getitem__") else list(texts)[:500]
+    ko = sum(lang_of(t) == "ko" for t in sample)
+    return "ko" if ko * 2 >= max(1, len(sample)) else "en"
+
+
+# ---------------------------------------------------------------------------
+# The whole report
+# ---------------------------------------------------------------------------
+def token_lengths(texts: Sequence[str], tokenizer) -> list[int]:
+    """Token counts without special tokens, batched: a ``tokenizers.Tokenizer`` or any
+    transformers tokenizer (fast ones are much quicker)."""
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    if hasattr(tokenizer, "encode_batch") and not hasattr(tokenizer, "batch_decode"):
+        return [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    enc = tokenizer(texts, add_special_tokens=False)
+    return [len(x) for x in enc["input_ids"]]
+
+
+@dataclass
+class Anatomy:
+    """Everything :func:`anatomy` measured about one dataset."""
+    name: str
+    lang: str
+    counts: dict
+    lengths: Any        # per row: chars_*, tokens_* (when a tokenizer was given)
+    verbs: Any          # per row: lang, verb, object
+    duplicates: Duplicates
+    flags: Any          # per row booleans (+ near_duplicate)
+    seconds: dict
+
+    def verb_counts(self, top: int = 20, per_verb: int = 4):
+        """The ``top`` verbs and their ``per_verb`` most common objects (the sunburst data)."""
+        v = self.verbs[self.verbs["verb"] != "(none)"]
+        top_verbs = v["verb"].value_counts().head(top).index
+        sub = v[v["verb"].isin(top_verbs)]
+        c = sub.groupby(["verb", "object"]).size().rename("n").reset_index()
+        c = c.sort_values(["verb", "n"], ascending=[True, False]).groupby("verb").head(per_verb)
+        return c.reset_index(drop=True)
+
+    def length_summary(self):
+        return self.lengths.describe(percentiles=[0.1, 0.5, 0.9]).T[
+            ["mean", "10%", "50%", "90%", "max"]].round(1)
+
+    def summary(self):
+        """One column of headline numbers."""
+        import pandas as pd
+
+        s = dict(self.counts)
+        s["empty_input_share"] = round(float(self.flags["empty_input"].mean()), 3)
+        for col in ("chars_output", "tokens_output"):
+            if col in self.lengths:
+                s[f"median_{col}"] = float(self.lengths[col].median())
+        s["near_duplicate_rows"] = self.duplicates.n_duplicate_rows
+        for f in ("short_output", "stray_markup", "untranslated", "empty_output"):
+            s[f"flag_{f}"] = int(self.flags[f].sum())
+        s["distinct_verbs"] = int(self.verbs["verb"].nunique())
+        return pd.Series(s, name=self.name)
+
+
+def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "instruction",
+            threshold: float = 0.7, short_chars: int = 8, verbs: bool = True) -> Anatomy:
+    """The whole report: counts, empty inputs, lengths (characters, and tokens of
+    ``tokenizer`` if given), verbs/predicates, ROUGE-L near-duplicates on ``dup_field``
+    and quality flags. ``seconds`` records the time of each stage."""
+    import time
+
+    import pandas as pd
+
+    for col in ("instruction", "output"):
+        if col not in df:
+            raise KeyError(f"anatomy needs column {col!r}; got {list(df.columns)} (use load())")
+    t0 = time.perf_counter()
+    sec: dict[str, float] = {}
+    df = df.reset_index(drop=True)
+    if "input" not in df:
+        df = df.assign(input="")
+    fields = ("instruction", "input", "output")
+    texts = {f: df[f].fillna("").astype(str).tolist() for f in fields}
+    lang = _majority_lang(texts["instruction"])
+    lengths = pd.DataFrame({f"chars_{f}": [len(t) for t in texts[f]] for f in fields})
+    sec["chars"] = time.perf_counter() - t0
+    if tokenizer is not None:
+        t = time.perf_counter()
+        for f in fields:
+            lengths[f"tokens_{f}"] = token_lengths(texts[f], tokenizer)
+        sec["tokens"] = time.perf_counter() - t
+    t = time.perf_counter()
+    vb = instruction_verbs(texts["instruction"]) if verbs else pd.DataFrame(
+        {"lang": [lang] * len(df), "verb": "(none)", "object": ""})
+    sec["verbs"] = time.perf_counter() - t
+    t = time.perf_counter()
+    dups = near_duplicates(texts[dup_field], threshold)
+    sec["duplicates"] = time.perf_counter() - t
+    t = time.perf_counter()
+    flags = quality_flags(df, short_chars=short_chars, lang=lang)
+    flags["near_duplicate"] = dups.dup_of.values >= 0
+    sec["flags"] = time.perf_counter() - t
+    counts = {"rows": len(df), "unique_instructions": int(df["instruction"].nunique()),
+              "with_input": int((~flags["empty_input"]).sum())}
+    sec["total"] = time.perf_counter() - t0
+    return Anatomy(name or df.attrs.get("source", "dataset"), lang, counts, lengths, vb, dups, flags, sec)
+
+
+def compare(*reports: Anatomy):
+    """Side-by-side summary of several :class:`Anatomy` reports."""
+    import pandas as pd
+
+    return pd.concat([r.summary() for r in reports], axis=1)
+
+
+def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int = 2000,
+               seed: int = 0) -> dict:
+    """Median of ``column`` in ``b`` minus in ``a`` with a 95 % bootstrap interval."""
+    import numpy as np
+
+    x = a.lengths[column].to_numpy()
+    y = b.lengths[column].to_numpy()
+    rng = np.random.default_rng(seed)
+    bx = np.median(rng.choice(x, (n_boot, len(x))), axis=1)
+    by = np.median(rng.choice(y, (n_boot, len(y))), axis=1)
+    d = by - bx
+    return {"column": column, "median_a": float(np.median(x)), "median_b": float(np.median(y)),
+            "gap": float(np.median(y) - np.median(x)),
+            "ci95": (float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5)))}
+
+
+def scale(df, n: int, seed: int = 0, swap: float = 0.15):
+    """Grow ``df`` to ``n`` rows by deterministic perturbation (for benchmarks).
+
+    The first ``len(df)`` rows are ``df`` itself. Each further row splices the first half
+    of one row's instruction (and output) to the second half of another random row's, then
+    replaces each word with probability ``swap`` by a word from the same column's
+    vocabulary. Lengths, languages and verb/predicate positions stay realistic; a plain
+    copy-and-swap would instead make clusters of ~n/len(df) variants of every row, a
+    duplicate structure no real dataset has. The same ``seed`` always gives the same frame.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    base = df.reset_index(drop=True)
+    nb = len(base)
+    idx = np.arange(n) % nb
+    other = rng.integers(0, nb, n)
+    out = base.iloc[idx].reset_index(drop=True).copy()
+    for col in ("instruction", "input", "output"):
+        if col not in base:
+            continue
+        src = [t.split() for t in base[col].fillna("").astype(str)]
+        vocab = np.array(sorted({w for ws in src for w in ws}) or [""])
+        vals = out[col].astype(str).tolist()
+        for k in range(nb, n):
+            a, b = src[idx[k]], src[other[k]]
+            if col == "input" and not a:
+                continue
+            words = a[: (len(a) + 1) // 2] + b[(len(b) + 1) // 2:]
+            if not words:
+                continue
+            hit = rng.random(len(words)) < swap
+            if hit.any():
+                repl = iter(vocab[rng.integers(0, len(vocab), int(hit.sum()))])
+                words = [next(repl) if h else w for w, h in zip(words, hit)]
+            vals[k] = " ".join(words)
+        out[col] = vals
+    out.attrs = {**base.attrs, "source": f"{base.attrs.get('source', 'dataset')} scaled to {n}"}
+    return pd.DataFrame(out)
