@@ -1,0 +1,232 @@
+"""Tests of helpers.kobest: data, prompts, tokenization, the shared-prefix scorer, the cache,
+metrics -- and parity with lm-evaluation-harness itself on the tiny stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from helpers import env, kobest  # noqa: E402
+
+PARITY_LIMIT = 6  # docs per task in the lm-eval parity test (CI has 2 cores)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def standin():
+    from helpers import zoo
+
+    loaded = zoo.load("polyglot-ko-1.3b", profile="tiny")
+    assert "tiny stand-in" in loaded.info.description
+    return loaded.model, loaded.tokenizer
+
+
+@pytest.fixture(scope="module")
+def tok(standin):
+    return standin[1]
+
+
+def _random_model(family: str, tok, context: int = 64):
+    """A randomly initialised 2-layer model of another family (other position schemes)."""
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(0)
+    ids = {"vocab_size": len(tok), "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id,
+           "pad_token_id": tok.pad_token_id}
+    if family == "llama":
+        cfg = tf.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                             num_key_value_heads=2, max_position_embeddings=context, **ids)
+        return tf.LlamaForCausalLM(cfg).eval()
+    cfg = tf.BloomConfig(hidden_size=32, n_layer=2, n_head=4, **ids)
+    cfg.n_positions = context  # BLOOM has no position limit of its own; give lm-eval's rule one
+    return tf.BloomForCausalLM(cfg).eval()
+
+
+# --------------------------------------------------------------------------- data
+
+
+@pytest.mark.parametrize("task", kobest.TASKS)
+def test_samples_have_schema_sizes_and_balance(task):
+    data = kobest.load_task(task, kobest.samples_dir())
+    counts = data.counts()
+    assert counts["train"] >= 60 and counts["validation"] >= 40 and counts["test"] >= 40
+    for split, rows in data.splits.items():
+        assert all(list(r) == list(kobest.SCHEMA[task]) for r in rows)
+        labels = [r["label"] for r in rows]
+        per = {c: labels.count(c) for c in range(kobest.N_CHOICES[task])}
+        assert max(per.values()) - min(per.values()) <= 1, (split, per)
+
+
+def test_no_text_shared_between_train_and_test():
+    for task, field in [("boolq", "paragraph"), ("copa", "premise"), ("wic", "context_1"),
+                        ("hellaswag", "context"), ("sentineg", "sentence")]:
+        data = kobest.load_task(task, kobest.samples_dir())
+        assert not {r[field] for r in data.split("train")} & {r[field] for r in data.split("test")}, task
+
+
+def test_bad_rows_name_file_line_and_field(tmp_path):
+    d = tmp_path / "copa"
+    d.mkdir()
+    good = {"premise": "비가 왔다.", "question": "결과", "alternative_1": "땅이 젖었다.",
+            "alternative_2": "땅이 말랐다.", "label": 0}
+    lines = [good, {**good, "question": "이유"}]
+    (d / "test.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    with pytest.raises(kobest.KoBESTDataError, match=r"test.jsonl, line 2, field 'question'"):
+        kobest.load_task("copa", tmp_path)
+    (d / "test.jsonl").write_text(json.dumps({**good, "label": 2}), encoding="utf-8")
+    with pytest.raises(kobest.KoBESTDataError, match=r"line 1, field 'label'"):
+        kobest.load_task("copa", tmp_path)
+    (d / "test.jsonl").write_text(json.dumps({k: v for k, v in good.items() if k != "premise"}), encoding="utf-8")
+    with pytest.raises(kobest.KoBESTDataError, match=r"line 1: missing field 'premise'"):
+        kobest.load_task("copa", tmp_path)
+    (d / "test.jsonl").write_text("{not json", encoding="utf-8")
+    with pytest.raises(kobest.KoBESTDataError, match=r"line 1: not valid JSON"):
+        kobest.load_task("copa", tmp_path)
+    with pytest.raises(ValueError, match="unknown KoBEST task"):
+        kobest.load_task("kold")
+
+
+def test_hub_load_offline_gives_a_clear_message():
+    with pytest.raises(kobest.KoBESTDataError, match="hub's format changed|could not load"):
+        kobest.load_task("copa", "hub")
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def test_prompts_match_the_harness_and_the_old_branch():
+    doc = {"premise": "길이 얼었다.", "question": "원인", "alternative_1": "추웠다.", "alternative_2": "더웠다.",
+           "label": 0}
+    new, old = kobest.doc_prompt("copa", doc, "harness"), kobest.doc_prompt("copa", doc, "polyglot")
+    assert new.text == "길이 얼었다.  왜냐하면" and old.text == "길이 얼었다. 왜냐하면"
+    assert new.continuations == (" 추웠다.", " 더웠다.") == old.continuations
+    b = kobest.doc_prompt("boolq", {"paragraph": "P", "question": "Q?", "label": 1})
+    assert b.text == "P 질문: Q? 답변: " and b.continuations == (" 아니오", " 예") and b.answer == " 예"
+    h = kobest.doc_prompt("hellaswag", {"context": "C", "ending_1": "a", "ending_2": "b", "ending_3": "c",
+                                        "ending_4": "d", "label": 2})
+    assert h.text == "문장: C" and h.gold == 2 and h.choices == ("a", "b", "c", "d")
+
+
+def test_fewshot_contexts_are_deterministic_and_shaped():
+    data = kobest.load_task("sentineg", kobest.samples_dir())
+    a = kobest.build_items(data, 5, "harness", limit=5)
+    b = kobest.build_items(data, 5, "harness", limit=3)
+    assert [x.context for x in a[:3]] == [x.context for x in b]  # a limit does not change earlier prompts
+    assert a[0].context.count("\n\n") == 5 and a[0].context.endswith("긍부정:")
+    assert a[0].shots != a[1].shots  # one generator consumed doc after doc
+    old = kobest.build_items(data, 0, "polyglot")
+    assert sorted(x.doc_id for x in old) == list(range(40)) and [x.doc_id for x in old[:5]] != list(range(5))
+    with pytest.raises(ValueError, match="needs 61"):
+        kobest.build_items(data, 61)
+
+
+def test_encode_pair_moves_trailing_space_like_the_harness(tok):
+    ctx, cont = kobest.encode_pair(tok, "문단 답변: ", " 예", "harness")
+    assert ctx == tok.encode("문단 답변:", add_special_tokens=False)
+    assert ctx + cont == tok.encode("문단 답변:  예", add_special_tokens=False)[: len(ctx) + len(cont)]
+    octx, ocont = kobest.encode_pair(tok, "문단 답변: ", " 예", "polyglot")
+    assert octx == tok.encode("문단 답변: ", add_special_tokens=False) and octx != ctx
+    assert ocont == tok.encode(" 예", add_special_tokens=False)
+
+
+# --------------------------------------------------------------------------- scorer
+
+
+@pytest.mark.parametrize("family", ["gpt_neox", "llama", "bloom"])
+def test_shared_prefix_scorer_equals_one_forward_per_request(family, standin, tok):
+    """Covers short prompts, left truncation (64-token window) and uneven batches."""
+    model = standin[0] if family == "gpt_neox" else _random_model(family, tok)
+    max_len = kobest.max_length(model, tok)
+    reqs = []
+    for task, shots in [("boolq", 1), ("hellaswag", 0), ("copa", 2), ("wic", 0)]:
+        for it in kobest.build_items(kobest.load_task(task, kobest.samples_dir()), shots, limit=3):
+            reqs += [kobest.encode_pair(tok, it.context, c) for c in it.prompt.continuations]
+    if family != "gpt_neox":
+        assert any(len(c) + len(k) > max_len + 1 for c, k in reqs)  # truncation exercised
+    plain = kobest.score_requests_plain(model, reqs, max_len)
+    units = kobest.plan_units(reqs, list(range(len(reqs))), max_len)
+    assert len(units) < len(reqs)  # prefixes are shared
+    fast = kobest.score_units(model, units, batch_size=3, pad_id=tok.pad_token_id)
+    assert max(abs(plain[i] - fast[i]) for i in range(len(reqs))) < 1e-4
+
+
+def test_cache_resumes_an_interrupted_run(standin, tmp_path):
+    model, tok = standin
+    path = tmp_path / "c.jsonl"
+    full = kobest.evaluate(model, tok, "copa", n_shot=1, limit=6, cache=path, progress=False)
+    assert full.info["from_cache"] == 0 and len(path.read_text().splitlines()) == 12
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:5]) + "\n" + lines[5][:10])  # cut mid-line, as a kill would
+    again = kobest.evaluate(model, tok, "copa", n_shot=1, limit=6, cache=path, progress=False)
+    assert again.info["from_cache"] == 5
+    assert (again.samples["pred"] == full.samples["pred"]).all()
+    assert (again.samples[["ll_0", "ll_1"]] - full.samples[["ll_0", "ll_1"]]).abs().max().max() < 1e-5
+    other = kobest.evaluate(model, tok, "copa", n_shot=2, limit=6, cache=path, progress=False)
+    assert other.info["from_cache"] == 0  # other prompts: hashes differ, nothing reused
+
+
+def test_evaluate_result_shape(standin):
+    model, tok = standin
+    r = kobest.evaluate(model, tok, "hellaswag", n_shot=0, limit=8, cache=False, progress=False)
+    assert set(r.metrics) == {"acc", "macro_f1", "acc_norm", "n"} and r.metrics["n"] == 8
+    assert {"doc", "gold", "pred", "pred_norm", "ll_0", "ll_3"} <= set(r.samples.columns)
+    assert (r.samples[["ll_0", "ll_1", "ll_2", "ll_3"]] < 0).all().all()
+    point, lo, hi = kobest.bootstrap_ci(r.samples, "hellaswag", "acc", n_boot=200)
+    assert lo <= point <= hi
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_macro_f1_matches_sklearn():
+    import random
+
+    from sklearn.metrics import f1_score
+
+    rnd = random.Random(0)
+    for k in (2, 4):
+        for _ in range(50):
+            g = [rnd.randrange(k) for _ in range(rnd.randint(1, 30))]
+            p = [rnd.randrange(k) for _ in g]
+            assert kobest.macro_f1(g, p) == pytest.approx(f1_score(g, p, average="macro"))
+    assert kobest.macro_f1([0, 1, 0, 1], [1, 1, 1, 1]) == pytest.approx(1 / 3)  # always "예": F1 0 and 2/3
+
+
+def test_committed_lm_eval_yamls_are_current(tmp_path):
+    kobest.write_lm_eval_tasks(tmp_path, relative=True)
+    committed = env.data_path("kobest", "lm_eval")
+    for f in sorted(tmp_path.iterdir()):
+        assert (committed / f.name).read_text(encoding="utf-8") == f.read_text(encoding="utf-8"), f.name
+
+
+# --------------------------------------------------------------------------- parity with lm-eval
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n_shot", [0, 5])
+def test_parity_with_lm_evaluation_harness(standin, n_shot):
+    """lm-eval 0.4 (HFLM on the same model object, our local task YAMLs) and our scorer:
+    same contexts, same predictions, log-likelihoods within 1e-4, same metrics."""
+    pytest.importorskip("lm_eval")
+    model, tok = standin
+    ref = kobest.run_lm_eval(model, tok, kobest.TASKS, n_shot=n_shot, limit=PARITY_LIMIT, batch_size=4)
+    for task in kobest.TASKS:
+        ours = kobest.evaluate(model, tok, task, n_shot=n_shot, limit=PARITY_LIMIT, cache=False, progress=False)
+        items = kobest.build_items(kobest.load_task(task), n_shot, limit=PARITY_LIMIT)
+        assert [it.context for it in items] == ref[task]["contexts"], task
+        assert list(ours.samples["doc"]) == ref[task]["docs"]
+        cols = [f"ll_{j}" for j in range(kobest.N_CHOICES[task])]
+        for row, theirs in zip(ours.samples[cols].values.tolist(), ref[task]["lls"], strict=True):
+            assert max(abs(a - b) for a, b in zip(row, theirs, strict=True)) < 1e-4, (task, row, theirs)
+            assert kobest._argmax(row) == kobest._argmax(theirs)
+        assert ours.metrics["acc"] == pytest.approx(ref[task]["metrics"]["acc"])
+        assert ours.metrics["macro_f1"] == pytest.approx(ref[task]["metrics"]["f1"])
+        if task == "hellaswag":
+            assert ours.metrics["acc_norm"] == pytest.approx(ref[task]["metrics"]["acc_norm"])
