@@ -12,8 +12,13 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "env", "zoo", "plots", "widgets", "catalog", "licenses", "instruct",
-    "lora", "generate", "kobest",
+    "lora", "generate", "kobest", "notebooks", "app",
 }
+
+
+from . import env as _env
+
+_env.guard_from_env()
 
 
 def __getattr__(name: str):

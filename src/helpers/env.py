@@ -105,6 +105,72 @@ def _connect_within(host: str, port: int, timeout: float) -> bool:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+# --------------------------------------------------------------------------- network guard
+
+FORBID_ENV = "LLM_SURVEY_FORBID_NETWORK"  # "1", or a file path that collects the attempts
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
+
+
+class NetworkForbidden(ConnectionError):
+    """A connection to a non-local address while the network is forbidden (tests, CI)."""
+
+
+def _is_local(host) -> bool:
+    host = str(host or "").lower().strip("[]")
+    return host in LOCAL_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+
+
+def forbid_network(log_path: str | None = None) -> None:
+    """Make every connection or name lookup to a non-local address raise :class:`NetworkForbidden`.
+
+    Each attempt is also appended to ``log_path`` (if given), so a test run can fail on
+    attempts that some library caught and swallowed. Loopback and Unix sockets stay open
+    (Jupyter kernels and the browser tests need them).
+    """
+    if getattr(socket, "_survey_guard", False):
+        return
+
+    def record(what: str) -> None:
+        if log_path:
+            with open(log_path, "a", encoding="utf-8") as fh:
+                fh.write(f"{os.getpid()} {what}\n")
+
+    real_connect, real_connect_ex, real_getaddrinfo = (
+        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo)
+
+    def check(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            if not _is_local(address[0]):
+                record(f"connect {address[0]}:{address[1]}")
+                raise NetworkForbidden(f"network access forbidden here: connect to {address[0]}:{address[1]}")
+
+    def connect(sock, address):
+        check(sock, address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _is_local(host.decode() if isinstance(host, bytes) else host):
+            record(f"lookup {host}")
+            raise NetworkForbidden(f"network access forbidden here: name lookup of {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect
+    socket.socket.connect_ex = connect_ex
+    socket.getaddrinfo = getaddrinfo
+    socket._survey_guard = True
+
+
+def guard_from_env() -> None:
+    """Install :func:`forbid_network` when ``LLM_SURVEY_FORBID_NETWORK`` is set (tests, CI kernels)."""
+    value = os.environ.get(FORBID_ENV, "").strip()
+    if value and value != "0":
+        forbid_network(None if value == "1" else value)
+
+
 # --------------------------------------------------------------------------- hardware
 
 

@@ -160,7 +160,7 @@ TOKENIZER_RECIPES = {
     "en": {"ko_share": 0.15},
 }
 TOKENIZER_VERSION = 1
-VOCAB_SIZE = 6000
+VOCAB_SIZE = 4096
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -291,9 +291,10 @@ def tiny_tokenizer(recipe: str = "ko", vocab_size: int = VOCAB_SIZE):
 # --------------------------------------------------------------------------- tiny models
 
 TINY_VERSION = 1
+BUILD_THREADS = 1  # part of the recipe: float sums can differ with the thread count
 TINY_DEFAULTS = {
     "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 256, "context": 256,
-    "steps": 200, "batch": 8, "seq": 64, "lr": 3e-3, "seed": 0,
+    "steps": 300, "batch": 8, "seq": 64, "lr": 4e-3, "seed": 0,
 }
 
 
@@ -324,11 +325,11 @@ def tiny_recipe(s: ModelSpec) -> dict:
     """Everything that determines a stand-in's weights (its cache key is a hash of this)."""
     arch = {**TINY_DEFAULTS, **(s.tiny or {})}
     return {"family": s.family, "tokenizer": s.tokenizer, "chat": s.prompt_format == "chat_template",
-            "arch": arch, "v": TINY_VERSION}
+            "arch": arch, "threads": BUILD_THREADS, "v": TINY_VERSION}
 
 
 @contextlib.contextmanager
-def _deterministic_torch(threads: int = 1):
+def _deterministic_torch(threads: int = BUILD_THREADS):
     import torch
 
     old_threads = torch.get_num_threads()
@@ -389,7 +390,7 @@ def _build_tiny(s: ModelSpec, out: Path) -> dict:
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            losses.append(round(float(loss), 4))
+            losses.append(round(float(loss.detach()), 4))
     model.eval()
     model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(out, safe_serialization=True)

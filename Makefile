@@ -1,0 +1,57 @@
+# open-llm-survey — every command sets up what it needs from this repository's own files.
+#   make lab     create .venv, install, build the tiny stand-ins, start JupyterLab on notebooks/
+#   make test    create .venv if missing, install, lint, run unit tests + nbval over every notebook
+#   make run     execute every notebook (tiny profile), refresh committed outputs, write build/
+#   make app     serve the landscape explorer and licence checker as Voilà apps on localhost
+#   make bench   print the benchmark tables (bench/*.py)
+#   make lock    refresh constraints.txt from the current .venv (after changing requirements*.txt)
+#   make clean   remove build/ (the venv and the stand-in cache stay)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TORCH  := torch==2.13.0
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TOKENIZERS_PARALLELISM=false
+TINY   := LLM_SURVEY_PROFILE=tiny $(OFFLINE)
+PYTEST_ARGS ?=
+
+.PHONY: install tiny lab test lint unit run app bench lock clean
+
+$(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)          # first: an unpinned torch pulls a CUDA build
+	$(BIN)/python -m pip install -q -c constraints.txt -r requirements.txt -r requirements-test.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+tiny: install
+	$(TINY) $(BIN)/python -m helpers.zoo build
+
+lab: tiny
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+lint: install
+	$(BIN)/ruff check src tests bench notebooks
+
+test: tiny lint
+	$(TINY) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=180 \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
+
+run: tiny
+	$(TINY) $(BIN)/python -m helpers.notebooks run
+
+app: tiny
+	$(TINY) $(BIN)/python -m helpers.app
+
+bench: tiny
+	for f in bench/*.py; do $(TINY) $(BIN)/python $$f || exit 1; done
+
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v "^-e " | sed "s/+cpu$$//" > constraints.txt
+
+clean:
+	rm -rf build

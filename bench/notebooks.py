@@ -1,0 +1,21 @@
+"""Benchmark: execute each notebook in the tiny profile; print wall seconds and the kernel's peak memory.
+
+Run with `make bench` or `LLM_SURVEY_PROFILE=tiny HF_HUB_OFFLINE=1 .venv/bin/python bench/notebooks.py [NAMES...]`.
+Targets (DESIGN.md): about a minute and under 1.5 GB per notebook on 2 CPU cores (04: 90 s).
+Nothing is written back into notebooks/.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from helpers import notebooks
+
+if __name__ == "__main__":
+    os.environ.setdefault("LLM_SURVEY_PROFILE", "tiny")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    runs = [notebooks.execute(p) for p in notebooks.notebooks(sys.argv[1:] or None)]
+    print(f"profile: {os.environ['LLM_SURVEY_PROFILE']}, cpus: {os.cpu_count()}")
+    print(notebooks.table(runs))
+    sys.exit(1 if any(r.error for r in runs) else 0)

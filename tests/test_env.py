@@ -1,0 +1,138 @@
+"""helpers.env: profile choice, the hub check's time bound, the network guard."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from helpers import env
+
+
+@pytest.fixture
+def no_profile_env(monkeypatch):
+    monkeypatch.delenv(env.PROFILE_ENV, raising=False)
+
+
+def hub(answer):
+    return lambda: answer
+
+
+@pytest.mark.parametrize(
+    ("setting", "hub_ok", "expected"),
+    [
+        ("tiny", True, "tiny"),
+        ("tiny", False, "tiny"),
+        ("real", True, "real"),
+        ("auto", True, "real"),
+        ("auto", False, "tiny"),
+        (None, False, "tiny"),  # unset means auto
+        (None, True, "real"),
+    ],
+)
+def test_profile_from_environment(monkeypatch, setting, hub_ok, expected):
+    if setting is None:
+        monkeypatch.delenv(env.PROFILE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(env.PROFILE_ENV, setting)
+    choice = env.choose_profile(hub_check=hub(hub_ok))
+    assert choice.profile == expected
+    assert choice.asked == (setting or "auto")
+
+
+def test_override_beats_environment(monkeypatch):
+    monkeypatch.setenv(env.PROFILE_ENV, "real")
+    assert env.choose_profile("tiny", hub_check=hub(False)).profile == "tiny"
+
+
+def test_real_without_hub_is_a_clear_error(no_profile_env):
+    with pytest.raises(env.ProfileError, match="hub"):
+        env.choose_profile("real", hub_check=hub(False))
+
+
+def test_unknown_profile_is_rejected(monkeypatch):
+    monkeypatch.setenv(env.PROFILE_ENV, "huge")
+    with pytest.raises(env.ProfileError, match="huge"):
+        env.choose_profile(hub_check=hub(True))
+
+
+def test_auto_falls_back_when_the_model_does_not_fit(no_profile_env):
+    free = env.hardware().free_gb
+    big = env.choose_profile("auto", need_gb=free * 10, hub_check=hub(True))
+    assert big.profile == "tiny" and "GB" in big.reason
+    small = env.choose_profile("auto", need_gb=0.001, hub_check=hub(True))
+    assert small.profile == "real"
+
+
+def test_hub_check_answers_within_its_time_bound(monkeypatch):
+    """A connection that hangs must not hang the check."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    env._HUB_CACHE.clear()
+
+    def hanging(*args, **kwargs):
+        time.sleep(5)
+        raise OSError("never answered")
+
+    monkeypatch.setattr(socket, "create_connection", hanging)
+    t0 = time.monotonic()
+    assert env.hub_reachable(timeout=0.5) is False
+    assert time.monotonic() - t0 < 1.5
+    env._HUB_CACHE.clear()
+
+
+def test_hub_check_is_offline_under_hf_hub_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    env._HUB_CACHE.clear()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the check touched the network")
+
+    monkeypatch.setattr(socket, "create_connection", fail)
+    assert env.hub_reachable() is False
+
+
+def test_network_guard_blocks_and_logs(tmp_path):
+    log = tmp_path / "net.log"
+    code = textwrap.dedent("""
+        import socket, urllib.request
+        import helpers
+        try:
+            urllib.request.urlopen("http://example.org", timeout=2)
+        except Exception as e:
+            print("blocked:", type(e).__name__)
+        s = socket.socket()
+        try:
+            s.connect(("93.184.216.34", 80))
+        except ConnectionError as e:
+            print("blocked:", type(e).__name__)
+        # loopback stays open (kernels, local servers)
+        srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+        c = socket.create_connection(srv.getsockname(), timeout=2); c.close(); srv.close()
+        print("loopback ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={"LLM_SURVEY_FORBID_NETWORK": str(log), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("blocked:") == 2
+    assert "loopback ok" in out.stdout
+    logged = log.read_text()
+    assert "example.org" in logged and "93.184.216.34" in logged
+
+
+def test_seed_makes_torch_repeatable():
+    import torch
+
+    env.seed(123)
+    a = torch.rand(3)
+    env.seed(123)
+    assert torch.equal(a, torch.rand(3))
+
+
+def test_report_names_profile_and_versions(capsys):
+    env.report("tiny")
+    out = capsys.readouterr().out
+    assert "profile" in out and "tiny" in out and "transformers" in out

@@ -1,0 +1,189 @@
+"""helpers.zoo: registry, tiny stand-ins (deterministic, cached), tokenizers, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+
+import pytest
+
+from helpers import env, zoo
+
+KOREAN = "대한민국의 수도는 서울입니다. 한글은 1443년에 창제되었고, 'LLM'은 대형 언어 모델(large language model)입니다!"
+
+
+def test_registry_has_the_models_the_notebooks_need():
+    ids = set(zoo.specs())
+    assert {"polyglot-ko-1.3b", "polyglot-ko-5.8b", "polyglot-ko-12.8b", "koalpaca-polyglot-5.8b",
+            "koalpaca-polyglot-12.8b", "dolly-v2-3b", "bloom-560m"} <= ids
+    families = {s.family for s in zoo.specs().values()}
+    assert {"gpt_neox", "llama", "bloom", "qwen2"} <= families
+    assert any(s.id.startswith("pythia") for s in zoo.specs().values())
+    assert any(s.kind == "instruct" and s.prompt_format == "chat_template" for s in zoo.specs().values())
+
+
+def test_registry_licences_exist_in_licence_data():
+    import yaml
+
+    path = env.data_path("licenses", "licenses.yaml")
+    if not path.exists():
+        pytest.skip("licence data not present")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    known = set(raw.get("licenses", raw) if isinstance(raw, dict) else [])
+    for s in zoo.specs().values():
+        assert s.license in known, f"{s.id}: licence {s.license!r} not in {path}"
+
+
+def test_unknown_id_lists_known_ids_and_how_to_add():
+    with pytest.raises(zoo.UnknownModelError) as err:
+        zoo.spec("gpt-5-korean")
+    msg = str(err.value)
+    assert "gpt-5-korean" in msg and "polyglot-ko-1.3b" in msg and "zoo.yaml" in msg and "CONTRIBUTING" in msg
+
+
+def test_hub_id_is_accepted_as_an_id():
+    assert zoo.spec("EleutherAI/polyglot-ko-1.3b").id == "polyglot-ko-1.3b"
+
+
+def test_malformed_registry_names_file_line_and_field(tmp_path, monkeypatch):
+    bad = tmp_path / "zoo.yaml"
+    bad.write_text(textwrap.dedent("""\
+        models:
+          good-one:
+            hub_id: a/b
+            revision: main
+            family: gpt_neox
+            params_b: 1
+            license: mit
+            kind: base
+            prompt_format: plain
+            source: https://example.org
+          broken:
+            hub_id: c/d
+            revision: main
+            family: transformerxl
+            params_b: 1
+            license: mit
+            kind: base
+            prompt_format: plain
+            source: https://example.org
+        """), encoding="utf-8")
+    monkeypatch.setattr(zoo, "_registry_path", lambda: bad)
+    with pytest.raises(zoo.RegistryError) as err:
+        zoo.specs()
+    msg = str(err.value)
+    assert str(bad) in msg and "line 11" in msg and "'family'" in msg and "transformerxl" in msg
+
+
+def test_tokenizer_round_trips_korean_text():
+    for recipe in ("ko", "en"):
+        tok = zoo.tiny_tokenizer(recipe)
+        ids = tok(KOREAN, add_special_tokens=False)["input_ids"]
+        assert tok.decode(ids) == KOREAN
+        assert 4000 <= len(tok) <= 8000
+
+
+def test_korean_heavy_tokenizer_is_more_efficient_on_korean():
+    ko, en = zoo.tiny_tokenizer("ko"), zoo.tiny_tokenizer("en")
+    n_ko = len(ko(KOREAN)["input_ids"])
+    n_en = len(en(KOREAN)["input_ids"])
+    assert n_ko < n_en
+
+
+def test_recipes_read_the_same_amount_of_text():
+    sizes = {r: sum(map(len, zoo.recipe_text(r))) for r in zoo.TOKENIZER_RECIPES}
+    lo, hi = min(sizes.values()), max(sizes.values())
+    assert hi / lo < 1.01, sizes
+
+
+def _weights_digest(path):
+    return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_rebuild_gives_byte_identical_weights(fresh_cache):
+    first = zoo.build_tiny("pythia-410m")
+    digest = _weights_digest(first)
+    second = zoo.build_tiny("pythia-410m", force=True)
+    assert second == first
+    assert _weights_digest(second) == digest
+
+
+def test_cache_is_reused(monkeypatch):
+    zoo.build_tiny("polyglot-ko-1.3b")  # built once (usually already by `make tiny`)
+
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("a cached stand-in was rebuilt")
+
+    monkeypatch.setattr(zoo, "_build_tiny", must_not_build)
+    model, tok, info = zoo.load("polyglot-ko-1.3b", "tiny")
+    assert info.path == str(zoo.tiny_path("polyglot-ko-1.3b"))
+
+
+def test_cache_key_follows_recipe_and_corpus(monkeypatch):
+    base = zoo.tiny_path("polyglot-ko-1.3b")
+    assert zoo.tiny_path("polyglot-ko-5.8b") != base  # other width -> other stand-in
+    monkeypatch.setattr(zoo, "_corpus_digest", lambda: "another-corpus")
+    assert zoo.tiny_path("polyglot-ko-1.3b") != base
+
+
+@pytest.mark.parametrize("model_id", ["polyglot-ko-1.3b", "kanana-nano-2.1b-base", "bloom-560m",
+                                      "qwen2.5-0.5b-instruct"])
+def test_tiny_load_has_real_config_class_and_honest_description(model_id):
+    import torch
+
+    model, tok, info = zoo.load(model_id, "tiny")
+    expected = {"gpt_neox": "GPTNeoXConfig", "llama": "LlamaConfig", "bloom": "BloomConfig",
+                "qwen2": "Qwen2Config"}[zoo.spec(model_id).family]
+    assert type(model.config).__name__ == expected == info.config_class
+    assert info.description.startswith(f"tiny stand-in for {zoo.spec(model_id).hub_id}")
+    assert info.is_tiny and "tiny" in info.label
+    ids = tok("안녕하세요, 반갑습니다.", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=ids).loss
+    assert torch.isfinite(loss)
+
+
+def test_stand_in_has_learned_from_the_corpus():
+    """Pre-training must have lowered the loss well below a uniform guess."""
+    import json
+    import math
+
+    path = zoo.build_tiny("polyglot-ko-1.3b")
+    meta = json.loads((path / "standin.json").read_text())
+    uniform = math.log(zoo.VOCAB_SIZE)
+    assert meta["loss_first"] > 0.9 * uniform
+    assert meta["loss_last"] < meta["loss_first"] - 1.5
+
+
+def test_instruct_stand_in_has_a_chat_template():
+    _, tok, _ = zoo.load("qwen2.5-0.5b-instruct", "tiny")
+    text = tok.apply_chat_template([{"role": "user", "content": "안녕?"}], tokenize=False,
+                                   add_generation_prompt=True)
+    assert text.endswith("<|im_start|>assistant\n") and "안녕?" in text
+
+
+def test_real_profile_without_hub_is_a_clear_error():
+    with pytest.raises(env.ProfileError, match="hub"):
+        zoo.load("polyglot-ko-1.3b", "real")
+
+
+def test_auto_without_hub_falls_back_to_tiny_with_a_warning(monkeypatch):
+    monkeypatch.setenv(env.PROFILE_ENV, "auto")
+    with pytest.warns(UserWarning, match="tiny"):
+        _, _, info = zoo.load("polyglot-ko-1.3b")
+    assert info.is_tiny and "auto" in info.reason
+
+
+def test_quantization_needs_cuda():
+    s = zoo.spec("polyglot-ko-1.3b")
+    if env.device() == "cuda":
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(env.ProfileError, match="CUDA"):
+        zoo._load_real(s, "test", "float16", "4bit", "cpu")
+
+
+def test_memory_estimate():
+    assert zoo.memory_gb(1.3, "float16") == pytest.approx(2.6)
+    assert zoo.memory_gb(12.8, quantization="4bit") == pytest.approx(6.4)
+    assert zoo.memory_gb(1.0, "float32") == 4
