@@ -1,0 +1,824 @@
+"""Side-by-side Korean generation, timing, streaming, and what tokenizers do to Korean.
+
+Generation
+----------
+``compare(models, prompts, **decoding)`` runs the same prompts through several models with the
+same decoding settings and returns one row per (model, prompt): the exact prompt text the model
+saw, the output, new tokens, latency and tokens/s. Each model gets its own prompt format from the
+registry (``zoo.spec(id).prompt_format``):
+
+* ``plain``          the instruction (and its input) as plain text, for base models;
+* ``koalpaca``       the KoAlpaca v1.1 template, rendered by :func:`helpers.instruct.render`;
+* ``chat_template``  the tokenizer's own chat template (``apply_chat_template``).
+
+Prompts are batched with left padding. Sampling is reproducible *per prompt*: every row draws its
+random numbers from its own ``torch.Generator`` seeded from ``(seed, prompt text)``, so a prompt
+gets the same seed in every model, and its output does not depend on which other prompts share
+its batch (see :class:`RowSampler`). A model that fails to load becomes a row with the error and
+the others go on.
+
+``stream(loaded, prompt, **decoding)`` yields text as it is generated (``TextIteratorStreamer``);
+``respond`` is the plain function behind the notebook's widget.
+
+Tokenizers
+----------
+``token_efficiency(tokenizers, texts)`` gives tokens per character, per eojeol (space-separated
+word), bytes per token and the share of byte-fallback and unknown pieces for any fast tokenizer.
+``pieces(tokenizer, text)`` shows one text split into pieces, each with its bytes.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import html
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from . import env
+
+__all__ = [
+    "CATEGORIES", "PromptFileError", "load_prompts", "one_per_category", "user_text", "render_prompt",
+    "Decoding", "prompt_seed", "RowSampler", "compare", "throughput", "stream", "respond", "widget",
+    "tokenizer_kind", "piece_bytes", "pieces", "token_efficiency", "pieces_html", "efficiency_figure",
+    "context_fit", "load_tokenizers", "memory_table",
+]
+
+PROMPTS_FILE = ("prompts", "ko_prompts.jsonl")
+CATEGORIES = ("factual", "explanation", "summarization", "instruction", "chat", "koalpaca_qa")
+KOALPACA_TEMPLATE = "koalpaca_v1_1"  # KoAlpaca on Polyglot-ko (the registry's KoAlpaca models)
+_PROMPT_FIELDS = {"id": True, "category": True, "instruction": True, "input": False,
+                  "good_answer": True, "source": True, "note": False}
+
+# --------------------------------------------------------------------------- prompts
+
+
+class PromptFileError(ValueError):
+    """A prompt record is malformed; the message names the file, the line and the field."""
+
+
+def _prompts_path() -> Path:
+    return env.data_path(*PROMPTS_FILE)
+
+
+def load_prompts(path: str | Path | None = None, categories: Iterable[str] | None = None):
+    """Our Korean prompts (``data/prompts/ko_prompts.jsonl``) as a DataFrame, one row per prompt.
+
+    Columns: ``id, category, instruction, input, good_answer, source, note``. ``good_answer`` says
+    what a good answer contains, for a human reader; nothing here scores answers automatically.
+    """
+    import pandas as pd
+
+    path = Path(path) if path else _prompts_path()
+    rows, seen = [], {}
+    with open(path, encoding="utf-8") as fh:
+        for no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}, line {no}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise PromptFileError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from None
+            if not isinstance(rec, dict):
+                raise PromptFileError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+            extra = set(rec) - set(_PROMPT_FIELDS)
+            if extra:
+                raise PromptFileError(f"{where}: unknown field(s) {', '.join(sorted(extra))}; "
+                                      f"allowed: {', '.join(_PROMPT_FIELDS)}")
+            for name, required in _PROMPT_FIELDS.items():
+                value = rec.get(name, "")
+                if not isinstance(value, str):
+                    raise PromptFileError(f"{where}, field {name!r}: expected a string, "
+                                          f"got {type(value).__name__}")
+                if required and not value.strip():
+                    raise PromptFileError(f"{where}, field {name!r}: missing or empty")
+            if rec["category"] not in CATEGORIES:
+                raise PromptFileError(f"{where}, field 'category': {rec['category']!r} is not one of "
+                                      f"{', '.join(CATEGORIES)}")
+            for src in rec["source"].split(";"):
+                if src.strip() != "ours" and not src.strip().startswith(("https://", "http://")):
+                    raise PromptFileError(f"{where}, field 'source': {src!r} is neither a URL nor "
+                                          "'ours' (our own text with no factual claim)")
+            if rec["id"] in seen:
+                raise PromptFileError(f"{where}, field 'id': {rec['id']!r} repeats line {seen[rec['id']]}")
+            seen[rec["id"]] = no
+            rows.append({k: rec.get(k, "") for k in _PROMPT_FIELDS})
+    if not rows:
+        raise PromptFileError(f"{path}: no prompts")
+    df = pd.DataFrame(rows)
+    if categories is not None:
+        wanted = list(categories)
+        unknown = set(wanted) - set(CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown categories {sorted(unknown)}; known: {', '.join(CATEGORIES)}")
+        df = df[df["category"].isin(wanted)].reset_index(drop=True)
+    return df
+
+
+def one_per_category(prompts=None):
+    """The first prompt of each category, in :data:`CATEGORIES` order."""
+    df = load_prompts() if prompts is None else prompts
+    out = df.groupby("category", sort=False).head(1)
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    return out.sort_values("category", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def _records(prompts) -> list[dict]:
+    """Prompts as dicts with at least ``id``, ``instruction`` and ``input``."""
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if hasattr(prompts, "to_dict"):  # DataFrame
+        items = prompts.to_dict("records")
+    else:
+        items = list(prompts)
+    out = []
+    for i, p in enumerate(items):
+        if isinstance(p, str):
+            rec = {"id": f"p{i + 1}", "category": "", "instruction": p, "input": ""}
+        elif isinstance(p, Mapping):
+            if "instruction" not in p:
+                raise ValueError(f"prompt {i}: no 'instruction' field (fields: {sorted(p)})")
+            rec = {"category": "", "input": "", **p}
+            rec.setdefault("id", f"p{i + 1}")
+            rec["input"] = "" if rec["input"] is None or rec["input"] != rec["input"] else str(rec["input"])
+        else:
+            raise TypeError(f"prompt {i}: expected a string or a mapping, got {type(p).__name__}")
+        out.append(rec)
+    if not out:
+        raise ValueError("no prompts given")
+    return out
+
+
+def user_text(record: Mapping[str, Any] | str) -> str:
+    """What the user asks: the instruction, then its input (if any) after a blank line."""
+    if isinstance(record, str):
+        return record
+    inp = record.get("input") or ""
+    inp = "" if inp != inp else str(inp)  # NaN
+    return record["instruction"] + (f"\n\n{inp}" if inp.strip() else "")
+
+
+def render_prompt(record: Mapping[str, Any] | str, prompt_format: str, tokenizer=None) -> str:
+    """The exact text a model sees for ``record`` in its ``prompt_format``.
+
+    ``plain``: :func:`user_text` and a newline (a base model continues the text);
+    ``koalpaca``: the KoAlpaca v1.1 template from ``data/instruct/templates`` (via ``instruct.render``),
+    with the record's ``input`` as its context block; ``chat_template``: one user turn through the
+    tokenizer's chat template, with the generation prompt added.
+    """
+    rec = {"instruction": record, "input": ""} if isinstance(record, str) else record
+    if prompt_format == "plain":
+        return user_text(rec) + "\n"
+    if prompt_format == "koalpaca":
+        from . import instruct
+
+        prompt, _ = instruct.render({"instruction": rec["instruction"], "input": rec.get("input") or ""},
+                                    KOALPACA_TEMPLATE)
+        return prompt
+    if prompt_format == "chat_template":
+        if tokenizer is None:
+            raise ValueError("prompt_format 'chat_template' needs the model's tokenizer")
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError(f"tokenizer {getattr(tokenizer, 'name_or_path', '?')!r} has no chat template "
+                             "but the registry says prompt_format: chat_template")
+        return tokenizer.apply_chat_template([{"role": "user", "content": user_text(rec)}],
+                                             tokenize=False, add_generation_prompt=True)
+    raise ValueError(f"unknown prompt_format {prompt_format!r}; expected plain, koalpaca or chat_template")
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Decoding settings shared by every model in a comparison.
+
+    ``do_sample=False`` is greedy decoding. With sampling, ``temperature``, ``top_k`` (0: off) and
+    ``top_p`` (1.0: off) shape the distribution, in that order, as in ``transformers``.
+    """
+    max_new_tokens: int = 64
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    min_new_tokens: int = 0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ValueError(f"min_new_tokens must be in 0..max_new_tokens, got {self.min_new_tokens}")
+        if self.do_sample and self.temperature <= 0:
+            raise ValueError("temperature must be > 0 when sampling; use do_sample=False for greedy decoding")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0 or self.repetition_penalty <= 0 or self.no_repeat_ngram_size < 0:
+            raise ValueError("top_k and no_repeat_ngram_size must be >= 0, repetition_penalty > 0")
+
+    @classmethod
+    def of(cls, **kwargs) -> Decoding:
+        known = {f.name for f in fields(cls)}
+        unknown = set(kwargs) - known
+        if unknown:
+            raise TypeError(f"unknown decoding setting(s) {', '.join(sorted(unknown))}; "
+                            f"known: {', '.join(sorted(known))}")
+        return cls(**kwargs)
+
+
+def prompt_seed(seed: int, text: str) -> int:
+    """The seed of one prompt: the same for every model and every batch it is in."""
+    digest = hashlib.sha256(f"{seed}\x00{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def RowSampler(generators):  # noqa: N802 - a class factory (torch is imported lazily)
+    """A logits processor that samples each row with its own ``torch.Generator``.
+
+    ``transformers`` samples a whole batch from the global random state, so a prompt's sample
+    depends on its batch-mates. This processor draws row ``i``'s next token from
+    ``softmax(scores[i])`` with ``generators[i]`` and returns scores that make greedy selection
+    pick exactly that token; generate is then run with ``do_sample=False``.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    class _RowSampler(LogitsProcessor):
+        def __init__(self, gens):
+            self.gens = list(gens)
+
+        def __call__(self, input_ids, scores):
+            if scores.shape[0] != len(self.gens):
+                raise ValueError(f"RowSampler has {len(self.gens)} generators for a batch of {scores.shape[0]}")
+            probs = torch.softmax(scores.float(), dim=-1).cpu()
+            picks = [int(torch.multinomial(probs[i], 1, generator=g)) for i, g in enumerate(self.gens)]
+            out = torch.full_like(scores, float("-inf"))
+            out[torch.arange(len(picks)), torch.tensor(picks, device=scores.device)] = 0.0
+            return out
+
+    return _RowSampler(generators)
+
+
+def _processors(dec: Decoding, seeds: Sequence[int]):
+    import torch
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    procs = LogitsProcessorList()
+    if dec.do_sample:
+        if dec.temperature != 1.0:
+            procs.append(TemperatureLogitsWarper(dec.temperature))
+        if dec.top_k > 0:
+            procs.append(TopKLogitsWarper(dec.top_k))
+        if dec.top_p < 1.0:
+            procs.append(TopPLogitsWarper(dec.top_p))
+        procs.append(RowSampler([torch.Generator().manual_seed(s) for s in seeds]))
+    return procs
+
+
+def _eos_ids(model, tok) -> list[int]:
+    ids: list[int] = []
+    for v in (getattr(model.generation_config, "eos_token_id", None), tok.eos_token_id):
+        if v is None:
+            continue
+        for x in (v if isinstance(v, (list, tuple)) else [v]):
+            if int(x) not in ids:
+                ids.append(int(x))
+    return ids
+
+
+def _generate_kwargs(model, tok, dec: Decoding, seeds: Sequence[int]) -> dict:
+    """Every setting explicit, so a model's own ``generation_config`` (e.g. a repetition penalty
+    shipped with an instruct model) cannot make the comparison unequal."""
+    eos = _eos_ids(model, tok)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (eos[0] if eos else None)
+    kw = {"max_new_tokens": dec.max_new_tokens, "do_sample": False, "num_beams": 1,
+          "temperature": 1.0, "top_p": 1.0, "top_k": 50,  # unused by greedy; set to silence model defaults
+          "repetition_penalty": dec.repetition_penalty, "no_repeat_ngram_size": dec.no_repeat_ngram_size,
+          "pad_token_id": pad, "eos_token_id": eos or None,
+          "logits_processor": _processors(dec, seeds)}
+    if dec.min_new_tokens:
+        kw["min_new_tokens"] = dec.min_new_tokens
+    return kw
+
+
+def _sync(device) -> None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+@dataclass
+class _Result:
+    text: str
+    new_tokens: int
+    stop: str  # "eos" or "length"
+
+
+def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Decoding,
+                    add_special_tokens: bool) -> tuple[list[_Result], float, int]:
+    """Left-padded batched generation; returns the results, the wall time and the prompt length."""
+    import torch
+
+    model, tok = loaded.model, loaded.tokenizer
+    old_side = tok.padding_side
+    tok.padding_side = "left"
+    try:
+        if tok.pad_token_id is None:
+            raise ValueError(f"{loaded.info.model_id}: tokenizer has no pad token (set tok.pad_token)")
+        enc = tok(list(texts), return_tensors="pt", padding=True, add_special_tokens=add_special_tokens)
+    finally:
+        tok.padding_side = old_side
+    enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+    kw = _generate_kwargs(model, tok, dec, seeds)
+    eos = set(kw["eos_token_id"] or [])
+    with torch.inference_mode():
+        _sync(model.device)
+        t0 = time.perf_counter()
+        out = model.generate(**enc, **kw)
+        _sync(model.device)
+        seconds = time.perf_counter() - t0
+    width = enc["input_ids"].shape[1]
+    results = []
+    for row in out[:, width:].tolist():
+        stop_at = next((i for i, t in enumerate(row) if t in eos), None)
+        kept = row if stop_at is None else row[:stop_at]
+        n = len(row) if stop_at is None else stop_at + 1
+        results.append(_Result(tok.decode(kept, skip_special_tokens=True), n,
+                               "length" if stop_at is None else "eos"))
+    return results, seconds, width
+
+
+def _prompt_format(loaded) -> str:
+    from . import zoo
+
+    try:
+        return zoo.spec(loaded.info.model_id).prompt_format
+    except zoo.UnknownModelError:
+        return "chat_template" if getattr(loaded.tokenizer, "chat_template", None) else "plain"
+
+
+def _free(loaded) -> None:
+    import torch
+
+    del loaded
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+_COLUMNS = ["model", "label", "profile", "prompt_id", "category", "prompt_format", "prompt_text",
+            "output", "prompt_tokens", "new_tokens", "stop", "batch", "batch_size", "latency_s",
+            "tokens_per_s", "seed", "description", "error"]
+
+
+def compare(models: Sequence[Any], prompts, *, batch_size: int = 8, profile: str | None = None,
+            on_row: Callable[[dict], None] | None = None, **decoding):
+    """The same prompts through several models with the same decoding settings.
+
+    ``models``: registry ids (loaded with ``zoo.load(id, profile)`` one at a time and freed after
+    use) and/or already-loaded ``zoo.Loaded`` tuples. ``prompts``: a DataFrame from
+    :func:`load_prompts`, dicts with ``instruction`` (and ``input``, ``id``), or strings.
+    ``decoding``: the fields of :class:`Decoding`.
+
+    Returns a DataFrame, one row per (model, prompt). ``latency_s`` is the wall time of the batch
+    the prompt was in (what its user waited); ``tokens_per_s`` is the row's new tokens over that
+    time (see :func:`throughput` for per-model totals). A model that fails to load or to generate
+    gives rows whose ``error`` says why; the other models still run.
+    """
+    import pandas as pd
+
+    from . import zoo
+
+    dec = Decoding.of(**decoding)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    recs = _records(prompts)
+    rows: list[dict] = []
+
+    def emit(row: dict) -> None:
+        row = {c: row.get(c) for c in _COLUMNS}
+        rows.append(row)
+        if on_row:
+            on_row(row)
+
+    for m in models:
+        owned = isinstance(m, str)
+        name = m if owned else getattr(getattr(m, "info", None), "model_id", repr(m))
+        try:
+            loaded = zoo.load(m, profile) if owned else m
+        except Exception as e:  # noqa: BLE001 - reported in the table, the others go on
+            emit({"model": name, "label": name, "error": f"load failed: {type(e).__name__}: {e}",
+                  "seed": dec.seed})
+            continue
+        info = loaded.info
+        base = {"model": info.model_id, "label": info.label, "profile": info.profile,
+                "description": info.description, "seed": dec.seed}
+        try:
+            fmt = _prompt_format(loaded)
+            texts = [render_prompt(r, fmt, loaded.tokenizer) for r in recs]
+        except Exception as e:  # noqa: BLE001
+            for r in recs:
+                emit({**base, "prompt_id": r["id"], "category": r.get("category", ""),
+                      "error": f"prompt failed: {type(e).__name__}: {e}"})
+            if owned:
+                _free(loaded)
+            continue
+        seeds = [prompt_seed(dec.seed, user_text(r)) for r in recs]
+        for b, start in enumerate(range(0, len(recs), batch_size)):
+            chunk = slice(start, start + batch_size)
+            part = recs[chunk]
+            try:
+                results, seconds, width = _generate_batch(loaded, texts[chunk], seeds[chunk], dec,
+                                                          add_special_tokens=(fmt != "chat_template"))
+            except Exception as e:  # noqa: BLE001
+                for r, text in zip(part, texts[chunk]):
+                    emit({**base, "prompt_id": r["id"], "category": r.get("category", ""), "prompt_format": fmt,
+                          "prompt_text": text, "batch": b, "error": f"generate failed: {type(e).__name__}: {e}"})
+                continue
+            for r, text, res in zip(part, texts[chunk], results):
+                n_prompt = len(loaded.tokenizer(text, add_special_tokens=(fmt != "chat_template"))["input_ids"])
+                emit({**base, "prompt_id": r["id"], "category": r.get("category", ""), "prompt_format": fmt,
+                      "prompt_text": text, "output": res.text, "prompt_tokens": n_prompt,
+                      "new_tokens": res.new_tokens, "stop": res.stop, "batch": b, "batch_size": len(part),
+                      "latency_s": round(seconds, 4),
+                      "tokens_per_s": round(res.new_tokens / seconds, 2) if seconds > 0 else None,
+                      "seed": prompt_seed(dec.seed, user_text(r)), "error": ""})
+        if owned:
+            _free(loaded)
+    df = pd.DataFrame(rows, columns=_COLUMNS)
+    df.attrs["decoding"] = asdict(dec)
+    return df
+
+
+def throughput(results):
+    """Per model: prompts, new tokens, total generation seconds and tokens/s over the whole run."""
+    ok = results[results["error"].fillna("") == ""]
+    per_batch = ok.groupby(["label", "batch"]).agg(tokens=("new_tokens", "sum"), seconds=("latency_s", "first"))
+    out = per_batch.groupby("label").agg(batches=("tokens", "size"), new_tokens=("tokens", "sum"),
+                                         seconds=("seconds", "sum"))
+    out["tokens_per_s"] = (out["new_tokens"] / out["seconds"]).round(1)
+    return out
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def stream(loaded, prompt, *, prompt_format: str | None = None, **decoding) -> Iterator[str]:
+    """Yield the output text of one prompt piece by piece as the model writes it.
+
+    ``prompt`` is a string (the user's words) or a prompt record; it is rendered in the model's
+    prompt format like in :func:`compare`, and seeded the same way, so the joined stream equals
+    :func:`compare`'s output for the same prompt and settings.
+    """
+    import torch
+    from transformers import TextIteratorStreamer
+
+    dec = Decoding.of(**decoding)
+    rec = {"instruction": prompt, "input": ""} if isinstance(prompt, str) else prompt
+    fmt = prompt_format or _prompt_format(loaded)
+    text = render_prompt(rec, fmt, loaded.tokenizer)
+    model, tok = loaded.model, loaded.tokenizer
+    enc = tok([text], return_tensors="pt", add_special_tokens=(fmt != "chat_template"))
+    enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+    kw = _generate_kwargs(model, tok, dec, [prompt_seed(dec.seed, user_text(rec))])
+    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
+    failure: list[BaseException] = []
+
+    def work():
+        try:
+            with torch.inference_mode():
+                model.generate(**enc, **kw, streamer=streamer)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(e)
+            streamer.end()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        yield from streamer
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
+def respond(loaded, text: str, *, temperature: float = 0.0, top_p: float = 1.0, max_new_tokens: int = 48,
+            seed: int = 0, on_text: Callable[[str], None] | None = None, **decoding) -> str:
+    """The widget's logic: stream one answer, calling ``on_text(chunk)`` as it comes; return it all.
+
+    ``temperature == 0`` means greedy decoding (no sampling).
+    """
+    sample = temperature > 0
+    parts = []
+    for chunk in stream(loaded, text, do_sample=sample, temperature=temperature if sample else 1.0,
+                        top_p=top_p if sample else 1.0, max_new_tokens=max_new_tokens, seed=seed, **decoding):
+        parts.append(chunk)
+        if on_text:
+            on_text(chunk)
+    return "".join(parts)
+
+
+def widget(models: Mapping[str, Any] | Sequence[Any], prompt: str = "", **defaults):
+    """A prompt box, model choice, temperature, top-p and max-new-tokens sliders, and a streaming
+    output; a thin front-end over :func:`respond`. ``models``: loaded tuples (or label -> loaded)."""
+    import ipywidgets as w
+
+    if not isinstance(models, Mapping):
+        models = {m.info.label: m for m in models}
+    box = w.Textarea(value=prompt, description="프롬프트", layout=w.Layout(width="95%", height="70px"))
+    choice = w.Dropdown(options=list(models), description="모델")
+    temp = w.FloatSlider(value=defaults.get("temperature", 0.8), min=0.0, max=1.5, step=0.05,
+                         description="temperature")
+    top_p = w.FloatSlider(value=defaults.get("top_p", 0.95), min=0.05, max=1.0, step=0.05, description="top-p")
+    max_new = w.IntSlider(value=defaults.get("max_new_tokens", 48), min=1, max=256, description="max new")
+    button = w.Button(description="생성 (generate)", button_style="primary")
+    out = w.HTML()
+
+    def show(label: str, body: str, note: str = "") -> None:
+        out.value = (f"<div><b>{html.escape(label)}</b> {html.escape(note)}</div>"
+                     f"<pre style='white-space:pre-wrap'>{html.escape(body)}</pre>")
+
+    def run(_=None):
+        loaded = models[choice.value]
+        tag = f"({loaded.info.description})" if loaded.info.is_tiny else ""
+        acc: list[str] = []
+
+        def on_text(chunk: str) -> None:
+            acc.append(chunk)
+            show(choice.value, "".join(acc), tag)
+
+        button.disabled = True
+        try:
+            show(choice.value, "…", tag)
+            t0 = time.perf_counter()
+            respond(loaded, box.value, temperature=temp.value, top_p=top_p.value,
+                    max_new_tokens=max_new.value, on_text=on_text)
+            show(choice.value, "".join(acc), f"{tag} · {time.perf_counter() - t0:.1f} s")
+        except Exception as e:  # noqa: BLE001 - shown to the user
+            show(choice.value, f"{type(e).__name__}: {e}")
+        finally:
+            button.disabled = False
+
+    button.on_click(run)
+    ui = w.VBox([box, w.HBox([choice, button]), w.HBox([temp, top_p, max_new]), out])
+    ui.run = run  # for tests and for calling without a browser
+    return ui
+
+
+# --------------------------------------------------------------------------- tokenizers
+
+
+@lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level alphabet: printable stand-in character -> byte (inverse of bytes_to_unicode)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    chars = keep[:]
+    n = 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(keep, chars)}
+
+
+def _state_types(component) -> set[str]:
+    """All ``type`` names in a tokenizers component (pre-tokenizer, decoder), nested ones too."""
+    if component is None:
+        return set()
+    try:
+        state = json.loads(component.__getstate__())
+    except Exception:  # noqa: BLE001
+        return {type(component).__name__}
+    found: set[str] = set()
+
+    def walk(x):
+        if isinstance(x, dict):
+            if "type" in x:
+                found.add(str(x["type"]))
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(state)
+    return found
+
+
+def tokenizer_kind(tok) -> str:
+    """``byte_level`` (GPT-2-style byte-level BPE), ``byte_fallback`` (SentencePiece-style with
+    ``<0x..>`` pieces) or ``plain`` (neither: unseen characters become the unknown token)."""
+    bt = getattr(tok, "backend_tokenizer", None)
+    if bt is None:
+        raise TypeError(f"{type(tok).__name__} is not a fast tokenizer (no backend_tokenizer); "
+                        "load it with use_fast=True")
+    if "ByteLevel" in _state_types(bt.pre_tokenizer) | _state_types(bt.decoder):
+        return "byte_level"
+    if getattr(bt.model, "byte_fallback", False):
+        return "byte_fallback"
+    return "plain"
+
+
+_HEX_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
+
+
+def piece_bytes(piece: str, kind: str) -> bytes:
+    """The UTF-8 bytes a vocabulary piece stands for."""
+    if kind == "byte_level":
+        table = _byte_decoder()
+        try:
+            return bytes(table[c] for c in piece)
+        except KeyError:  # an added token stored as plain text
+            return piece.encode("utf-8")
+    m = _HEX_PIECE.match(piece)
+    if m:
+        return bytes([int(m.group(1), 16)])
+    return piece.replace("▁", " ").encode("utf-8")
+
+
+def _classify(piece: str, tid: int, kind: str, unk_id, special: set[int]) -> tuple[bytes, str]:
+    if tid in special and tid != unk_id:
+        return piece.encode("utf-8"), "special"
+    if unk_id is not None and tid == unk_id:
+        return b"", "unknown"
+    raw = piece_bytes(piece, kind)
+    if kind == "byte_fallback" and _HEX_PIECE.match(piece):
+        return raw, "byte_fallback"
+    if kind == "byte_level":
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw, "byte_fallback"  # not whole characters: part of a multi-byte character
+    return raw, "whole"
+
+
+def pieces(tok, text: str):
+    """``text`` split by ``tok``: one row per piece with its id, its bytes (hex), the text it
+    stands for (whole characters only) and its type: ``whole``, ``byte_fallback`` (a byte-level
+    piece that is not whole characters, or a SentencePiece ``<0x..>`` piece), ``unknown`` or ``special``."""
+    import pandas as pd
+
+    kind = tokenizer_kind(tok)
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    toks = tok.convert_ids_to_tokens(ids)
+    special = set(getattr(tok, "all_special_ids", []) or [])
+    rows = []
+    for i, (tid, piece) in enumerate(zip(ids, toks)):
+        raw, typ = _classify(piece, tid, kind, tok.unk_token_id, special)
+        shown = raw.decode("utf-8") if typ == "whole" else ""
+        rows.append({"i": i, "id": tid, "piece": piece, "bytes": raw.hex(" ").upper(), "text": shown,
+                     "type": typ})
+    return pd.DataFrame(rows, columns=["i", "id", "piece", "bytes", "text", "type"])
+
+
+def _as_tokenizers(tokenizers) -> dict[str, Any]:
+    if isinstance(tokenizers, Mapping):
+        return dict(tokenizers)
+    out = {}
+    for t in tokenizers:
+        if hasattr(t, "info") and hasattr(t, "tokenizer"):
+            out[t.info.label] = t.tokenizer
+        elif isinstance(t, tuple) and len(t) == 2:
+            out[t[0]] = t[1]
+        else:
+            out[getattr(t, "name_or_path", None) or f"tokenizer {len(out) + 1}"] = t
+    return out
+
+
+def token_efficiency(tokenizers, texts):
+    """How well each tokenizer serves ``texts`` (one string or many), one row per tokenizer.
+
+    Columns: ``kind``, ``vocab``, ``texts``, ``chars`` (Unicode characters, spaces included),
+    ``eojeol`` (space-separated words), ``bytes`` (UTF-8), ``tokens`` (no special tokens added),
+    ``tokens_per_char``, ``tokens_per_eojeol``, ``bytes_per_token``, ``byte_fallback`` and
+    ``byte_fallback_share`` (pieces that are not whole characters: for byte-level BPE, pieces that
+    decode to partial UTF-8; for SentencePiece, ``<0x..>`` pieces), ``unknown`` and ``unknown_share``.
+    ``tokenizers``: name -> tokenizer, or loaded tuples, or tokenizers.
+    """
+    import pandas as pd
+
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    if not texts:
+        raise ValueError("no texts given")
+    chars = sum(len(t) for t in texts)
+    eojeol = sum(len(t.split()) for t in texts)
+    nbytes = sum(len(t.encode("utf-8")) for t in texts)
+    rows = []
+    for name, tok in _as_tokenizers(tokenizers).items():
+        kind = tokenizer_kind(tok)
+        special = set(getattr(tok, "all_special_ids", []) or [])
+        n = fb = unk = 0
+        for ids in tok(texts, add_special_tokens=False)["input_ids"]:
+            for tid, piece in zip(ids, tok.convert_ids_to_tokens(ids)):
+                _, typ = _classify(piece, tid, kind, tok.unk_token_id, special)
+                n += 1
+                fb += typ == "byte_fallback"
+                unk += typ == "unknown"
+        rows.append({"tokenizer": name, "kind": kind, "vocab": len(tok), "texts": len(texts), "chars": chars,
+                     "eojeol": eojeol, "bytes": nbytes, "tokens": n,
+                     "tokens_per_char": n / chars if chars else float("nan"),
+                     "tokens_per_eojeol": n / eojeol if eojeol else float("nan"),
+                     "bytes_per_token": nbytes / n if n else float("nan"),
+                     "byte_fallback": fb, "byte_fallback_share": fb / n if n else 0.0,
+                     "unknown": unk, "unknown_share": unk / n if n else 0.0})
+    return pd.DataFrame(rows).set_index("tokenizer")
+
+
+def context_fit(efficiency, context_tokens: int = 2048):
+    """Per tokenizer: how many characters and eojeol of such text fit in ``context_tokens``, and
+    how many tokens (so how much compute and API cost) 1,000 characters take."""
+    out = efficiency[["tokens_per_char", "tokens_per_eojeol"]].copy()
+    out[f"chars_in_{context_tokens}"] = (context_tokens / out["tokens_per_char"]).round().astype(int)
+    out[f"eojeol_in_{context_tokens}"] = (context_tokens / out["tokens_per_eojeol"]).round().astype(int)
+    out["tokens_per_1000_chars"] = (1000 * out["tokens_per_char"]).round().astype(int)
+    return out.drop(columns=["tokens_per_char", "tokens_per_eojeol"])
+
+
+_PIECE_COLOURS = {"whole": "#dbeafe", "byte_fallback": "#fde2e2", "unknown": "#fef3c7", "special": "#e5e7eb"}
+
+
+def pieces_html(tokenizers, text: str) -> str:
+    """One row of coloured boxes per tokenizer, one box per piece (partial-byte pieces in red,
+    shown as their hex bytes); small HTML for the notebook."""
+    rows = []
+    for name, tok in _as_tokenizers(tokenizers).items():
+        df = pieces(tok, text)
+        boxes = []
+        for r in df.itertuples():
+            label = r.text.replace(" ", "␣") if r.type == "whole" else (r.bytes or r.piece)
+            boxes.append(f"<span title='id {r.id} · {html.escape(r.piece)} · {r.bytes}' style='display:inline-block;"
+                         f"margin:1px;padding:1px 4px;border:1px solid #9ca3af;border-radius:3px;"
+                         f"background:{_PIECE_COLOURS[r.type]};font-family:monospace'>{html.escape(label)}</span>")
+        rows.append(f"<div style='margin:4px 0'><b>{html.escape(name)}</b> — {len(df)} pieces "
+                    f"({(df['type'] == 'byte_fallback').sum()} partial bytes)<br>{''.join(boxes)}</div>")
+    legend = ("<div style='font-size:90%'>파란 칸: 온전한 글자 조각 · 빨간 칸: 글자의 일부 바이트 "
+              "(byte fallback, 16진수로 표시) · ␣: 띄어쓰기</div>")
+    return "<div>" + "".join(rows) + legend + "</div>"
+
+
+def efficiency_figure(efficiency, title: str = "토크나이저별 한국어 토큰 수"):
+    """Grouped bars: tokens per character and per eojeol for each tokenizer (plotly)."""
+    import plotly.graph_objects as go
+
+    from . import plots
+
+    fig = go.Figure()
+    for col, name in (("tokens_per_char", "글자당 토큰 (tokens/char)"),
+                      ("tokens_per_eojeol", "어절당 토큰 (tokens/eojeol)")):
+        fig.add_bar(x=list(efficiency.index), y=efficiency[col].round(3).tolist(), name=name)
+    return plots.korean_layout(fig, title=title, barmode="group", height=380, yaxis_title="토큰 수")
+
+
+def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -> dict[str, Any]:
+    """Tokenizers to compare. Tiny profile: our two byte-level BPEs of the same size and vocabulary,
+    trained on Korean-heavy (``ko``) and English-heavy (``en``) text (``zoo.tiny_tokenizer``).
+    Real profile: the real tokenizer of each registry model in ``model_ids`` at its pinned revision
+    (models that share a tokenizer repository appear once)."""
+    from . import zoo
+
+    if env.profile(profile) == "tiny":
+        return {"tiny BPE 'ko' (한국어 중심)": zoo.tiny_tokenizer("ko"),
+                "tiny BPE 'en' (영어 중심)": zoo.tiny_tokenizer("en")}
+    from transformers import AutoTokenizer
+
+    out = {}
+    for mid in model_ids:
+        s = zoo.spec(mid)
+        out[s.hub_id] = AutoTokenizer.from_pretrained(s.hub_id, revision=s.revision, trust_remote_code=False)
+    return out
+
+
+def memory_table(model_ids: Sequence[str] | None = None, gpu_gb: float = 15.0):
+    """GPU memory of each real model's weights in fp16, 8-bit and 4-bit (``zoo.memory_gb``), and
+    whether they fit a ``gpu_gb`` card (a Colab T4 has about 15 GB usable). Weights only: the KV
+    cache and activations need more (about 20 % for short prompts)."""
+    import pandas as pd
+
+    from . import zoo
+
+    ids = list(model_ids) if model_ids is not None else list(zoo.specs())
+    rows = []
+    for mid in ids:
+        s = zoo.spec(mid)
+        fp16, int8, int4 = (zoo.memory_gb(s.params_b, "float16"), zoo.memory_gb(s.params_b, quantization="8bit"),
+                            zoo.memory_gb(s.params_b, quantization="4bit"))
+        fits = [name for name, gb in (("fp16", fp16), ("8-bit", int8), ("4-bit", int4)) if gb * 1.2 <= gpu_gb]
+        rows.append({"model": mid, "hub_id": s.hub_id, "params_b": s.params_b, "fp16_gb": round(fp16, 2),
+                     "int8_gb": round(int8, 2), "int4_gb": round(int4, 2),
+                     f"fits_{gpu_gb:g}gb": fits[0] if fits else "no"})
+    return pd.DataFrame(rows).set_index("model")
