@@ -187,3 +187,33 @@ def test_memory_estimate():
     assert zoo.memory_gb(1.3, "float16") == pytest.approx(2.6)
     assert zoo.memory_gb(12.8, quantization="4bit") == pytest.approx(6.4)
     assert zoo.memory_gb(1.0, "float32") == 4
+
+
+def test_pin_rewrites_only_unpinned_revisions(tmp_path, monkeypatch):
+    """`pin` asks the hub for the commit (faked here: no network in tests) and edits just that line."""
+    import shutil
+    import types
+
+    import huggingface_hub
+
+    reg = tmp_path / "zoo.yaml"
+    shutil.copy(env.data_path("zoo.yaml"), reg)
+    monkeypatch.setattr(zoo, "_registry_path", lambda: reg)
+    zoo._read_registry.cache_clear()
+    asked = []
+
+    class FakeApi:
+        def model_info(self, repo_id, revision=None):
+            asked.append((repo_id, revision))
+            return types.SimpleNamespace(sha="a" * 40)
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    before = reg.read_text().splitlines()
+    done = zoo.pin(["bloom-560m"], path=reg)
+    after = reg.read_text().splitlines()
+    assert done == {"bloom-560m": "a" * 40}
+    assert asked == [("bigscience/bloom-560m", "main")]
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert len(changed) == 1 and changed[0][1].strip() == "revision: " + "a" * 40
+    assert zoo.is_pinned(zoo.spec("bloom-560m")) and not zoo.is_pinned(zoo.spec("polyglot-ko-1.3b"))
+    zoo._read_registry.cache_clear()

@@ -517,6 +517,9 @@ def _load_real(s: ModelSpec, reason: str, dtype: str, quantization: str | None, 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if not is_pinned(s):
+        warnings.warn(f"{s.id}: revision {s.revision!r} is not pinned to a commit; results may change when "
+                      f"{s.hub_id} is updated (`python -m helpers.zoo pin` fixes the registry)", stacklevel=3)
     kwargs: dict[str, Any] = {"revision": s.revision, "use_safetensors": True, "trust_remote_code": False}
     if quantization:
         if device != "cuda":
@@ -545,6 +548,41 @@ def _load_real(s: ModelSpec, reason: str, dtype: str, quantization: str | None, 
     return Loaded(model, tok, info)
 
 
+# --------------------------------------------------------------------------- pinning
+
+
+def is_pinned(s: ModelSpec) -> bool:
+    """A revision is pinned when it is a full 40-hex commit hash."""
+    rev = s.revision.lower()
+    return len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
+
+
+def pin(ids: list[str] | None = None, path: Path | None = None) -> dict[str, str]:
+    """Resolve unpinned revisions to the hub's current commit and write them into the registry.
+
+    Needs the hub. Rewrites only the ``revision:`` line of each entry; returns ``{id: sha}``.
+    """
+    from huggingface_hub import HfApi
+
+    path = path or _registry_path()
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    api = HfApi()
+    done: dict[str, str] = {}
+    current = None
+    for i, line in enumerate(lines):
+        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
+            current = line.strip()[:-1]
+        elif current and line.strip().startswith("revision:") and (ids is None or current in ids):
+            s = spec(current)
+            if not is_pinned(s):
+                sha = api.model_info(s.hub_id, revision=s.revision).sha
+                lines[i] = line[: line.index("revision:")] + f"revision: {sha}\n"
+                done[current] = sha
+    path.write_text("".join(lines), encoding="utf-8")
+    _read_registry.cache_clear()
+    return done
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -555,7 +593,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("ids", nargs="*", help="registry ids (default: one per distinct recipe)")
     b.add_argument("--force", action="store_true", help="rebuild even if cached")
     sub.add_parser("list", help="print the registry")
+    p = sub.add_parser("pin", help="replace unpinned revisions by the hub's current commit (needs the hub)")
+    p.add_argument("ids", nargs="*")
     args = parser.parse_args(argv)
+    if args.cmd == "pin":
+        for mid, sha in pin(args.ids or None).items():
+            print(f"{mid:<28} {sha}")
+        return 0
     if args.cmd == "list":
         print(registry()[["hub_id", "family", "params_b", "license", "kind"]].to_string())
         return 0
