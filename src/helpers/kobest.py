@@ -806,7 +806,6 @@ def token_logprobs(model, tokenizer, context: str, continuation: str, variant: s
     """Per-token view of one request: each continuation token and its log-probability
     (the rows sum to the request's log-likelihood). A DataFrame with ``token`` and ``logprob``."""
     import pandas as pd
-
     import torch
 
     ctx, cont = encode_pair(tokenizer, context, continuation, variant)
