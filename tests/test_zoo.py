@@ -217,3 +217,19 @@ def test_pin_rewrites_only_unpinned_revisions(tmp_path, monkeypatch):
     assert len(changed) == 1 and changed[0][1].strip() == "revision: " + "a" * 40
     assert zoo.is_pinned(zoo.spec("bloom-560m")) and not zoo.is_pinned(zoo.spec("polyglot-ko-1.3b"))
     zoo._read_registry.cache_clear()
+
+
+def test_instruct_stand_in_learned_its_prompt_format():
+    """KoAlpaca's stand-in gets a second stage on our sample in the KoAlpaca template; a base one does not."""
+    import json
+
+    recipe = zoo.tiny_recipe(zoo.spec("koalpaca-polyglot-5.8b"))
+    assert recipe["sft"]["template"] == "koalpaca_v1_1"
+    assert "sft" not in zoo.tiny_recipe(zoo.spec("polyglot-ko-5.8b"))
+    assert zoo.tiny_path("koalpaca-polyglot-5.8b") != zoo.tiny_path("polyglot-ko-5.8b")
+    _, tok, info = zoo.load("koalpaca-polyglot-5.8b", "tiny")
+    assert "instruction-tuned on our koalpaca_v1_1 sample" in info.description
+    meta = json.loads((zoo.build_tiny("koalpaca-polyglot-5.8b") / "standin.json").read_text())
+    assert meta["sft_loss_last"] < meta["sft_loss_first"] - 1.0
+    texts = zoo.sft_texts(zoo.spec("koalpaca-polyglot-5.8b"), tok)
+    assert texts and all(t.startswith("### 질문:") and "### 답변:" in t for t in texts)

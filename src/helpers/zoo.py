@@ -321,11 +321,47 @@ def _tiny_config(family: str, vocab: int, arch: dict, tok):
     raise ValueError(f"no tiny recipe for family {family!r}; known: {', '.join(FAMILIES)}")
 
 
+# Instruction-tuned models get a second, short stage on our KoAlpaca-v1.1-style sample, in the prompt
+# format the real model expects: (dataset name in helpers.instruct, template or None for the chat template).
+SFT_STAGE = {"koalpaca": ("koalpaca_v1_1", "koalpaca_v1_1"), "chat_template": ("koalpaca_v1_1", None)}
+SFT_DEFAULTS = {"steps": 150, "lr": 2e-3, "batch": 8, "seq": 96}
+
+
 def tiny_recipe(s: ModelSpec) -> dict:
     """Everything that determines a stand-in's weights (its cache key is a hash of this)."""
     arch = {**TINY_DEFAULTS, **(s.tiny or {})}
-    return {"family": s.family, "tokenizer": s.tokenizer, "chat": s.prompt_format == "chat_template",
-            "arch": arch, "threads": BUILD_THREADS, "v": TINY_VERSION}
+    recipe = {"family": s.family, "tokenizer": s.tokenizer, "chat": s.prompt_format == "chat_template",
+              "arch": arch, "threads": BUILD_THREADS, "v": TINY_VERSION}
+    if s.kind != "base" and s.prompt_format in SFT_STAGE:
+        data, tmpl = SFT_STAGE[s.prompt_format]
+        recipe["sft"] = {"data": data, "template": tmpl or "chat_template", **SFT_DEFAULTS}
+    return recipe
+
+
+def _sft_sample_path(data: str) -> Path:
+    from . import instruct
+
+    return instruct.instruct_dir() / instruct._sources()[data]["sample"]
+
+
+def sft_texts(s: ModelSpec, tok) -> list[str]:
+    """The second stage's training texts: our sample rendered exactly as the model will be prompted."""
+    from . import instruct
+
+    data, tmpl = SFT_STAGE[s.prompt_format]
+    df = instruct.load(_sft_sample_path(data))
+    texts = []
+    for rec in df.to_dict("records"):
+        if not str(rec.get("output", "")).strip():
+            continue  # nothing to learn from an empty answer
+        if tmpl:
+            prompt, answer = instruct.render(rec, tmpl, eos_token=tok.eos_token)
+            texts.append(prompt + answer)
+        else:
+            texts.append(tok.apply_chat_template(
+                [{"role": "user", "content": rec["instruction"]}, {"role": "assistant", "content": rec["output"]}],
+                tokenize=False))
+    return texts
 
 
 @contextlib.contextmanager
@@ -381,25 +417,42 @@ def _build_tiny(s: ModelSpec, out: Path) -> dict:
         warm = max(1, arch["steps"] // 10)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda i: min(1.0, (i + 1) / warm) * max(0.1, 1 - i / arch["steps"]))
-        losses = []
-        for batch in pretrain_batches(tok, recipe_text(s.tokenizer), arch["seq"], arch["batch"],
-                                      arch["steps"], arch["seed"]):
-            loss = model(input_ids=batch, labels=batch).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(round(float(loss.detach()), 4))
+        losses = _train(model, opt, sched, pretrain_batches(
+            tok, recipe_text(s.tokenizer), arch["seq"], arch["batch"], arch["steps"], arch["seed"]))
+        sft_losses = []
+        if "sft" in recipe:
+            sft = recipe["sft"]
+            opt = torch.optim.AdamW(model.parameters(), lr=sft["lr"], weight_decay=0.0)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0.1, 1 - i / sft["steps"]))
+            sft_losses = _train(model, opt, sched, pretrain_batches(
+                tok, sft_texts(s, tok), sft["seq"], sft["batch"], sft["steps"], arch["seed"] + 1))
     model.eval()
     model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     meta = {"recipe": recipe, "loss_first": losses[0], "loss_last": sum(losses[-20:]) / min(20, len(losses)),
+            "sft_loss_first": sft_losses[0] if sft_losses else None,
+            "sft_loss_last": sum(sft_losses[-20:]) / min(20, len(sft_losses)) if sft_losses else None,
             "build_seconds": round(time.perf_counter() - t0, 2), "params": model.num_parameters(),
             "torch": torch.__version__}
     (out / "standin.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
+
+
+def _train(model, opt, sched, batches) -> list[float]:
+    import torch
+
+    model.train()
+    losses = []
+    for batch in batches:
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(round(float(loss.detach()), 4))
+    return losses
 
 
 def tiny_path(model_id: str) -> Path:
@@ -409,9 +462,13 @@ def tiny_path(model_id: str) -> Path:
 
     s = spec(model_id)
     recipe = tiny_recipe(s)
-    key = _digest({"recipe": recipe, "tokenizer": _tokenizer_key(s.tokenizer, VOCAB_SIZE),
-                   "torch": torch.__version__.split("+")[0], "transformers": transformers.__version__})
-    name = f"{s.family}-{s.tokenizer}{'-chat' if recipe['chat'] else ''}-{key}"
+    parts = {"recipe": recipe, "tokenizer": _tokenizer_key(s.tokenizer, VOCAB_SIZE),
+             "torch": torch.__version__.split("+")[0], "transformers": transformers.__version__}
+    if "sft" in recipe:
+        parts["sft_data"] = hashlib.sha256(_sft_sample_path(recipe["sft"]["data"]).read_bytes()).hexdigest()[:12]
+    key = _digest(parts)
+    tag = "-sft" if "sft" in recipe else ""
+    name = f"{s.family}-{s.tokenizer}{'-chat' if recipe['chat'] else ''}{tag}-{key}"
     return env.cache_dir() / "tiny" / name
 
 
@@ -504,10 +561,13 @@ def _load_tiny(s: ModelSpec, reason: str) -> Loaded:
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path)
     model.eval()
-    arch = tiny_recipe(s)["arch"]
+    recipe = tiny_recipe(s)
+    arch = recipe["arch"]
+    stage = (f", then instruction-tuned on our {recipe['sft']['data']} sample ({recipe['sft']['template']} format)"
+             if "sft" in recipe else "")
     desc = (f"tiny stand-in for {s.hub_id}: {type(model.config).__name__}, {arch['layers']} layers, "
             f"hidden {arch['hidden']}, {model.num_parameters():,} parameters, byte-level BPE "
-            f"'{s.tokenizer}' ({len(tok):,} tokens) trained on our corpus; not the real model")
+            f"'{s.tokenizer}' ({len(tok):,} tokens), pre-trained on our corpus{stage}; not the real model")
     info = ModelInfo(s.id, s.hub_id, s.revision, "tiny", s.family, type(model.config).__name__,
                      model.num_parameters(), "float32", "cpu", desc, reason, str(path))
     return Loaded(model, tok, info)
