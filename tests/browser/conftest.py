@@ -1,0 +1,217 @@
+"""Browser tests: JupyterLab and Voilà, started here on free localhost ports, driven by headless Chromium.
+
+Chromium is Debian's (``apt-get install -y chromium fonts-nanum``), never Playwright's download: set
+``CHROMIUM=/path/to/chrome`` to use another. Without Chromium every ``browser`` test is skipped and the
+run says so in its header and in its summary.
+
+One JupyterLab server and one Voilà server per pytest session (started on first use, stopped at the
+end, kernels included). Screenshots go to ``build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from checks import NOTEBOOKS, SCREENSHOTS
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def find_chromium() -> str | None:
+    explicit = os.environ.get("CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).exists() else None
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+CHROMIUM = find_chromium()
+SKIP_REASON = ("SKIP browser tests: no Chromium found (install it with `apt-get install -y chromium fonts-nanum` "
+               "or set CHROMIUM=/path/to/chromium); JupyterLab/Voilà rendering was NOT checked")
+
+
+def pytest_report_header(config):
+    if CHROMIUM:
+        return f"browser tests: Chromium at {CHROMIUM}"
+    return SKIP_REASON
+
+
+def pytest_collection_modifyitems(config, items):
+    if CHROMIUM:
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_REASON in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"{SKIP_REASON} ({len(skipped)} browser tests skipped)", yellow=True, bold=True)
+
+
+# --------------------------------------------------------------------------- Chromium (pytest-playwright)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright has no option for the executable: point it at the system Chromium."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS, "headless": True}
+
+
+@pytest.fixture
+def new_page(browser):
+    """A fresh context and page (Korean locale, a wide viewport); closed afterwards."""
+    contexts = []
+
+    def make(width: int = 1400, height: int = 900):
+        ctx = browser.new_context(viewport={"width": width, "height": height}, locale="ko-KR",
+                                  timezone_id="Asia/Seoul")
+        ctx.set_default_timeout(30_000)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("LLM_SURVEY_PROFILE", "tiny")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    return env
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen
+    base: str
+    token: str
+    root: Path
+    log: Path
+
+    def url(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return f"{self.base}/{path.lstrip('/')}{sep}token={self.token}"
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def start(name: str, argv: list[str], base: str, token: str, root: Path, log: Path, cwd: Path,
+          extra_env: dict[str, str] | None = None) -> Server:
+    from helpers.app import wait_for_http
+
+    fh = open(log, "w")
+    # own process group: teardown stops the server and every kernel it started, and nothing else
+    proc = subprocess.Popen(argv, cwd=cwd, env={**server_env(), **(extra_env or {})}, stdout=fh,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(name, proc, base, token, root, log)
+    try:
+        wait_for_http(f"{base}/?token={token}", timeout=90, proc=proc)
+    except Exception as exc:
+        stop(server)
+        raise RuntimeError(f"{name} did not start: {exc}\n{server.log_tail()}") from exc
+    return server
+
+
+def stop(server: Server) -> None:
+    if server.proc.poll() is not None:
+        return
+    try:
+        os.killpg(server.proc.pid, signal.SIGTERM)  # the server shuts its kernels down on SIGTERM
+        server.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+    try:  # kernels left in the group (a server killed hard)
+        os.killpg(server.proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+LAB_SETTINGS = {
+    # every cell in the DOM (no virtual scrolling), so checks and screenshots see the whole notebook
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    # never write outputs back into the notebook files (they are copies anyway)
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                        "checkForUpdates": False},
+}
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory):
+    """JupyterLab on a free port, serving copies of notebooks/*.ipynb (Lab writes plotly PNGs into notebooks)."""
+    from helpers.app import free_port
+
+    work = tmp_path_factory.mktemp("lab")
+    root = work / "notebooks"
+    root.mkdir()
+    for nb in NOTEBOOKS.glob("*.ipynb"):
+        shutil.copy2(nb, root / nb.name)
+    settings = work / "settings"
+    for rel, value in LAB_SETTINGS.items():
+        path = settings / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+    port, token = free_port(), secrets.token_hex(16)
+    argv = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={work / 'workspaces'}", "--LabApp.news_url=None",
+            "--LabApp.extension_manager=readonly"]
+    # a fresh JUPYTER_DATA_DIR: no notebook is trusted yet (as in a fresh clone), no runtime files shared
+    server = start("JupyterLab", argv, f"http://127.0.0.1:{port}", token, root, work / "lab.log", cwd=root,
+                   extra_env={"JUPYTER_DATA_DIR": str(work / "data")})
+    yield server
+    stop(server)
+
+
+@pytest.fixture(scope="session")
+def voila_server(tmp_path_factory):
+    """Voilà on a free port serving the apps exactly as `python -m helpers.app` builds them."""
+    from helpers.app import build_apps, free_port, voila_command
+
+    work = tmp_path_factory.mktemp("voila")
+    build_apps(work / "apps")
+    port, token = free_port(), secrets.token_hex(16)
+    argv = voila_command(work / "apps", port, token, show_tracebacks=True)
+    server = start("Voilà", argv, f"http://127.0.0.1:{port}", token, work / "apps", work / "voila.log",
+                   cwd=work)
+    yield server
+    stop(server)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+

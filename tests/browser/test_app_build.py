@@ -1,0 +1,86 @@
+"""Checks of the app launcher and the interaction table that need no browser (they always run)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import nbformat
+import pytest
+from checks import NOTEBOOKS
+from interactions import INTERACTIONS, Interaction, NoWidgets, select
+
+from helpers import app as apps
+
+
+def test_interactions_cover_every_notebook():
+    stems = {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
+    missing = sorted(stems - set(INTERACTIONS))
+    assert not missing, f"add an entry for {missing} to tests/browser/interactions.py (see its docstring)"
+    for stem, entry in INTERACTIONS.items():
+        assert isinstance(entry, Interaction | NoWidgets), stem
+
+
+def test_interaction_rejects_bad_declarations():
+    with pytest.raises(ValueError, match="expect"):
+        Interaction("x", (select("a", "b"),), expect="bigger")
+    with pytest.raises(ValueError, match="at least one step"):
+        Interaction("x", ())
+
+
+def test_build_apps_writes_valid_notebooks(tmp_path):
+    paths = apps.build_apps(tmp_path)
+    assert sorted(p.name for p in paths) == sorted(a.filename for a in apps.APPS.values())
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        assert nb.cells[0].cell_type == "code" and "plots.setup()" in nb.cells[0].source
+        assert nb.cells[1].cell_type == "markdown" and nb.cells[1].source.startswith("# ")
+
+
+@pytest.mark.parametrize("name", sorted(apps.APPS))
+def test_app_calls_exist(name):
+    """Every ``module.function`` an app calls exists in helpers (a rename breaks the app before class)."""
+    app = apps.APPS[name]
+    assert (NOTEBOOKS / app.notebook).exists()
+    code = apps._SETUP + "\n" + "\n".join(src for kind, src in app.cells if kind == "code")
+    tree = ast.parse(code)
+    aliases = {a.asname or a.name: a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+               and node.module == "helpers" for a in node.names}
+    called = [(n.func.value.id, n.func.attr) for n in ast.walk(tree) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+              and n.func.value.id in aliases]
+    assert called, f"app {name} calls no helpers function"
+    for alias, attr in called:
+        module = importlib.import_module(f"helpers.{aliases[alias]}")
+        assert callable(getattr(module, attr, None)), f"app {name}: helpers.{aliases[alias]}.{attr} is missing"
+    # the widget the browser test drives is the one the app shows
+    assert Path(app.notebook).stem in INTERACTIONS
+
+
+def test_build_apps_names_unknown_app(tmp_path):
+    with pytest.raises(ValueError, match="unknown app"):
+        apps.build_apps(tmp_path, names=["nope"])
+
+
+def test_voila_command_is_local_fixed_port_with_token(tmp_path):
+    argv = apps.voila_command(tmp_path, 8999, "secret")
+    assert "--Voila.ip=127.0.0.1" in argv and "--Voila.port=8999" in argv
+    assert "--Voila.port_retries=0" in argv and "--Voila.token=secret" in argv and "--no-browser" in argv
+
+
+def test_app_env_defaults_to_tiny_offline(monkeypatch):
+    monkeypatch.delenv("LLM_SURVEY_PROFILE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    env = apps.app_env()
+    assert env["LLM_SURVEY_PROFILE"] == "tiny" and env["HF_HUB_OFFLINE"] == "1"
+    assert apps.app_env("real")["LLM_SURVEY_PROFILE"] == "real"
+
+
+def test_free_port_is_bindable():
+    import socket
+
+    port = apps.free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
