@@ -1,0 +1,1049 @@
+"""LoRA fine-tuning: SFT examples with prompt masking, presets per architecture, training,
+adapters, a memory calculator and a command line.
+
+One code path for both profiles: :func:`train` takes a :class:`TrainConfig` whose
+``model_id`` is a registry id (``helpers.zoo``); in the tiny profile it trains a LoRA adapter
+on the CPU stand-in, in the real profile on the hub model (fp16/bf16 LoRA, or QLoRA in 4-bit
+NF4 on CUDA). ``python -m helpers.lora train ...`` runs the same function, also under
+``accelerate launch`` on several processes.
+
+Masking
+-------
+``helpers.instruct.render`` gives ``(prompt, answer)``; we tokenize the two parts
+separately and concatenate the ids, so the boundary between "masked" and "trained" is exact
+by construction (no token straddles it) and the prompt is tokenized exactly as it will be at
+generation time. Prompt labels are ``-100`` (ignored by the cross-entropy) unless
+``train_on_inputs`` is set, as in alpaca-lora. Truncation cuts ``input_ids`` and ``labels``
+with the same slice, so they stay aligned.
+
+Memory calculator
+-----------------
+:func:`memory_estimate` counts, for full fine-tuning, LoRA and QLoRA: weights, gradients,
+optimizer states and activations. Its assumptions are listed in its docstring and in
+:data:`MEMORY_ASSUMPTIONS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from . import env
+
+IGNORE_INDEX = -100
+
+__all__ = [
+    "IGNORE_INDEX", "tokenize_example", "tokenize_record", "tokenize_conversation", "build_dataset",
+    "split_rows", "mask_table", "collator", "TARGETS", "lora_config", "add_lora", "trainable_parameters",
+    "lora_param_count", "manual_lora_linear", "resolve_precision", "check_quantization", "TrainConfig",
+    "RECIPES", "recipe", "train", "answer_loss", "save_adapter", "load_adapter", "merge", "generate",
+    "ModelShape", "SHAPES", "GPUS", "model_shape", "shape_from_config", "memory_estimate", "fit_table",
+    "HardwareError",
+]
+
+
+class HardwareError(RuntimeError):
+    """A training choice does not fit this hardware (bf16 on a T4, 4-bit without CUDA, ...)."""
+
+
+# =========================================================================== SFT examples
+
+
+def _ids(tokenizer, text: str, first: bool) -> list[int]:
+    # the first segment gets the tokenizer's own specials (LLaMA's BOS); later ones none
+    return list(tokenizer(text, add_special_tokens=first)["input_ids"])
+
+
+def tokenize_segments(segments: Sequence[tuple[str, bool]], tokenizer, cutoff_len: int = 256,
+                      train_on_inputs: bool = False) -> dict:
+    """Tokenize ``(text, carries_loss)`` segments into ``input_ids``, ``attention_mask``, ``labels``.
+
+    Each segment is tokenized on its own and the ids are concatenated; labels copy the ids
+    of loss-carrying segments and are ``-100`` elsewhere (everywhere copied when
+    ``train_on_inputs``). The result is cut to ``cutoff_len`` tokens from the right;
+    ``truncated`` says whether that happened and ``n_answer`` counts the trained tokens.
+    """
+    if cutoff_len < 1:
+        raise ValueError(f"cutoff_len must be >= 1, got {cutoff_len}")
+    input_ids: list[int] = []
+    labels: list[int] = []
+    for k, (text, loss) in enumerate(segments):
+        ids = _ids(tokenizer, text, first=(k == 0))
+        input_ids += ids
+        labels += ids if (loss or train_on_inputs) else [IGNORE_INDEX] * len(ids)
+    full = len(input_ids)
+    input_ids, labels = input_ids[:cutoff_len], labels[:cutoff_len]
+    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels,
+            "truncated": full > cutoff_len, "n_answer": sum(x != IGNORE_INDEX for x in labels)}
+
+
+def tokenize_example(prompt: str, answer: str, tokenizer, cutoff_len: int = 256,
+                     train_on_inputs: bool = False) -> dict:
+    """One prompt/answer pair (see :func:`tokenize_segments`)."""
+    return tokenize_segments([(prompt, False), (answer, True)], tokenizer, cutoff_len, train_on_inputs)
+
+
+def tokenize_record(record: Mapping[str, Any], tokenizer, template: str = "koalpaca_v1_1",
+                    cutoff_len: int = 256, train_on_inputs: bool = False) -> dict:
+    """A dataset row rendered with ``helpers.instruct.render`` (the answer ends with EOS
+    where the template says so), then tokenized and masked."""
+    from . import instruct
+
+    prompt, answer = instruct.render(record, template, eos_token=tokenizer.eos_token)
+    return tokenize_example(prompt, answer, tokenizer, cutoff_len, train_on_inputs)
+
+
+def tokenize_conversation(turns: Sequence[Any], tokenizer, template: str = "vicuna_v1_1",
+                          cutoff_len: int = 512, train_on_inputs: bool = False) -> dict:
+    """A multi-turn conversation (``helpers.instruct.render_conversation``): every assistant
+    turn carries the loss, system and user turns are masked."""
+    from . import instruct
+
+    segs = instruct.render_conversation(turns, template)
+    return tokenize_segments([(s.text, s.loss) for s in segs], tokenizer, cutoff_len, train_on_inputs)
+
+
+class SFTDataset:
+    """Tokenized examples (a list of dicts) usable by ``transformers.Trainer``.
+
+    ``stats`` records how many rows were read, truncated, and dropped because truncation
+    left no answer token.
+    """
+
+    def __init__(self, examples: list[dict], stats: dict):
+        self.examples = examples
+        self.stats = stats
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> dict:
+        ex = self.examples[i]
+        return {k: ex[k] for k in ("input_ids", "attention_mask", "labels")}
+
+    @property
+    def n_answer_tokens(self) -> int:
+        return sum(ex["n_answer"] for ex in self.examples)
+
+
+def build_dataset(rows, tokenizer, template: str = "koalpaca_v1_1", cutoff_len: int = 256,
+                  train_on_inputs: bool = False, drop_empty: bool = True) -> SFTDataset:
+    """Tokenize every row of a ``helpers.instruct.load`` DataFrame (or a list of dicts)."""
+    records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+    out, truncated, dropped = [], 0, 0
+    for rec in records:
+        ex = tokenize_record(rec, tokenizer, template, cutoff_len, train_on_inputs)
+        truncated += ex["truncated"]
+        if drop_empty and ex["n_answer"] == 0:
+            dropped += 1
+            continue
+        out.append(ex)
+    if not out:
+        raise ValueError(f"no example keeps an answer token with cutoff_len={cutoff_len} "
+                         f"({len(records)} rows read); raise cutoff_len")
+    return SFTDataset(out, {"rows": len(records), "examples": len(out), "truncated": truncated,
+                            "dropped_no_answer": dropped, "template": template, "cutoff_len": cutoff_len,
+                            "train_on_inputs": train_on_inputs})
+
+
+def split_rows(df, eval_rows: int = 24, seed: int = 0, threshold: float = 0.7):
+    """Split rows into ``(train, held_out)`` so that no held-out row is a near-duplicate of a
+    training row: rows whose instructions reach ROUGE-L >= ``threshold``
+    (``helpers.instruct.near_duplicates``) form one group, and whole groups go to one side.
+    Deterministic for a given ``seed``."""
+    import numpy as np
+
+    from . import instruct
+
+    df = df.reset_index(drop=True)
+    if eval_rows <= 0 or eval_rows >= len(df):
+        raise ValueError(f"eval_rows must be between 1 and {len(df) - 1}, got {eval_rows}")
+    parent = list(range(len(df)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    dups = instruct.near_duplicates(df["instruction"].astype(str).tolist(), threshold)
+    for i, j in zip(dups.pairs["i"], dups.pairs["j"]):
+        parent[find(int(i))] = find(int(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(len(df)):
+        groups.setdefault(find(i), []).append(i)
+    order = list(groups.values())
+    np.random.default_rng(seed).shuffle(order)
+    held: list[int] = []
+    for g in order:
+        if len(held) >= eval_rows:
+            break
+        if len(held) + len(g) <= eval_rows or not held:
+            held += g
+    held_set = set(held)
+    train_idx = [i for i in range(len(df)) if i not in held_set]
+    return df.iloc[train_idx].reset_index(drop=True), df.iloc[sorted(held)].reset_index(drop=True)
+
+
+def mask_table(example: dict, tokenizer):
+    """One tokenized example as a table: position, token text, id, label, trained?"""
+    import pandas as pd
+
+    toks = tokenizer.convert_ids_to_tokens(example["input_ids"])
+    text = [tokenizer.convert_tokens_to_string([t]) for t in toks]
+    return pd.DataFrame({"token": text, "id": example["input_ids"], "label": example["labels"],
+                         "trained": [lab != IGNORE_INDEX for lab in example["labels"]]})
+
+
+def collator(tokenizer, pad_to_multiple_of: int | None = None):
+    """Right-pads ``input_ids`` with the pad token, ``attention_mask`` with 0, ``labels`` with -100."""
+    from transformers import DataCollatorForSeq2Seq
+
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, pad_to_multiple_of=pad_to_multiple_of,
+                                  label_pad_token_id=IGNORE_INDEX, return_tensors="pt")
+
+
+# =========================================================================== LoRA presets
+
+# target modules per architecture family: "attention" is what the well-known recipes used
+# (KoAlpaca/Polyglot and BLOOM: the fused query_key_value; alpaca-lora on LLaMA: q_proj, v_proj);
+# "all" is every linear layer of the blocks (the QLoRA paper's choice).
+TARGETS: dict[str, dict[str, list[str]]] = {
+    "gpt_neox": {"attention": ["query_key_value"],
+                 "all": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]},
+    "bloom": {"attention": ["query_key_value"],
+              "all": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]},
+    "llama": {"attention": ["q_proj", "v_proj"],
+              "all": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
+    "qwen2": {"attention": ["q_proj", "v_proj"],
+              "all": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
+}
+
+
+def target_modules(family: str, targets: str | Sequence[str] = "attention") -> list[str]:
+    """The module names LoRA wraps for ``family`` (``"attention"``, ``"all"`` or an explicit list)."""
+    if not isinstance(targets, str):
+        return list(targets)
+    if family not in TARGETS:
+        raise ValueError(f"no LoRA preset for family {family!r}; known: {', '.join(TARGETS)}")
+    if targets not in TARGETS[family]:
+        raise ValueError(f"targets must be 'attention', 'all' or a list of module names, got {targets!r}")
+    return list(TARGETS[family][targets])
+
+
+def lora_config(family: str, r: int = 8, alpha: int = 16, dropout: float = 0.05,
+                targets: str | Sequence[str] = "attention"):
+    """A ``peft.LoraConfig`` for a causal LM of ``family``."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none", task_type="CAUSAL_LM",
+                      target_modules=target_modules(family, targets))
+
+
+def add_lora(model, family: str, r: int = 8, alpha: int = 16, dropout: float = 0.05,
+             targets: str | Sequence[str] = "attention"):
+    """Freeze ``model`` and wrap its target modules with LoRA; returns the ``PeftModel``."""
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(family, r, alpha, dropout, targets))
+
+
+def trainable_parameters(model) -> tuple[int, int, float]:
+    """``(trainable, total, share in %)``; counts 4-bit packed weights at their true size (peft)."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        trainable, total = model.get_nb_trainable_parameters()
+    else:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+    return int(trainable), int(total), 100.0 * trainable / max(total, 1)
+
+
+def describe_trainable(model) -> str:
+    t, n, share = trainable_parameters(model)
+    return f"trainable parameters: {t:,} of {n:,} ({share:.3f} %)"
+
+
+def manual_lora_linear(x, weight, bias, lora_a, lora_b, scaling: float):
+    """The LoRA forward pass written out: ``x W^T + b + scaling * (x A^T) B^T``.
+
+    ``W`` (out x in) is frozen; ``A`` (r x in) and ``B`` (out x r) are trained, so the update
+    ``scaling * B A`` has rank at most r. (Dropout, active only in training, is left out.)
+    """
+    import torch
+
+    y = torch.nn.functional.linear(x, weight, bias)
+    return y + scaling * torch.nn.functional.linear(torch.nn.functional.linear(x, lora_a), lora_b)
+
+
+# =========================================================================== hardware checks
+
+
+def resolve_precision(precision: str = "auto", hw=None) -> str:
+    """``"fp32"``, ``"fp16"`` or ``"bf16"`` for this hardware.
+
+    ``auto``: bf16 on a CUDA GPU that has it (Ampere and newer), fp16 on older GPUs (T4,
+    V100), fp32 on CPU/MPS. Asking for bf16 on a GPU without it, or fp16 without CUDA,
+    raises :class:`HardwareError` with what to use instead.
+    """
+    hw = hw or env.hardware()
+    p = (precision or "auto").lower()
+    if p not in ("auto", "fp32", "fp16", "bf16"):
+        raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
+    if p == "auto":
+        if hw.device == "cuda":
+            return "bf16" if hw.bf16 else "fp16"
+        return "fp32"
+    if p == "bf16" and hw.device == "cuda" and not hw.bf16:
+        raise HardwareError(
+            f"bf16 was asked for, but this GPU ({hw.name}) has no bfloat16 support (it needs compute "
+            "capability 8.0 or newer: A100, L4, A10, RTX 30xx ...). On a T4 use precision='fp16' "
+            "(or 'auto').")
+    if p == "bf16" and hw.device == "mps":
+        raise HardwareError("bf16 training is not supported on Apple MPS here; use precision='fp32'")
+    if p == "fp16" and hw.device != "cuda":
+        raise HardwareError(f"fp16 mixed precision needs a CUDA GPU; this is {hw.device} ({hw.name}). "
+                            "Use precision='fp32' (or 'auto').")
+    return p
+
+
+def check_quantization(method: str, hw=None) -> None:
+    """QLoRA (4-bit NF4 through bitsandbytes) needs CUDA and the ``bitsandbytes`` package."""
+    if method not in ("lora", "qlora"):
+        raise ValueError(f"method must be 'lora' or 'qlora', got {method!r}")
+    if method == "lora":
+        return
+    hw = hw or env.hardware()
+    if hw.device != "cuda":
+        raise HardwareError(
+            f"QLoRA loads the base model in 4-bit with bitsandbytes, which needs a CUDA GPU; this is "
+            f"{hw.device} ({hw.name}). Use method='lora' here, or run on a GPU (Colab: Runtime -> "
+            "Change runtime type -> T4 GPU).")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as e:
+        raise HardwareError("QLoRA needs the bitsandbytes package: pip install bitsandbytes "
+                            "(or pip install -e '.[gpu]')") from e
+
+
+# =========================================================================== training
+
+
+@dataclass
+class TrainConfig:
+    """Everything one LoRA run needs; ``RECIPES`` holds the named ones."""
+    model_id: str = "polyglot-ko-1.3b"
+    profile: str | None = None  # None: LLM_SURVEY_PROFILE or auto
+    data: str = "koalpaca_v1_1"  # helpers.instruct name or file
+    data_revision: str | None = None  # real profile: the dataset commit to pin
+    template: str = "koalpaca_v1_1"
+    cutoff_len: int = 256
+    train_on_inputs: bool = False
+    eval_rows: int = 24
+    method: str = "lora"  # "lora" or "qlora"
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    targets: str | list = "attention"
+    precision: str = "auto"
+    gradient_checkpointing: bool = True
+    max_steps: int = 60
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 3e-4
+    warmup_steps: int = 5
+    scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    logging_steps: int = 5
+    eval_steps: int = 0  # 0: no evaluation during training
+    save_steps: int = 0  # 0: save only at the end
+    save_total_limit: int = 2
+    seed: int = 0
+    output_dir: str | None = None  # None: a folder under the system temp dir
+    progress: bool | None = None  # tqdm bar; None: off in CI
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+RECIPES: dict[str, dict] = {
+    # CPU, seconds: the polyglot-ko-1.3b stand-in learns the KoAlpaca answer style
+    "tiny": dict(model_id="polyglot-ko-1.3b", profile="tiny", targets="all", r=16, alpha=32, dropout=0.0,
+                 lr=1e-2, max_steps=120, batch_size=8, cutoff_len=160, warmup_steps=10, logging_steps=5,
+                 eval_steps=20, eval_rows=24),
+    # Colab T4 (16 GB): the 1.3B base in fp16 with LoRA on query_key_value (the KoAlpaca recipe's shape)
+    "polyglot-ko-1.3b-lora": dict(model_id="polyglot-ko-1.3b", profile="real", method="lora", r=8, alpha=16,
+                                  dropout=0.05, targets="attention", lr=3e-4, max_steps=300, batch_size=4,
+                                  grad_accum=4, cutoff_len=512, logging_steps=10, eval_steps=50,
+                                  save_steps=100, precision="auto"),
+    # Colab T4: the 5.8B base in 4-bit NF4 + double quantization, LoRA on all linear layers (QLoRA)
+    "polyglot-ko-5.8b-qlora": dict(model_id="polyglot-ko-5.8b", profile="real", method="qlora", r=16,
+                                   alpha=32, dropout=0.05, targets="all", lr=2e-4, max_steps=300,
+                                   batch_size=2, grad_accum=8, cutoff_len=512, logging_steps=10,
+                                   eval_steps=50, save_steps=100, precision="auto"),
+}
+
+
+def recipe(name: str, **overrides) -> TrainConfig:
+    """A named recipe (``RECIPES``) as a :class:`TrainConfig`, with ``overrides`` applied."""
+    if name not in RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
+    known = {f.name for f in fields(TrainConfig)}
+    bad = set(overrides) - known
+    if bad:
+        raise TypeError(f"unknown TrainConfig field(s): {', '.join(sorted(bad))}")
+    return TrainConfig(**{**RECIPES[name], **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _output_dir(cfg: TrainConfig) -> Path:
+    if cfg.output_dir:
+        path = Path(cfg.output_dir).resolve()
+    else:
+        path = Path(tempfile.gettempdir()) / "open-llm-survey" / "lora" / f"{cfg.model_id}-{cfg.method}"
+    if path == env.REPO_ROOT or env.REPO_ROOT in path.parents:
+        raise ValueError(f"output_dir {path} is inside the repository; checkpoints must live outside it "
+                         "(a temp or build folder)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def bnb_config(precision: str):
+    """4-bit NF4 with double quantization; compute in bf16 or fp16 (the QLoRA setting)."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def load_base(cfg: TrainConfig, hw=None):
+    """``(model, tokenizer, info)`` of the base model, after the hardware checks."""
+    from . import zoo
+
+    hw = hw or env.hardware()
+    precision = resolve_precision(cfg.precision, hw)
+    check_quantization(cfg.method, hw)
+    dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[precision]
+    profile = env.profile(cfg.profile)
+    if cfg.method == "qlora":
+        if profile == "tiny":  # the stand-in quantized the same way (zoo's tiny path does not quantize)
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            loaded = zoo.load(cfg.model_id, "tiny")
+            path = loaded.info.path
+            model = AutoModelForCausalLM.from_pretrained(path, quantization_config=bnb_config(precision),
+                                                         device_map={"": 0})
+            info = replace(loaded.info, dtype="nf4", device="cuda",
+                           description=loaded.info.description + " (4-bit NF4)")
+            return model, AutoTokenizer.from_pretrained(path), info
+        return zoo.load(cfg.model_id, profile, dtype=dtype, quantization="4bit")
+    # LoRA: frozen base in 16-bit on a GPU (trainable adapters stay fp32), fp32 on CPU
+    model, tok, info = zoo.load(cfg.model_id, profile, dtype=dtype if hw.device == "cuda" else "float32")
+    if hw.device == "cuda" and next(model.parameters()).device.type != "cuda":
+        model.to("cuda")
+    return model, tok, info
+
+
+def prepare_model(model, family: str, cfg: TrainConfig):
+    """Gradient checkpointing, k-bit preparation (QLoRA) and the LoRA wrap."""
+    if cfg.method == "qlora":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False})
+    elif cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    if cfg.gradient_checkpointing:
+        model.config.use_cache = False
+    return add_lora(model, family, cfg.r, cfg.alpha, cfg.dropout, cfg.targets)
+
+
+def load_rows(cfg: TrainConfig):
+    """The instruction rows of ``cfg.data`` through ``helpers.instruct.load``.
+
+    In the real profile a known name needs a pinned ``data_revision``; without one we train
+    on our bundled sample and say so (``df.attrs["note"]``)."""
+    from . import instruct
+
+    profile = env.profile(cfg.profile)
+    known = cfg.data in set(instruct.sources()["name"])
+    if profile == "real" and known and not cfg.data_revision:
+        df = instruct.load(cfg.data, profile="tiny")
+        df.attrs["note"] = (f"real profile without data_revision: training on our sample of {cfg.data} "
+                            f"({len(df)} rows); set data_revision to a commit of the real dataset")
+        return df
+    df = instruct.load(cfg.data, profile=profile, revision=cfg.data_revision)
+    df.attrs["note"] = f"{df.attrs.get('source', cfg.data)} ({len(df)} rows)"
+    return df
+
+
+def answer_loss(model, dataset: SFTDataset, tokenizer, batch_size: int = 16) -> float:
+    """Mean cross-entropy over the answer tokens (labels != -100) of ``dataset``, token-weighted."""
+    import torch
+
+    coll = collator(tokenizer)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(dataset), batch_size):
+            batch = coll([dataset[j] for j in range(i, min(i + batch_size, len(dataset)))])
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits = logits[:, :-1].float()
+            labels = batch["labels"][:, 1:]
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+                                                     ignore_index=IGNORE_INDEX, reduction="sum")
+            total += float(loss)
+            count += int((labels != IGNORE_INDEX).sum())
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def _callbacks():
+    from transformers import TrainerCallback
+
+    class LossLog(TrainerCallback):
+        """Collects the loss (and eval loss) logs; optionally redraws a live chart or prints."""
+
+        def __init__(self, live: bool = False, echo: bool = False, title: str = "", redraw_every: int = 4):
+            self.rows: list[dict] = []
+            self.live, self.echo, self.title, self.redraw_every = live, echo, title, redraw_every
+            self._handle = None
+            self._n = 0
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            logs = logs or {}
+            row = {"step": state.global_step}
+            for k in ("loss", "eval_loss", "learning_rate", "grad_norm"):
+                if k in logs:
+                    row[k] = float(logs[k])
+            if len(row) == 1 or not state.is_world_process_zero:
+                return
+            self.rows.append(row)
+            self._n += 1
+            if self.echo:
+                parts = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step")
+                print(f"step {state.global_step:>5}: {parts}", flush=True)
+            if self.live and self._n % self.redraw_every == 0:
+                self.draw()
+
+        def on_train_end(self, args, state, control, **kw):
+            if self.live and state.is_world_process_zero:
+                self.draw()
+
+        def frame(self):
+            import pandas as pd
+
+            if not self.rows:
+                return pd.DataFrame(columns=["step", "loss", "eval_loss"])
+            return pd.DataFrame(self.rows).groupby("step", as_index=False).first()
+
+        def draw(self):
+            import matplotlib.pyplot as plt
+            from IPython.display import display
+
+            fig = loss_figure(self.frame(), self.title)
+            if self._handle is None:
+                self._handle = display(fig, display_id=True)
+            else:
+                self._handle.update(fig)
+            plt.close(fig)
+
+    class StopAfter(TrainerCallback):
+        """Stops training after ``step`` (saving a checkpoint there): a simulated interruption."""
+
+        def __init__(self, step: int):
+            self.step = step
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step >= self.step:
+                control.should_save = True
+                control.should_training_stop = True
+            return control
+
+    return LossLog, StopAfter
+
+
+def loss_figure(history, title: str = ""):
+    """Training loss (and held-out answer loss where logged) against the step."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    if "loss" in history and history["loss"].notna().any():
+        h = history.dropna(subset=["loss"])
+        ax.plot(h["step"], h["loss"], marker=".", label="train loss (answer tokens)")
+    if "eval_loss" in history and history["eval_loss"].notna().any():
+        h = history.dropna(subset=["eval_loss"])
+        ax.plot(h["step"], h["eval_loss"], marker="o", label="held-out answer loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did."""
+    model: Any  # the PeftModel (base + adapter)
+    tokenizer: Any
+    info: Any  # zoo.ModelInfo of the base
+    trainer: Any
+    config: TrainConfig
+    history: Any  # DataFrame step, loss, eval_loss, learning_rate
+    eval_before: float
+    eval_after: float
+    steps: int
+    seconds: float
+    precision: str
+    trainable: tuple
+    output_dir: Path
+    data_note: str = ""
+    train_rows: int = 0
+    eval_rows: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def drop(self) -> float:
+        """Relative fall of the held-out answer loss (0.3 = 30 %)."""
+        return 1 - self.eval_after / self.eval_before
+
+    def summary(self) -> dict:
+        t, n, share = self.trainable
+        return {"model": self.info.label, "method": self.config.method, "precision": self.precision,
+                "steps": self.steps, "seconds": round(self.seconds, 1), "trainable": t, "total": n,
+                "trainable_%": round(share, 3), "eval_before": round(self.eval_before, 4),
+                "eval_after": round(self.eval_after, 4), "drop_%": round(100 * self.drop, 1)}
+
+
+def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, echo: bool = False,
+          stop_after: int | None = None, hw=None) -> TrainResult:
+    """Fine-tune ``cfg.model_id`` with LoRA/QLoRA through ``transformers.Trainer``.
+
+    ``resume=True`` continues from the last checkpoint in ``output_dir`` (``"path"``: from that
+    checkpoint); ``stop_after=k`` stops (and saves) after step ``k``, as an interruption
+    would. ``live`` redraws a loss chart in Jupyter; ``echo`` prints each log line. The
+    held-out answer loss is measured before and after (:func:`answer_loss`).
+    """
+    import torch
+    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments
+
+    from . import zoo
+
+    hw = hw or env.hardware()
+    env.seed(cfg.seed)
+    precision = resolve_precision(cfg.precision, hw)
+    out = _output_dir(cfg)
+    model, tok, info = load_base(cfg, hw)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    family = zoo.spec(cfg.model_id).family
+    rows = load_rows(cfg)
+    train_df, eval_df = split_rows(rows, cfg.eval_rows, cfg.seed)
+    train_ds = build_dataset(train_df, tok, cfg.template, cfg.cutoff_len, cfg.train_on_inputs)
+    eval_ds = build_dataset(eval_df, tok, cfg.template, cfg.cutoff_len, train_on_inputs=False)
+    model = prepare_model(model, family, cfg)
+    trainable = trainable_parameters(model)
+    before = answer_loss(model, eval_ds, tok)
+
+    LossLog, StopAfter = _callbacks()
+    log = LossLog(live=live, echo=echo, title=f"LoRA on {info.label}")
+    progress = (not env.in_ci()) if cfg.progress is None else cfg.progress
+    if live or echo:
+        progress = False
+    args = TrainingArguments(
+        output_dir=str(out), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay, logging_steps=cfg.logging_steps,
+        eval_strategy="steps" if cfg.eval_steps else "no", eval_steps=cfg.eval_steps or None,
+        save_strategy="steps", save_steps=cfg.save_steps or cfg.max_steps, save_total_limit=cfg.save_total_limit,
+        fp16=precision == "fp16", bf16=precision == "bf16", use_cpu=hw.device == "cpu",
+        optim="paged_adamw_8bit" if cfg.method == "qlora" else "adamw_torch",
+        report_to=[], disable_tqdm=not progress, seed=cfg.seed, data_seed=cfg.seed,
+        dataloader_num_workers=0, dataloader_pin_memory=hw.device == "cuda", remove_unused_columns=False,
+        ddp_find_unused_parameters=False, gradient_checkpointing=False,  # enabled in prepare_model
+    )
+    callbacks = [log] + ([StopAfter(stop_after)] if stop_after else [])
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds,
+                      eval_dataset=eval_ds if cfg.eval_steps else None,
+                      data_collator=collator(tok, 8 if hw.device == "cuda" else None), callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)
+    if not progress:
+        trainer.remove_callback(ProgressCallback)
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume or None)
+    seconds = time.perf_counter() - t0
+    after = answer_loss(model, eval_ds, tok)
+    if hw.device == "cuda":
+        torch.cuda.synchronize()
+    return TrainResult(model=model, tokenizer=tok, info=info, trainer=trainer, config=cfg, history=log.frame(),
+                       eval_before=before, eval_after=after, steps=trainer.state.global_step, seconds=seconds,
+                       precision=precision, trainable=trainable, output_dir=out,
+                       data_note=rows.attrs.get("note", ""), train_rows=len(train_ds), eval_rows=len(eval_ds),
+                       extra={"train_stats": train_ds.stats, "log_history": trainer.state.log_history,
+                              "mean_input_tokens": sum(len(e["input_ids"]) for e in train_ds.examples) / len(train_ds),
+                              "mean_answer_tokens": train_ds.n_answer_tokens / len(train_ds)})
+
+
+# =========================================================================== adapters
+
+
+def save_adapter(model, path: str | Path) -> Path:
+    """Save only the LoRA weights and config (a few MB for real models, KB for the tiny one)."""
+    path = Path(path)
+    model.save_pretrained(path)
+    return path
+
+
+def load_adapter(base, path: str | Path, profile: str | None = None, is_trainable: bool = False):
+    """Attach a saved adapter to ``base`` (a loaded model, or a registry id loaded through zoo)."""
+    from peft import PeftModel
+
+    from . import zoo
+
+    tok = None
+    if isinstance(base, str):
+        base, tok, _ = zoo.load(base, profile)
+    model = PeftModel.from_pretrained(base, str(path), is_trainable=is_trainable)
+    model.eval()
+    return (model, tok) if tok is not None else model
+
+
+def merge(model):
+    """Fold ``scaling * B A`` into each wrapped weight and drop the adapter: a plain model again.
+
+    A QLoRA adapter should be merged into the base reloaded in fp16/bf16 (not into the 4-bit
+    weights): ``merge(load_adapter(zoo.load(id, dtype="float16").model, adapter_dir))``.
+    """
+    merged = model.merge_and_unload()
+    merged.eval()
+    return merged
+
+
+def generate(model, tokenizer, records: Sequence[Mapping[str, Any] | str], template: str = "koalpaca_v1_1",
+             max_new_tokens: int = 40) -> list[str]:
+    """Greedy answers to instruction records (or plain instruction strings) in ``template``."""
+    import torch
+
+    from . import instruct
+
+    device = next(model.parameters()).device
+    outs = []
+    was_training = model.training
+    model.eval()
+    for rec in records:
+        rec = {"instruction": rec, "input": ""} if isinstance(rec, str) else rec
+        prompt, _ = instruct.render({**rec, "output": ""}, template)
+        ids = tokenizer(prompt, return_tensors="pt").to(device)
+        with torch.no_grad():
+            gen = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        outs.append(tokenizer.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+    model.train(was_training)
+    return outs
+
+
+# =========================================================================== memory calculator
+
+GiB = 2**30
+
+MEMORY_ASSUMPTIONS = """\
+Assumptions of memory_estimate (all sizes in GiB = 2^30 bytes):
+- Full fine-tuning, mixed precision with AdamW (the ZeRO paper's count): 16-bit weights (2 B/param),
+  16-bit gradients (2 B), and in fp32 a master copy of the weights (4 B) and Adam's two moments
+  (4 + 4 B): 16 bytes per parameter. (Pure fp32 training also comes to 16: 4 + 4 + 8.)
+- LoRA: the frozen base in 16-bit (2 B/param), no gradients or optimizer state for it; the adapter
+  parameters in fp32 with fp32 gradients and Adam moments (16 B per trainable parameter).
+- QLoRA: the linear layers of the blocks in 4-bit NF4 with double quantization: 4 bits plus
+  8/64 bits (an 8-bit constant per block of 64) plus 32/(64*256) bits (an fp32 constant per 256
+  blocks) = 4.127 bits per parameter; embeddings and the output head stay 16-bit. Adapters as in
+  LoRA, but the paged 8-bit AdamW keeps 2 B of moments per trainable parameter.
+- Activations (16-bit), per layer, after Korthikanti et al. (2022): s*b*h*34 bytes with a
+  memory-efficient attention kernel (SDPA/flash: no stored s x s score matrix), plus 5*a*s^2*b
+  bytes when the scores are stored (flash_attention=False). With gradient checkpointing only each
+  layer's input (2*s*b*h bytes) is kept, plus one layer's activations while it is recomputed.
+  The logits and their gradient are kept in fp32: 8*b*s*V bytes. The same activation memory is
+  needed for LoRA/QLoRA, since the backward pass still runs through the frozen layers.
+- Overhead: a fixed 0.5 GiB for the CUDA context and kernels. A model 'fits' a GPU when the total is
+  at most 93 % of the card's nominal memory (ECC, driver and allocator fragmentation take the rest).
+"""
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The sizes the calculator needs (from a model's config.json)."""
+    params_b: float
+    hidden: int
+    layers: int
+    heads: int
+    vocab: int
+    intermediate: int
+    kv_heads: int | None = None
+    family: str = "gpt_neox"
+    tied: bool = False
+    source: str = ""
+    approx: bool = False  # True: guessed from the parameter count, not read from a config
+
+    @property
+    def kv_dim(self) -> int:
+        return self.hidden * (self.kv_heads or self.heads) // self.heads
+
+    @property
+    def gated_mlp(self) -> bool:
+        return self.family in ("llama", "qwen2")
+
+    def linear_shapes(self) -> dict[str, tuple[int, int]]:
+        """``(in, out)`` of each linear module of one block, by module name."""
+        h, f, kv = self.hidden, self.intermediate, self.kv_dim
+        if self.family in ("gpt_neox", "bloom"):
+            return {"query_key_value": (h, 3 * h), "dense": (h, h), "dense_h_to_4h": (h, f),
+                    "dense_4h_to_h": (f, h)}
+        return {"q_proj": (h, h), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (h, h),
+                "gate_proj": (h, f), "up_proj": (h, f), "down_proj": (f, h)}
+
+    @property
+    def block_linear_params(self) -> int:
+        """Weights of all linear layers of all blocks (what bitsandbytes quantizes)."""
+        return self.layers * sum(i * o for i, o in self.linear_shapes().values())
+
+
+_CFG = "https://huggingface.co/{}/blob/main/config.json"
+
+# From each model's config.json (hidden_size, num_hidden_layers, num_attention_heads, vocab_size,
+# intermediate_size, num_key_value_heads, tie_word_embeddings). params_b: the registry's figure.
+SHAPES: dict[str, ModelShape] = {
+    "polyglot-ko-1.3b": ModelShape(1.3, 2048, 24, 16, 30080, 8192, source=_CFG.format("EleutherAI/polyglot-ko-1.3b")),
+    "polyglot-ko-5.8b": ModelShape(5.8, 4096, 28, 16, 30080, 16384,
+                                   source=_CFG.format("EleutherAI/polyglot-ko-5.8b")),
+    "polyglot-ko-12.8b": ModelShape(12.8, 5120, 40, 40, 30080, 20480,
+                                    source=_CFG.format("EleutherAI/polyglot-ko-12.8b")),
+    "koalpaca-polyglot-5.8b": ModelShape(5.8, 4096, 28, 16, 30080, 16384,
+                                         source=_CFG.format("beomi/KoAlpaca-Polyglot-5.8B")),
+    "koalpaca-polyglot-12.8b": ModelShape(12.8, 5120, 40, 40, 30080, 20480,
+                                          source=_CFG.format("beomi/KoAlpaca-Polyglot-12.8B")),
+    "pythia-410m": ModelShape(0.41, 1024, 24, 16, 50304, 4096, source=_CFG.format("EleutherAI/pythia-410m")),
+    "dolly-v2-3b": ModelShape(2.8, 2560, 32, 32, 50280, 10240, source=_CFG.format("databricks/dolly-v2-3b")),
+    "bloom-560m": ModelShape(0.56, 1024, 24, 16, 250880, 4096, family="bloom", tied=True,
+                             source=_CFG.format("bigscience/bloom-560m")),
+    "qwen2.5-0.5b-instruct": ModelShape(0.49, 896, 24, 14, 151936, 4864, kv_heads=2, family="qwen2", tied=True,
+                                        source=_CFG.format("Qwen/Qwen2.5-0.5B-Instruct")),
+}
+
+# Memory of the cards, from NVIDIA's data sheets (nominal GB).
+GPUS: dict[str, dict] = {
+    "T4 16GB": {"memory_gb": 16, "bf16": False,
+                "source": "https://www.nvidia.com/en-us/data-center/tesla-t4/"},
+    "L4/A10 24GB": {"memory_gb": 24, "bf16": True,
+                    "source": "https://www.nvidia.com/en-us/data-center/l4/ ; "
+                              "https://www.nvidia.com/en-us/data-center/products/a10-gpu/"},
+    "A100 40GB": {"memory_gb": 40, "bf16": True, "source": "https://www.nvidia.com/en-us/data-center/a100/"},
+    "A100 80GB": {"memory_gb": 80, "bf16": True, "source": "https://www.nvidia.com/en-us/data-center/a100/"},
+}
+USABLE_SHARE = 0.93
+OVERHEAD_GIB = 0.5
+
+
+def approx_shape(params_b: float, family: str = "llama", vocab: int = 32000) -> ModelShape:
+    """A shape guessed from the parameter count when no config is recorded: 12*L*h^2
+    non-embedding parameters with h = 128*L (the aspect ratio of LLaMA-7B), 4h MLP."""
+    non_emb = max(params_b * 1e9 - 2 * vocab * 128, 1e6)
+    layers = max(1, round((non_emb / (12 * 128**2)) ** (1 / 3)))
+    hidden = 128 * layers
+    heads = max(1, hidden // 128)
+    return ModelShape(params_b, hidden, layers, heads, vocab, 4 * hidden, family=family, approx=True,
+                      source="approximate (no config recorded)")
+
+
+def model_shape(model_id: str) -> ModelShape:
+    """The recorded shape of a registry model, else an approximate one (``approx=True``)."""
+    from . import zoo
+
+    s = zoo.spec(model_id)
+    if s.id in SHAPES:
+        return SHAPES[s.id]
+    return approx_shape(s.params_b, s.family)
+
+
+def shape_from_config(config, family: str | None = None) -> ModelShape:
+    """A :class:`ModelShape` from a ``transformers`` config (any stand-in or real model)."""
+    from . import zoo
+
+    g = lambda *names: next((getattr(config, n) for n in names if getattr(config, n, None) is not None), None)
+    fam = family or {"GPTNeoXConfig": "gpt_neox", "LlamaConfig": "llama", "BloomConfig": "bloom",
+                     "Qwen2Config": "qwen2"}.get(type(config).__name__)
+    if fam not in zoo.FAMILIES:
+        raise ValueError(f"unknown family for {type(config).__name__}; pass family=")
+    hidden = g("hidden_size", "n_embed")
+    inter = g("intermediate_size") or 4 * hidden
+    shape = ModelShape(0.0, hidden, g("num_hidden_layers", "n_layer"), g("num_attention_heads", "n_head"),
+                       g("vocab_size"), inter, g("num_key_value_heads"), fam,
+                       bool(getattr(config, "tie_word_embeddings", False)), source=type(config).__name__)
+    emb = shape.vocab * hidden * (1 if shape.tied else 2)
+    return replace(shape, params_b=(shape.block_linear_params + emb) / 1e9)
+
+
+def lora_param_count(shape: ModelShape, targets: str | Sequence[str] = "attention", r: int = 8) -> int:
+    """Trainable LoRA parameters: ``r * (in + out)`` for each wrapped linear layer of each block."""
+    mods = target_modules(shape.family, targets)
+    lin = shape.linear_shapes()
+    missing = [m for m in mods if m not in lin]
+    if missing:
+        raise ValueError(f"{shape.family} blocks have no module(s) {missing}; known: {', '.join(lin)}")
+    return shape.layers * sum(r * (lin[m][0] + lin[m][1]) for m in mods)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    method: str
+    weights: float
+    gradients: float
+    optimizer: float
+    activations: float
+    overhead: float
+    trainable: int
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.overhead
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "total": self.total}
+
+
+def activation_bytes(shape: ModelShape, batch_size: int, seq_len: int, gradient_checkpointing: bool = True,
+                     flash_attention: bool = True) -> float:
+    """Activation memory in bytes (see :data:`MEMORY_ASSUMPTIONS`)."""
+    s, b, h, a, L = seq_len, batch_size, shape.hidden, shape.heads, shape.layers
+    per_layer = s * b * h * 34 + (0 if flash_attention else 5 * a * s * s * b)
+    body = L * 2 * s * b * h + per_layer if gradient_checkpointing else L * per_layer
+    return body + 8 * b * s * shape.vocab
+
+
+def memory_estimate(shape: ModelShape | str, method: str = "lora", *, batch_size: int = 1, seq_len: int = 512,
+                    gradient_checkpointing: bool = True, r: int = 8, targets: str | Sequence[str] = "attention",
+                    flash_attention: bool = True) -> MemoryEstimate:
+    """Training memory in GiB for ``method`` = ``"full"``, ``"lora"`` or ``"qlora"``.
+
+    ``shape`` is a :class:`ModelShape` or a registry id. See :data:`MEMORY_ASSUMPTIONS`.
+    """
+    if isinstance(shape, str):
+        shape = model_shape(shape)
+    if method not in ("full", "lora", "qlora"):
+        raise ValueError(f"method must be full, lora or qlora, got {method!r}")
+    n = shape.params_b * 1e9
+    act = activation_bytes(shape, batch_size, seq_len, gradient_checkpointing, flash_attention) / GiB
+    if method == "full":
+        return MemoryEstimate("full", 2 * n / GiB, 2 * n / GiB, 12 * n / GiB, act, OVERHEAD_GIB, int(n))
+    t = lora_param_count(shape, targets, r)
+    if method == "lora":
+        return MemoryEstimate("lora", (2 * n + 4 * t) / GiB, 4 * t / GiB, 8 * t / GiB, act, OVERHEAD_GIB, t)
+    quant = min(shape.block_linear_params, n)
+    weights = quant * (4 + 8 / 64 + 32 / (64 * 256)) / 8 + 2 * (n - quant) + 4 * t
+    return MemoryEstimate("qlora", weights / GiB, 4 * t / GiB, 2 * t / GiB, act, OVERHEAD_GIB, t)
+
+
+def fits(estimate: MemoryEstimate, gpu: str) -> bool:
+    return estimate.total <= GPUS[gpu]["memory_gb"] * USABLE_SHARE
+
+
+def fit_table(model_ids: Iterable[str] | None = None, methods: Sequence[str] = ("full", "lora", "qlora"),
+              **kw):
+    """For each registry model and method: estimated GiB and whether it fits each GPU.
+
+    ``kw`` goes to :func:`memory_estimate` (batch_size, seq_len, gradient_checkpointing, r, targets).
+    """
+    import pandas as pd
+
+    from . import zoo
+
+    rows = []
+    for mid in model_ids or list(zoo.specs()):
+        shp = model_shape(mid)
+        for m in methods:
+            est = memory_estimate(shp, m, **kw)
+            row = {"model": mid, "params_b": shp.params_b, "method": m, "GiB": round(est.total, 1)}
+            for g in GPUS:
+                row[g] = "✓" if fits(est, g) else "✗"
+            row["shape"] = "approx" if shp.approx else "config.json"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# =========================================================================== command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m helpers.lora", description="LoRA fine-tuning (issue 6).")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="fine-tune with LoRA/QLoRA (also under `accelerate launch`)")
+    t.add_argument("--recipe", default="tiny", choices=list(RECIPES), help="starting point (default tiny)")
+    flags = {"model_id": str, "profile": str, "data": str, "data_revision": str, "template": str,
+             "cutoff_len": int, "eval_rows": int, "method": str, "r": int, "alpha": int, "dropout": float,
+             "targets": str, "precision": str, "max_steps": int, "batch_size": int, "grad_accum": int,
+             "lr": float, "warmup_steps": int, "logging_steps": int, "eval_steps": int, "save_steps": int,
+             "seed": int, "output_dir": str}
+    for name, typ in flags.items():
+        t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
+    t.add_argument("--model", dest="model_id", type=str, default=None, help="alias of --model-id")
+    t.add_argument("--train-on-inputs", action="store_true", default=None)
+    t.add_argument("--no-gradient-checkpointing", dest="gradient_checkpointing", action="store_false",
+                   default=None)
+    t.add_argument("--resume", nargs="?", const=True, default=False,
+                   help="resume from the last checkpoint in --output-dir (or from the given one)")
+    t.add_argument("--stop-after", type=int, default=None, help="stop (and save) after this step")
+    t.add_argument("--adapter-dir", default=None, help="where to save the adapter (default <output-dir>/adapter)")
+    t.add_argument("--json", default=None, help="write the run summary here")
+    m = sub.add_parser("memory", help="print the memory table (full FT / LoRA / QLoRA per GPU)")
+    m.add_argument("--models", nargs="*", default=None)
+    m.add_argument("--seq-len", type=int, default=512)
+    m.add_argument("--batch-size", type=int, default=1)
+    m.add_argument("--no-gradient-checkpointing", dest="gradient_checkpointing", action="store_false")
+    sub.add_parser("recipes", help="print the named recipes")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd == "recipes":
+        for name, r in RECIPES.items():
+            print(f"{name:<24} {json.dumps(r, ensure_ascii=False)}")
+        return 0
+    if args.cmd == "memory":
+        print(MEMORY_ASSUMPTIONS)
+        print(fit_table(args.models, seq_len=args.seq_len, batch_size=args.batch_size,
+                        gradient_checkpointing=args.gradient_checkpointing).to_string(index=False))
+        return 0
+    env.quiet()
+    over = {k: getattr(args, k) for k in (f.name for f in fields(TrainConfig)) if hasattr(args, k)}
+    if isinstance(over.get("targets"), str) and "," in over["targets"]:
+        over["targets"] = over["targets"].split(",")
+    cfg = recipe(args.recipe, **over)
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    res = train(cfg, resume=args.resume, echo=rank == 0, stop_after=args.stop_after)
+    if res.trainer.is_world_process_zero():
+        adapter = save_adapter(res.model, args.adapter_dir or res.output_dir / "adapter")
+        summary = {**res.summary(), "world_size": world, "adapter": str(adapter), "data": res.data_note,
+                   "base": res.info.description}
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+        if args.json:
+            Path(args.json).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,386 @@
+"""helpers.lora: masking, presets, hardware checks, memory calculator, training, adapters, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import env, instruct, lora
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from helpers import zoo
+
+    return zoo.tiny_tokenizer("ko")
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return instruct.load("koalpaca_v1_1", profile="tiny")
+
+
+# --------------------------------------------------------------------------- masking
+
+
+def test_prompt_masked_answer_kept(tok, rows):
+    rec = rows.iloc[0].to_dict()
+    prompt, answer = instruct.render(rec, "koalpaca_v1_1", eos_token=tok.eos_token)
+    ex = lora.tokenize_record(rec, tok, "koalpaca_v1_1", cutoff_len=4096)
+    p_ids = tok(prompt)["input_ids"]
+    a_ids = tok(answer, add_special_tokens=False)["input_ids"]
+    assert ex["input_ids"] == p_ids + a_ids
+    assert ex["labels"][:len(p_ids)] == [-100] * len(p_ids)
+    assert ex["labels"][len(p_ids):] == a_ids
+    assert ex["input_ids"][-1] == tok.eos_token_id  # the answer ends with EOS (template eos: true)
+    trained = [i for i, lab in zip(ex["input_ids"], ex["labels"]) if lab != -100]
+    assert tok.decode(trained) == answer
+    assert ex["n_answer"] == len(a_ids) and not ex["truncated"]
+
+
+def test_train_on_inputs_keeps_every_label(tok, rows):
+    ex = lora.tokenize_record(rows.iloc[1].to_dict(), tok, train_on_inputs=True, cutoff_len=4096)
+    assert ex["labels"] == ex["input_ids"]
+
+
+@pytest.mark.parametrize("cutoff", [5, 17, 40])
+def test_truncation_keeps_labels_aligned(tok, rows, cutoff):
+    rec = rows.iloc[2].to_dict()
+    full = lora.tokenize_record(rec, tok, cutoff_len=4096)
+    cut = lora.tokenize_record(rec, tok, cutoff_len=cutoff)
+    assert len(cut["input_ids"]) == len(cut["labels"]) == len(cut["attention_mask"]) == cutoff
+    assert cut["input_ids"] == full["input_ids"][:cutoff]
+    assert cut["labels"] == full["labels"][:cutoff]
+    assert cut["truncated"]
+    for i, lab in zip(cut["input_ids"], cut["labels"]):
+        assert lab in (-100, i)
+
+
+def test_truncation_inside_prompt_drops_the_example(tok, rows):
+    df = rows.head(3)
+    with pytest.raises(ValueError, match="cutoff_len"):
+        lora.build_dataset(df, tok, cutoff_len=3)
+    ds = lora.build_dataset(rows.head(10), tok, cutoff_len=60)
+    assert ds.stats["examples"] + ds.stats["dropped_no_answer"] == 10
+    assert all(ex["n_answer"] > 0 for ex in ds.examples)
+    with pytest.raises(ValueError):
+        lora.tokenize_example("a", "b", tok, cutoff_len=0)
+
+
+def test_conversation_masked_per_assistant_turn(tok):
+    turns = [{"role": "user", "text": "김치찌개 끓이는 법을 알려 주세요."},
+             {"role": "assistant", "text": "먼저 김치를 볶은 뒤 물을 붓고 끓입니다."},
+             {"role": "user", "text": "두부는 언제 넣나요?"},
+             {"role": "assistant", "text": "마지막 5분 전에 넣으면 부서지지 않습니다."}]
+    segs = instruct.render_conversation(turns, "vicuna_v1_1")
+    ex = lora.tokenize_conversation(turns, tok, cutoff_len=4096)
+    pos = 0
+    for k, s in enumerate(segs):
+        ids = tok(s.text, add_special_tokens=(k == 0))["input_ids"]
+        assert ex["input_ids"][pos:pos + len(ids)] == ids
+        want = ids if s.loss else [-100] * len(ids)
+        assert ex["labels"][pos:pos + len(ids)] == want, s.role
+        pos += len(ids)
+    assert pos == len(ex["input_ids"])
+    assert sum(s.loss for s in segs) == 2
+
+
+def test_collator_pads_labels_with_ignore_index(tok, rows):
+    ds = lora.build_dataset(rows.head(4), tok, cutoff_len=200)
+    batch = lora.collator(tok)([ds[i] for i in range(4)])
+    lengths = [len(ds[i]["input_ids"]) for i in range(4)]
+    assert batch["input_ids"].shape == (4, max(lengths))
+    for i, n in enumerate(lengths):
+        assert (batch["labels"][i, n:] == -100).all()
+        assert (batch["attention_mask"][i, n:] == 0).all()
+        assert batch["input_ids"][i, :n].tolist() == ds[i]["input_ids"]
+
+
+def test_split_has_no_near_duplicate_across_sides(rows):
+    train, held = lora.split_rows(rows, eval_rows=20, seed=0)
+    assert len(train) + len(held) == len(rows)
+    assert 20 <= len(held) <= 30
+    for h in held["instruction"]:
+        assert max(instruct.rouge_l(h, t) for t in train["instruction"]) < 0.7
+    again = lora.split_rows(rows, eval_rows=20, seed=0)[1]
+    assert again["instruction"].tolist() == held["instruction"].tolist()
+    with pytest.raises(ValueError, match="eval_rows"):
+        lora.split_rows(rows, eval_rows=0)
+
+
+def test_mask_table(tok, rows):
+    ex = lora.tokenize_record(rows.iloc[0].to_dict(), tok)
+    t = lora.mask_table(ex, tok)
+    assert len(t) == len(ex["input_ids"])
+    assert t["trained"].sum() == ex["n_answer"]
+    assert "".join(t.loc[~t["trained"], "token"]).startswith("### 질문:")
+
+
+# --------------------------------------------------------------------------- presets and the LoRA maths
+
+
+def _tiny_models():
+    from transformers import AutoModelForCausalLM, BloomConfig, GPTNeoXConfig, LlamaConfig, Qwen2Config
+
+    common = dict(vocab_size=300, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+    cfgs = {
+        "gpt_neox": GPTNeoXConfig(**common, intermediate_size=64, tie_word_embeddings=False),
+        "llama": LlamaConfig(**common, intermediate_size=48, num_key_value_heads=2, tie_word_embeddings=False),
+        "bloom": BloomConfig(vocab_size=300, hidden_size=32, n_layer=2, n_head=4),
+        "qwen2": Qwen2Config(**common, intermediate_size=48, num_key_value_heads=2, tie_word_embeddings=True),
+    }
+    torch.manual_seed(0)
+    return {fam: AutoModelForCausalLM.from_config(c) for fam, c in cfgs.items()}
+
+
+@pytest.mark.parametrize("targets", ["attention", "all"])
+def test_lora_param_count_matches_peft(targets):
+    for fam, model in _tiny_models().items():
+        shape = lora.shape_from_config(model.config)
+        linear = sum(m.weight.numel() for n, m in model.named_modules()
+                     if isinstance(m, torch.nn.Linear) and "lm_head" not in n)
+        assert shape.block_linear_params == linear, fam
+        pm = lora.add_lora(model, fam, r=4, alpha=8, targets=targets)
+        trainable, total, share = lora.trainable_parameters(pm)
+        assert trainable == lora.lora_param_count(shape, targets, r=4), fam
+        assert 0 < share < 100
+        wrapped = {n.rsplit(".", 1)[-1] for n, _ in pm.named_modules() if n.endswith(("lora_A", "lora_B"))}
+        assert wrapped == {"lora_A", "lora_B"}
+
+
+def test_presets_name_real_modules():
+    assert lora.target_modules("gpt_neox") == ["query_key_value"]
+    assert lora.target_modules("bloom") == ["query_key_value"]
+    assert lora.target_modules("llama") == ["q_proj", "v_proj"]
+    assert len(lora.target_modules("llama", "all")) == 7
+    with pytest.raises(ValueError, match="preset"):
+        lora.target_modules("t5")
+    with pytest.raises(ValueError, match="targets"):
+        lora.target_modules("llama", "some")
+
+
+def test_manual_lora_forward_matches_peft():
+    model = _tiny_models()["gpt_neox"]
+    pm = lora.add_lora(model, "gpt_neox", r=4, alpha=8, dropout=0.0)
+    layer = pm.base_model.model.gpt_neox.layers[0].attention.query_key_value
+    torch.nn.init.normal_(layer.lora_B["default"].weight)  # B starts at zero; make the update visible
+    x = torch.randn(3, 5, 32)
+    base = layer.base_layer
+    ours = lora.manual_lora_linear(x, base.weight, base.bias, layer.lora_A["default"].weight,
+                                   layer.lora_B["default"].weight, layer.scaling["default"])
+    torch.testing.assert_close(ours, layer(x), atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(ours, base(x))
+
+
+# --------------------------------------------------------------------------- hardware checks
+
+T4 = env.Hardware("cuda", "Tesla T4", 15.0, 14.7, False, 2)
+A100 = env.Hardware("cuda", "NVIDIA A100-SXM4-40GB", 40.0, 39.0, True, 8)
+CPU = env.Hardware("cpu", "x86_64", 8.0, 6.0, True, 2)
+
+
+def test_precision_choices():
+    assert lora.resolve_precision("auto", T4) == "fp16"
+    assert lora.resolve_precision("auto", A100) == "bf16"
+    assert lora.resolve_precision("auto", CPU) == "fp32"
+    assert lora.resolve_precision("fp16", T4) == "fp16"
+    with pytest.raises(lora.HardwareError, match="T4.*fp16"):
+        lora.resolve_precision("bf16", T4)
+    with pytest.raises(lora.HardwareError, match="CUDA"):
+        lora.resolve_precision("fp16", CPU)
+    with pytest.raises(ValueError):
+        lora.resolve_precision("int8", CPU)
+
+
+def test_qlora_needs_cuda_on_this_machine(tmp_path):
+    with pytest.raises(lora.HardwareError, match="CUDA"):
+        lora.check_quantization("qlora", CPU)
+    lora.check_quantization("lora", CPU)
+    if env.hardware().device != "cuda":
+        cfg = lora.recipe("tiny", method="qlora", output_dir=str(tmp_path / "q"))
+        with pytest.raises(lora.HardwareError, match="bitsandbytes.*CUDA|CUDA"):
+            lora.train(cfg)
+        cfg = lora.recipe("tiny", precision="bf16", output_dir=str(tmp_path / "b"))
+        with pytest.raises(lora.HardwareError, match="no bfloat16"):
+            lora.train(cfg, hw=T4)
+
+
+def test_checkpoints_never_in_the_repo():
+    cfg = lora.recipe("tiny", output_dir=str(env.REPO_ROOT / "runs"))
+    with pytest.raises(ValueError, match="inside the repository"):
+        lora._output_dir(cfg)
+    assert not (env.REPO_ROOT / "runs").exists()
+
+
+# --------------------------------------------------------------------------- memory calculator
+
+
+def test_memory_full_finetuning_is_16_bytes_per_parameter():
+    shape = lora.ModelShape(1.0, 1024, 8, 16, 1000, 4096)
+    est = lora.memory_estimate(shape, "full", batch_size=1, seq_len=128)
+    assert est.weights + est.gradients + est.optimizer == pytest.approx(16e9 / 2**30)
+    # activations by hand: checkpointing keeps 2*s*b*h per layer + one layer's 34*s*b*h + fp32 logits
+    s, b, h, L, V = 128, 1, 1024, 8, 1000
+    assert est.activations == pytest.approx((L * 2 * s * b * h + 34 * s * b * h + 8 * b * s * V) / 2**30)
+    no_ckpt = lora.memory_estimate(shape, "full", seq_len=128, gradient_checkpointing=False)
+    assert no_ckpt.activations == pytest.approx((L * 34 * s * b * h + 8 * b * s * V) / 2**30)
+    scores = lora.memory_estimate(shape, "full", seq_len=128, gradient_checkpointing=False, flash_attention=False)
+    assert scores.activations - no_ckpt.activations == pytest.approx(L * 5 * 16 * s * s * b / 2**30)
+    assert est.total == pytest.approx(est.weights * 8 + est.activations + 0.5)
+
+
+def test_memory_lora_and_qlora_by_hand():
+    shp = lora.SHAPES["polyglot-ko-1.3b"]
+    t = 24 * 8 * (2048 + 3 * 2048)  # r * (in + out) of query_key_value in 24 layers
+    assert lora.lora_param_count(shp, "attention", r=8) == t == 1_572_864
+    est = lora.memory_estimate(shp, "lora", r=8, seq_len=256)
+    n = 1.3e9
+    assert est.weights == pytest.approx((2 * n + 4 * t) / 2**30)
+    assert est.gradients == pytest.approx(4 * t / 2**30)
+    assert est.optimizer == pytest.approx(8 * t / 2**30)
+    q = lora.memory_estimate("polyglot-ko-5.8b", "qlora", r=8, targets="all", seq_len=256)
+    shp5 = lora.SHAPES["polyglot-ko-5.8b"]
+    per_layer = 4096 * 3 * 4096 + 4096 * 4096 + 2 * 4096 * 16384
+    assert shp5.block_linear_params == 28 * per_layer
+    t5 = 28 * 8 * ((4096 + 3 * 4096) + (4096 + 4096) + (4096 + 16384) * 2)
+    assert q.trainable == t5
+    bits = 4 + 8 / 64 + 32 / (64 * 256)
+    assert bits == pytest.approx(4.127, abs=1e-3)
+    want = 28 * per_layer * bits / 8 + 2 * (5.8e9 - 28 * per_layer) + 4 * t5
+    assert q.weights == pytest.approx(want / 2**30)
+    assert q.optimizer == pytest.approx(2 * t5 / 2**30)
+
+
+def test_fit_table_states_the_affordability_point():
+    tab = lora.fit_table(["polyglot-ko-1.3b", "polyglot-ko-5.8b", "polyglot-ko-12.8b"], seq_len=512)
+    cell = lambda m, meth, gpu: tab.set_index(["model", "method"]).loc[(m, meth), gpu]
+    assert cell("polyglot-ko-1.3b", "full", "T4 16GB") == "✗"  # 1.3e9 * 16 B = 19 GiB
+    assert cell("polyglot-ko-1.3b", "lora", "T4 16GB") == "✓"
+    assert cell("polyglot-ko-5.8b", "qlora", "T4 16GB") == "✓"
+    assert cell("polyglot-ko-12.8b", "qlora", "T4 16GB") == "✓"
+    assert cell("polyglot-ko-12.8b", "full", "A100 80GB") == "✗"  # 205 GB of states
+    assert cell("polyglot-ko-5.8b", "full", "A100 80GB") == "✗"  # 5.8e9 * 16 B = 86 GiB
+    assert cell("polyglot-ko-1.3b", "full", "A100 40GB") == "✓"
+    assert cell("polyglot-ko-5.8b", "lora", "L4/A10 24GB") == "✓"
+    full = lora.fit_table(None)
+    assert set(full["shape"]) <= {"config.json", "approx"}
+    assert (full.groupby("model")["GiB"].apply(lambda g: g.is_monotonic_decreasing)).all()
+
+
+def test_approx_shape_is_flagged():
+    shp = lora.approx_shape(2.1)
+    assert shp.approx and shp.hidden == 128 * shp.layers
+    assert 0.5 < (12 * shp.layers * shp.hidden**2) / 2.1e9 < 1.5
+
+
+# --------------------------------------------------------------------------- training (tiny stand-in)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lora-run")
+    cfg = lora.recipe("tiny", max_steps=40, eval_steps=0, logging_steps=5, output_dir=str(out / "run"))
+    return lora.train(cfg)
+
+
+def test_tiny_training_lowers_the_held_out_answer_loss(trained):
+    assert trained.steps == 40
+    assert trained.eval_after < trained.eval_before * 0.93, trained.summary()
+    h = trained.history.dropna(subset=["loss"])
+    assert h["loss"].iloc[-3:].mean() < h["loss"].iloc[:2].mean()
+    t, n, share = trained.trainable
+    assert 0 < share < 10
+    assert trained.precision == "fp32"
+    assert trained.info.is_tiny and "tiny stand-in" in trained.info.description
+    assert not Path(trained.output_dir).is_relative_to(env.REPO_ROOT)
+
+
+def test_adapter_round_trip_and_merge_give_the_same_logits(trained, tmp_path):
+    from helpers import zoo
+
+    model = trained.model
+    ids = trained.tokenizer(["### 질문: 비 오는 날 할 일은?\n\n### 답변:"], return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        ref = model(**ids).logits
+        with model.disable_adapter():
+            base_logits = model(**ids).logits
+    assert (ref - base_logits).abs().max() > 1e-3  # the adapter changed something
+    path = lora.save_adapter(model, tmp_path / "adapter")
+    assert (path / "adapter_config.json").exists()
+    assert sum(f.stat().st_size for f in path.iterdir()) < 2_000_000
+    reloaded, _ = lora.load_adapter("polyglot-ko-1.3b", path, profile="tiny")
+    with torch.no_grad():
+        got = reloaded(**ids).logits
+    torch.testing.assert_close(got, ref, atol=1e-4, rtol=0)
+    merged = lora.merge(reloaded)
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+    with torch.no_grad():
+        m = merged(**ids).logits
+    torch.testing.assert_close(m, ref, atol=1e-4, rtol=0)
+    assert type(merged) is type(zoo.load("polyglot-ko-1.3b", "tiny").model)
+
+
+def test_generation_before_and_after(trained):
+    model, tok = trained.model, trained.tokenizer
+    after = lora.generate(model, tok, ["잠이 안 올 때 어떻게 하나요?"], max_new_tokens=12)
+    with model.disable_adapter():
+        before = lora.generate(model, tok, ["잠이 안 올 때 어떻게 하나요?"], max_new_tokens=12)
+    assert isinstance(after[0], str) and isinstance(before[0], str)
+    assert after != before
+
+
+def test_resume_continues_the_step_count(tmp_path):
+    cfg = lora.recipe("tiny", max_steps=6, save_steps=3, eval_steps=0, logging_steps=1,
+                      output_dir=str(tmp_path / "run"))
+    first = lora.train(cfg, stop_after=3)
+    assert first.steps == 3
+    assert (tmp_path / "run" / "checkpoint-3").is_dir()
+    second = lora.train(cfg, resume=True)
+    assert second.steps == 6
+    assert (tmp_path / "run" / "checkpoint-6").is_dir()
+    assert second.history["step"].min() == 4  # continued, not restarted
+    assert [r["step"] for r in second.extra["log_history"] if "loss" in r] == [1, 2, 3, 4, 5, 6]
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_memory_and_recipes(capsys):
+    assert lora.main(["memory", "--models", "polyglot-ko-1.3b", "polyglot-ko-5.8b"]) == 0
+    out = capsys.readouterr().out
+    assert "16 bytes per parameter" in out and "polyglot-ko-5.8b" in out and "T4 16GB" in out
+    assert lora.main(["recipes"]) == 0
+    assert "polyglot-ko-5.8b-qlora" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_cli_runs_on_two_cpu_processes_under_accelerate(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this test checks the CPU/gloo path")
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+    if accelerate is None:
+        pytest.skip("accelerate CLI not installed")
+    out = tmp_path / "summary.json"
+    # on a machine without CUDA, --multi_gpu starts 2 processes through torchrun and they meet over gloo;
+    # `--cpu` alone picks accelerate's single-process launcher (multi-CPU there needs mpirun)
+    cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "helpers.lora", "train",
+           "--recipe", "tiny", "--max-steps", "4", "--batch-size", "4", "--eval-steps", "0",
+           "--logging-steps", "2", "--output-dir", str(tmp_path / "run"), "--json", str(out)]
+    envv = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=envv, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    assert summary["world_size"] == 2
+    assert summary["steps"] == 4
+    assert Path(summary["adapter"], "adapter_config.json").exists()
+    assert "tiny stand-in" in summary["base"]
