@@ -123,7 +123,27 @@ def test_survey_tables_content():
     tqa = catalog.survey("truthfulqa")
     assert ((tqa["truthful_informative"] <= tqa["truthful"]) & tqa["truthful"].between(0, 1)).all()
     kobest = catalog.survey("polyglot_ko_kobest")
-    assert set(kobest["task"]) == {"copa", "hellaswag"} and kobest["macro_f1"].between(0, 1).all()
+    assert set(kobest["task"]) == {"copa", "hellaswag", "boolq", "sentineg", "wic"}
+    assert kobest["macro_f1"].between(0, 1).all()
+    # every task: 7 models x 4 shot counts, no duplicates
+    assert (kobest.groupby("task").size() == 28).all()
+    assert not kobest.duplicated(["task", "model", "n_shot"]).any()
+    cell = kobest.set_index(["task", "model", "n_shot"])["macro_f1"]
+    assert cell[("sentineg", "EleutherAI/polyglot-ko-12.8b", 50)] == pytest.approx(0.9723)
+    assert cell[("boolq", "EleutherAI/polyglot-ko-12.8b", 0)] == pytest.approx(0.4818)
+
+
+def test_licence_follow_ups_in_catalog(models):
+    """Rows the licence notebook relies on: Vicuna v1.5 on Llama 2, SOLAR Instruct's fine-tuning data."""
+    v15 = models.loc["vicuna-v1.5"]
+    assert v15["base_model"] == "llama-2" and v15["weights_license"] == "llama2"
+    assert catalog.split(v15["training_data"]) == ["sharegpt"]
+    ds = catalog.datasets()
+    solar_data = catalog.split(models.loc["solar-10.7b-instruct", "training_data"])
+    assert {"alpaca-gpt4", "openorca", "orca-dpo-pairs", "ultrafeedback-binarized-cleaned"} <= set(solar_data)
+    assert ds.loc["alpaca-gpt4", "license"] == "cc-by-nc-4.0" and ds.loc["alpaca-gpt4", "generator"] == "openai-gpt-4"
+    assert models.loc["kanana", "weights_license"] == "cc-by-nc-4.0"
+    assert models.loc["kanana-1.5", "weights_license"] == "apache-2.0"
 
 
 def test_claim_checks_are_computed():
@@ -209,13 +229,13 @@ def test_filter_models(models):
     all_rows = catalog.filter_models(models)
     assert len(all_rows) == len(models)
     ko = catalog.filter_models(models, korean=["yes"], commercial=["yes"])
-    assert set(ko.index) == {"polyglot-ko"}
+    assert set(ko.index) == {"polyglot-ko", "kanana-1.5"}
     small = catalog.filter_models(models, min_size_b=0, max_size_b=1)
     assert "pythia" in small.index and "llama" not in small.index
     apache = catalog.filter_models(models, licenses=["qwen-research"])
     assert list(apache.index) == ["qwen2.5"]
     recent = catalog.filter_models(models, years=(2025, 2025))
-    assert set(recent.index) == {"hyperclovax-seed", "kanana"}
+    assert set(recent.index) == {"hyperclovax-seed", "kanana", "kanana-1.5"}
 
 
 def test_family_edges():

@@ -245,6 +245,22 @@ def test_worked_case_solar_instruct(real):
     v = real.verdict("solar-10.7b-instruct", "commercial")
     assert v.allowed == "no" and not v.label_mismatch
     assert real.verdict("solar-10.7b", "commercial").allowed == "yes"
+    # the relicensing is explained by the data, not only by the label
+    data_no = {r.subject for r in v.binding() if r.layer == "training-data"}
+    assert data_no == {"alpaca-gpt4"}
+    assert any(r.layer == "data-generator-api" and r.subject.startswith("openorca") for r in v.reasons)
+
+
+def test_worked_case_vicuna_versions(real):
+    old, new = real.verdict("vicuna", "commercial"), real.verdict("vicuna-v1.5", "commercial")
+    assert old.allowed == "no" and new.allowed == "conditional"
+    assert {r.license_id for r in new.reasons if r.layer == "base-model"} == {"llama2"}
+    assert "llama-1-research" not in {r.license_id for r in new.reasons}
+
+
+def test_kanana_lines_differ(real):
+    assert real.verdict("kanana", "commercial").allowed == "no"
+    assert real.verdict("kanana-1.5", "commercial").allowed == "yes"
 
 
 def test_worked_case_llama31_naming_rule(real):
