@@ -356,3 +356,11 @@ def test_widget_runs_without_a_browser(loaded):
     import html
 
     assert html.escape(expected) in out
+    # registry ids are loaded on first use; a failing one shows its error in the output
+    lazy = G.widget(["polyglot-ko-1.3b", "no-such-model"], prompt="안녕", profile="tiny", temperature=0.0,
+                    max_new_tokens=3)
+    lazy.run()
+    assert "tiny stand-in for EleutherAI/polyglot-ko-1.3b" in lazy.children[-1].value
+    lazy.children[1].children[0].value = "no-such-model"
+    lazy.run()
+    assert "UnknownModelError" in lazy.children[-1].value

@@ -529,13 +529,31 @@ def respond(loaded, text: str, *, temperature: float = 0.0, top_p: float = 1.0, 
     return "".join(parts)
 
 
-def widget(models: Mapping[str, Any] | Sequence[Any], prompt: str = "", **defaults):
+def widget(models, prompt: str = "", profile: str | None = None, **defaults):
     """A prompt box, model choice, temperature, top-p and max-new-tokens sliders, and a streaming
-    output; a thin front-end over :func:`respond`. ``models``: loaded tuples (or label -> loaded)."""
+    output; a thin front-end over :func:`respond`.
+
+    ``models``: registry ids (loaded on first use with ``zoo.load(id, profile)``; one at a time, so
+    real models that do not fit together still work), loaded tuples, or a mapping label -> either.
+    """
     import ipywidgets as w
 
+    from . import zoo
+
     if not isinstance(models, Mapping):
-        models = {m.info.label: m for m in models}
+        models = {(m if isinstance(m, str) else m.info.label): m for m in models}
+    held: dict[str, Any] = {}
+
+    def get(key: str):
+        m = models[key]
+        if not isinstance(m, str):
+            return m
+        if key not in held:
+            for old in list(held):
+                _free(held.pop(old))
+            held[key] = zoo.load(m, profile)
+        return held[key]
+
     box = w.Textarea(value=prompt, description="프롬프트", layout=w.Layout(width="95%", height="70px"))
     choice = w.Dropdown(options=list(models), description="모델")
     temp = w.FloatSlider(value=defaults.get("temperature", 0.8), min=0.0, max=1.5, step=0.05,
@@ -550,21 +568,22 @@ def widget(models: Mapping[str, Any] | Sequence[Any], prompt: str = "", **defaul
                      f"<pre style='white-space:pre-wrap'>{html.escape(body)}</pre>")
 
     def run(_=None):
-        loaded = models[choice.value]
-        tag = f"({loaded.info.description})" if loaded.info.is_tiny else ""
         acc: list[str] = []
-
-        def on_text(chunk: str) -> None:
-            acc.append(chunk)
-            show(choice.value, "".join(acc), tag)
-
         button.disabled = True
         try:
-            show(choice.value, "…", tag)
+            show(choice.value, "…", "(불러오는 중 / loading)")
+            loaded = get(choice.value)
+            label = loaded.info.label
+            tag = f"({loaded.info.description})"
+
+            def on_text(chunk: str) -> None:
+                acc.append(chunk)
+                show(label, "".join(acc), tag)
+
             t0 = time.perf_counter()
             respond(loaded, box.value, temperature=temp.value, top_p=top_p.value,
                     max_new_tokens=max_new.value, on_text=on_text)
-            show(choice.value, "".join(acc), f"{tag} · {time.perf_counter() - t0:.1f} s")
+            show(label, "".join(acc), f"{tag} · {time.perf_counter() - t0:.1f} s")
         except Exception as e:  # noqa: BLE001 - shown to the user
             show(choice.value, f"{type(e).__name__}: {e}")
         finally:
