@@ -806,8 +806,9 @@ def efficiency_figure(efficiency, title: str = "토크나이저별 한국어 토
 def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -> dict[str, Any]:
     """Tokenizers to compare. Tiny profile: our two byte-level BPEs of the same size and vocabulary,
     trained on Korean-heavy (``ko``) and English-heavy (``en``) text (``zoo.tiny_tokenizer``).
-    Real profile: the real tokenizer of each registry model in ``model_ids`` at its pinned revision
-    (models that share a tokenizer repository appear once)."""
+    Real profile: the real tokenizer of each registry model in ``model_ids`` at its pinned revision,
+    named by hub id (fine-tunes that keep their base's tokenizer, like KoAlpaca on Polyglot-ko, show
+    the same numbers as their base)."""
     from . import zoo
 
     if env.profile(profile) == "tiny":
