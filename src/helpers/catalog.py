@@ -613,7 +613,11 @@ def filter_widget(df: pd.DataFrame | None = None):
     """ipywidgets controls + an itables table, a thin front-end over :func:`filter_models`."""
     import ipywidgets as w
     from IPython.display import display
+    from itables import show
 
+    from . import plots
+
+    plots.interactive_tables()  # DataTables offline unless on Colab; never a CDN fetch that hangs
     df = models() if df is None else df
     lic = sorted({x for v in df["weights_license"] for x in split(v)})
     years = (int(df["year"].min()), int(df["year"].max()))
@@ -630,11 +634,7 @@ def filter_widget(df: pd.DataFrame | None = None):
                                min_size_b=c_size.value[0], max_size_b=c_size.value[1], years=c_year.value)
         out.clear_output()
         with out:
-            try:
-                from itables import show
-                show(summary(picked), paging=False)
-            except ImportError:
-                display(summary(picked))
+            show(summary(picked), paging=False)
 
     for ctl in (c_lic, c_com, c_ko, c_size, c_year):
         ctl.observe(refresh, names="value")

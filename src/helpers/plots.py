@@ -88,3 +88,22 @@ def setup() -> None:
     elif not os.environ.get("PLOTLY_RENDERER"):
         # the MIME bundle: JupyterLab, Voilà and VS Code render it; no 5 MB of inlined JS
         pio.renderers.default = "plotly_mimetype"
+
+
+_TABLES_READY = False
+
+
+def interactive_tables() -> None:
+    """Load itables' DataTables library once per kernel: from the CDN on Colab, else offline.
+
+    Offline (CI, Binder without internet, a classroom behind a firewall) the library ships inside
+    the itables package and is embedded once into the notebook's output (~0.7 MB), so tables work
+    with no network. Call it before the first ``itables.show``; later calls do nothing.
+    """
+    global _TABLES_READY
+    if _TABLES_READY:
+        return
+    import itables
+
+    itables.init_notebook_mode(all_interactive=False, connected=env.runtime() == "colab")
+    _TABLES_READY = True
