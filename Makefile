@@ -4,6 +4,8 @@
 #   make run     execute every notebook (tiny profile), refresh committed outputs, write build/
 #   make app     serve the landscape explorer and licence checker as Voilà apps on localhost
 #   make bench   print the benchmark tables (bench/*.py)
+#   make test-browser   only the browser tests (JupyterLab + Voilà in headless Chromium)
+#   make screenshots    refresh docs/screenshots/ (the apps, for the README)
 #   make lock    refresh constraints.txt from the current .venv (after changing requirements*.txt)
 #   make clean   remove build/ (the venv and the stand-in cache stay)
 
@@ -16,7 +18,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 TINY   := LLM_SURVEY_PROFILE=tiny $(OFFLINE)
 PYTEST_ARGS ?=
 
-.PHONY: install tiny lab test lint unit run app bench lock clean
+.PHONY: install tiny lab test lint run app bench test-browser screenshots lock clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +51,12 @@ app: tiny
 
 bench: tiny
 	for f in bench/*.py; do $(TINY) $(BIN)/python $$f || exit 1; done
+
+test-browser: tiny
+	$(TINY) $(BIN)/python -m pytest tests/browser -m browser -q $(PYTEST_ARGS)
+
+screenshots: tiny
+	$(TINY) LLM_SURVEY_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -m browser -k voila -q
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v "^-e " | sed "s/+cpu$$//" > constraints.txt
