@@ -56,13 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     if threads:
         torch.set_num_threads(threads)
     ids = args.ids or list(zoo.specs())
+    shares: dict[str, list[str]] = {}  # stand-in's first id -> other ids with the same stand-in
     if args.profile == "tiny" and not args.ids:
-        seen, unique = set(), []
+        first: dict = {}
         for mid in ids:
-            if zoo.tiny_path(mid) not in seen:
-                seen.add(zoo.tiny_path(mid))
-                unique.append(mid)
-        ids = unique
+            path = zoo.tiny_path(mid)
+            if path in first:
+                shares[first[path]].append(mid)
+            else:
+                first[path] = mid
+                shares[mid] = []
+        ids = list(shares)
     prompts = generate.load_prompts()
     if len(prompts) < 8:
         raise SystemExit(f"need 8 prompts for batch 8, {generate.PROMPTS_FILE} has {len(prompts)}")
@@ -84,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"model": loaded.info.label, "config": loaded.info.config_class,
                      "params": f"{loaded.info.params / 1e6:,.2f}M", "load_s": round(load_s, 1),
                      "tok/s batch 1": round(b1, 1), "tok/s batch 8": round(b8, 1),
-                     "batch-8 speed-up": round(b8 / b1, 1) if b1 else None})
+                     "batch-8 speed-up": round(b8 / b1, 1) if b1 else None,
+                     "same stand-in as": ", ".join(shares.get(mid, [])) or "-"})
         del loaded
     print(pd.DataFrame(rows).to_string(index=False))
     return 0
