@@ -121,10 +121,17 @@ def test_cache_is_reused(monkeypatch):
 
 
 def test_cache_key_follows_recipe_and_corpus(monkeypatch):
+    import dataclasses
+
     base = zoo.tiny_path("polyglot-ko-1.3b")
-    assert zoo.tiny_path("polyglot-ko-5.8b") != base  # other width -> other stand-in
+    assert zoo.tiny_path("polyglot-ko-5.8b") == base  # same recipe -> the same stand-in, built once
+    wider = dataclasses.replace(zoo.spec("polyglot-ko-1.3b"), tiny={"hidden": 96})
+    assert zoo.tiny_recipe(wider)["arch"]["hidden"] == 96
+    monkeypatch.setattr(zoo, "spec", lambda mid: wider)
+    assert zoo.tiny_path("polyglot-ko-1.3b") != base  # another width -> another stand-in
+    monkeypatch.undo()
     monkeypatch.setattr(zoo, "_corpus_digest", lambda: "another-corpus")
-    assert zoo.tiny_path("polyglot-ko-1.3b") != base
+    assert zoo.tiny_path("polyglot-ko-1.3b") != base  # another corpus -> another stand-in
 
 
 @pytest.mark.parametrize("model_id", ["polyglot-ko-1.3b", "kanana-nano-2.1b-base", "bloom-560m",
