@@ -364,3 +364,23 @@ def test_widget_runs_without_a_browser(loaded):
     lazy.children[1].children[0].value = "no-such-model"
     lazy.run()
     assert "UnknownModelError" in lazy.children[-1].value
+
+
+def test_real_tokenizer_that_fails_to_load_is_reported_not_fatal(monkeypatch):
+    """A gated repository without a login must not stop the comparison; it is named in a warning."""
+    import transformers
+
+    from helpers import zoo
+
+    stand_in = zoo.tiny_tokenizer("ko")
+
+    def fake(hub_id, **kwargs):
+        if hub_id == zoo.spec("llama-2-7b").hub_id:
+            raise OSError("gated repository: log in to access it")
+        return stand_in
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake)
+    monkeypatch.setattr(G.env, "profile", lambda override=None: "real")
+    with pytest.warns(UserWarning, match="Llama-2-7b-hf.*gated"):
+        toks = G.load_tokenizers(["polyglot-ko-1.3b", "llama-2-7b"], "real")
+    assert list(toks) == ["EleutherAI/polyglot-ko-1.3b"]

@@ -36,6 +36,7 @@ import json
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
@@ -816,10 +817,15 @@ def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -
                 "tiny BPE 'en' (영어 중심)": zoo.tiny_tokenizer("en")}
     from transformers import AutoTokenizer
 
-    out = {}
+    out, failed = {}, {}
     for mid in model_ids:
         s = zoo.spec(mid)
-        out[s.hub_id] = AutoTokenizer.from_pretrained(s.hub_id, revision=s.revision, trust_remote_code=False)
+        try:
+            out[s.hub_id] = AutoTokenizer.from_pretrained(s.hub_id, revision=s.revision, trust_remote_code=False)
+        except Exception as exc:  # noqa: BLE001 - e.g. a gated repository without a login: say so, go on
+            failed[s.hub_id] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    for hub_id, why in failed.items():
+        warnings.warn(f"tokenizer of {hub_id} not loaded, left out of the comparison: {why}", stacklevel=2)
     return out
 
 
