@@ -151,7 +151,7 @@ def test_lora_param_count_matches_peft(targets):
         pm = lora.add_lora(model, fam, r=4, alpha=8, targets=targets)
         trainable, total, share = lora.trainable_parameters(pm)
         assert trainable == lora.lora_param_count(shape, targets, r=4), fam
-        assert 0 < share < 100
+        assert 0 < share < 30  # r=64 on 64-wide blocks; real models: well under 1 %0
         wrapped = {n.rsplit(".", 1)[-1] for n, _ in pm.named_modules() if n.endswith(("lora_A", "lora_B"))}
         assert wrapped == {"lora_A", "lora_B"}
 
@@ -287,17 +287,18 @@ def test_approx_shape_is_flagged():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("lora-run")
-    cfg = lora.recipe("tiny", max_steps=40, eval_steps=0, logging_steps=5, output_dir=str(out / "run"))
+    cfg = lora.recipe("tiny", max_steps=40, eval_steps=0, logging_steps=5, progress=False,
+                      output_dir=str(out / "run"))
     return lora.train(cfg)
 
 
 def test_tiny_training_lowers_the_held_out_answer_loss(trained):
     assert trained.steps == 40
-    assert trained.eval_after < trained.eval_before * 0.93, trained.summary()
+    assert trained.eval_after < trained.eval_before - 0.15, trained.summary()  # nats, after only 40 steps
     h = trained.history.dropna(subset=["loss"])
     assert h["loss"].iloc[-3:].mean() < h["loss"].iloc[:2].mean()
     t, n, share = trained.trainable
-    assert 0 < share < 10
+    assert 0 < share < 30  # r=64 on 64-wide blocks; real models: well under 1 %
     assert trained.precision == "fp32"
     assert trained.info.is_tiny and "tiny stand-in" in trained.info.description
     assert not Path(trained.output_dir).is_relative_to(env.REPO_ROOT)
@@ -339,8 +340,8 @@ def test_generation_before_and_after(trained):
 
 
 def test_resume_continues_the_step_count(tmp_path):
-    cfg = lora.recipe("tiny", max_steps=6, save_steps=3, eval_steps=0, logging_steps=1,
-                      output_dir=str(tmp_path / "run"))
+    cfg = lora.recipe("tiny", max_steps=6, save_steps=3, eval_steps=0, logging_steps=1, progress=False,
+                      gradient_checkpointing=True, output_dir=str(tmp_path / "run"))
     first = lora.train(cfg, stop_after=3)
     assert first.steps == 3
     assert (tmp_path / "run" / "checkpoint-3").is_dir()
