@@ -218,11 +218,12 @@ def serve(port: int = DEFAULT_PORT, profile: str | None = None, token: str | Non
         return 0
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            proc.terminate()  # SIGTERM: Voilà shuts its kernels down and exits without asking
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(timeout=5)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,15 @@ PLOTLY_MARKS = ("g.trace path.point, g.trace path.js-line, g.trace.bars path, g.
                 "g.trace image, g.hm image, g.textpoint text, g.trace .textpoint")
 
 
+# Uncaught page errors that are known, understood and harmless; anything else fails the page.
+KNOWN_PAGE_ERRORS = (
+    # itables 2.9.1 offline mode (init_notebook_mode(connected=False)): its dark-mode helper script is
+    # displayed *before* the bundle that defines window._itables_2_9_1, so it destructures undefined.
+    # Only the dark-theme class is affected; tables render (checked: no "Loading ITables", interactions).
+    "Cannot destructure property 'set_or_remove_dark_class'",
+)
+
+
 def local(url: str) -> bool:
     host = urlparse(url).hostname or ""
     return host in ("127.0.0.1", "localhost", "::1") or url.startswith(("data:", "blob:", "about:"))
@@ -56,7 +65,7 @@ class Console:
     def __init__(self, page, allow_page_errors: tuple[str, ...] = ()):
         self.errors: list[str] = []
         self.external: list[str] = []
-        self.allow = allow_page_errors
+        self.allow = tuple(allow_page_errors) + KNOWN_PAGE_ERRORS
         page.on("console", self._console)
         page.on("pageerror", self._pageerror)
         page.on("requestfailed", self._requestfailed)
@@ -81,6 +90,14 @@ class Console:
         else:
             self.external.append(request.url)
 
+    def drain(self, settle_s: float = 0.0) -> tuple[list[str], list[str]]:
+        """Errors and external requests collected so far (after ``settle_s`` for late ones); then forget them."""
+        if settle_s:
+            time.sleep(settle_s)
+        errors, external = self.errors, self.external
+        self.errors, self.external = [], []
+        return errors, external
+
 
 # --------------------------------------------------------------------------- page content
 
@@ -95,12 +112,15 @@ def placeholder_problems(page, root: str) -> list[str]:
 
 
 def wait_placeholders_gone(page, root: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = page.locator(root).first.inner_text()
-        if not any(p in text for p in PLACEHOLDERS[:1] + PLACEHOLDERS[3:]):
-            return
-        time.sleep(0.5)
+    """Wait (polling in the page) until no transient placeholder is shown; the checks report what remains."""
+    transient = [p for p in PLACEHOLDERS if p.startswith("Loading")]
+    try:
+        page.wait_for_function(
+            """([root, texts]) => { const el = document.querySelector(root);
+                                    return !!el && !texts.some(t => el.innerText.includes(t)); }""",
+            arg=[root, transient], timeout=timeout_s * 1000, polling=250)
+    except Exception:  # noqa: BLE001 -- a timeout here is reported by placeholder_problems
+        pass
 
 
 def plotly_problems(page, root: str) -> list[str]:
@@ -274,16 +294,32 @@ def interaction_problems(page, root: str, inter: Interaction | NoWidgets, timeou
 
 
 def full_screenshot(page, path: Path, scroller: str, width: int = 1400, max_height: int = 16000) -> Path:
-    """Grow the viewport to the scrolling element's full height, screenshot, and restore the viewport."""
+    """Screenshot the whole of a scrolling element's content (a Lab notebook, a Voilà page).
+
+    The viewport grows until the scroller's content fits without scrolling, the scroller goes back
+    to the top, and the page is shot; the viewport is restored afterwards. A blank shot (Lab keeps
+    its own scroll position and re-scrolls to the active cell) is avoided by making the first cell
+    active and checking that the scroller really sits at the top.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     old = page.viewport_size
-    height = page.evaluate(
-        """(sel) => { const el = document.querySelector(sel) || document.scrollingElement;
-                      return Math.max(el.scrollHeight, document.documentElement.scrollHeight); }""", scroller)
-    page.set_viewport_size({"width": width, "height": int(min(max(height + 120, old["height"]), max_height))})
-    time.sleep(0.5)  # let Lab / plotly re-layout
-    page.evaluate("(sel) => { const el = document.querySelector(sel); if (el) el.scrollTop = 0; }", scroller)
-    time.sleep(0.3)
+    measure = """(sel) => { const el = document.querySelector(sel) || document.scrollingElement;
+        const top = el === document.scrollingElement ? 0 : el.getBoundingClientRect().top;
+        return {top, content: el.scrollHeight, client: el.clientHeight, scrollTop: el.scrollTop}; }"""
+    m = page.evaluate(measure, scroller)
+    height = int(min(max(m["top"] + m["content"] + 40, old["height"]), max_height))
+    page.set_viewport_size({"width": width, "height": height})
+    page.evaluate(
+        """(sel) => new Promise(done => {
+            const app = window.jupyterapp, panel = app && app.shell.currentWidget;
+            if (panel && panel.content && 'activeCellIndex' in panel.content) {
+                panel.content.activeCellIndex = 0; panel.content.deselectAll(); }
+            const el = document.querySelector(sel);
+            if (el) el.scrollTop = 0;
+            window.scrollTo(0, 0);
+            requestAnimationFrame(() => requestAnimationFrame(() => { if (el) el.scrollTop = 0; done(); }));
+        })""", scroller)
+    page.wait_for_timeout(200)  # plotly relayouts on resize
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(old)
     return path

@@ -4,8 +4,11 @@ Chromium is Debian's (``apt-get install -y chromium fonts-nanum``), never Playwr
 ``CHROMIUM=/path/to/chrome`` to use another. Without Chromium every ``browser`` test is skipped and the
 run says so in its header and in its summary.
 
-One JupyterLab server and one Voilà server per pytest session (started on first use, stopped at the
-end, kernels included). Screenshots go to ``build/screenshots/``.
+One JupyterLab server, one Voilà server and one Chromium per pytest session (started on first use,
+stopped at the end, kernels included); every notebook is opened in turn in the *same* Lab page (a Lab
+page load costs seconds of CPU). Screenshots go to ``build/screenshots/``. The session ends with a
+table of what each page cost (wall and CPU seconds of this process tree: pytest, servers, kernels,
+Chromium), so CI logs show where the time goes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -62,6 +66,73 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_REASON in str(r.longrepr)]
     if skipped:
         terminalreporter.write_line(f"{SKIP_REASON} ({len(skipped)} browser tests skipped)", yellow=True, bold=True)
+    if COST.rows:
+        terminalreporter.write_sep("-", "browser test cost per page")
+        for line in COST.table().splitlines():
+            terminalreporter.write_line(line)
+
+
+# --------------------------------------------------------------------------- cost accounting
+
+
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process and every live descendant, including the
+    children those descendants have already reaped (a server's finished kernels, Chromium's renderers)."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+@dataclass
+class Cost:
+    """Wall and CPU seconds per page (a notebook in Lab, an app in Voilà) and for the whole session."""
+
+    rows: list[tuple[str, float, float, str]] = field(default_factory=list)
+    t0: float = field(default_factory=time.monotonic)
+    cpu0: float = 0.0
+
+    def start(self) -> tuple[float, float]:
+        return time.monotonic(), tree_cpu_s()
+
+    last_cpu: float = 0.0
+
+    def record(self, page: str, started: tuple[float, float], note: str = "") -> None:
+        now = tree_cpu_s()
+        self.last_cpu = max(self.last_cpu, now)
+        self.rows.append((page, time.monotonic() - started[0], now - started[1], note))
+
+    def table(self) -> str:
+        w = max(len(r[0]) for r in self.rows)
+        lines = [f"{'page':<{w}}  {'wall s':>7}  {'CPU s':>7}  note", "-" * (w + 30)]
+        lines += [f"{p:<{w}}  {wall:7.1f}  {cpu:7.1f}  {note}" for p, wall, cpu, note in self.rows]
+        # processes that ended and were not reaped by this tree (kernels of a stopped server) drop out of
+        # the live sum: take the larger of now and the last page's reading
+        wall, cpu = time.monotonic() - self.t0, max(tree_cpu_s(), self.last_cpu) - self.cpu0
+        lines.append("-" * (w + 30))
+        lines.append(f"{'pages':<{w}}  {sum(r[1] for r in self.rows):7.1f}  {sum(r[2] for r in self.rows):7.1f}")
+        lines.append(f"{'session (servers, browser, all)':<{w}} {wall:7.1f}  {cpu:7.1f}  "
+                     f"CPU/2 cores = {cpu / 2:.0f} s: the wall time floor on an unloaded 2-core runner")
+        return "\n".join(lines)
+
+
+COST = Cost()
+
+
+def pytest_sessionstart(session):
+    COST.t0, COST.cpu0 = time.monotonic(), tree_cpu_s()
+
+
+@pytest.fixture(scope="session")
+def cost() -> Cost:
+    return COST
 
 
 # --------------------------------------------------------------------------- Chromium (pytest-playwright)
@@ -99,6 +170,10 @@ def server_env() -> dict[str, str]:
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    # one compute thread per kernel: on a 2-core runner the browser and the servers need the other core
+    # (these tests check what the page shows, not how fast torch runs; bench/ measures speed)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     return env
 
 
@@ -193,6 +268,30 @@ def lab_server(tmp_path_factory):
                    extra_env={"JUPYTER_DATA_DIR": str(work / "data")})
     yield server
     stop(server)
+
+
+_LAB_READY = """() => { const a = window.jupyterapp;
+    return !!(a && a.serviceManager && a.serviceManager.isReady && a.shell.node.isConnected); }"""
+
+
+@pytest.fixture(scope="session")
+def lab_page(browser, lab_server, cost):
+    """One JupyterLab page for the whole session (loading Lab costs seconds of CPU): tests open each
+    notebook in it in turn, and close it (kernel shut down) before the next."""
+    from checks import Console
+
+    started = cost.start()
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul")
+    ctx.set_default_timeout(30_000)
+    page = ctx.new_page()
+    page.console_log = Console(page)
+    # ?reset: a fresh workspace, so no notebook of an earlier run is restored
+    page.goto(lab_server.url("lab?reset"))
+    page.wait_for_function(_LAB_READY, timeout=90_000, polling=200)
+    page.evaluate("async () => { const a = window.jupyterapp; await a.restored; a.shell.collapseLeft(); }")
+    cost.record("JupyterLab page load", started, f"server log {lab_server.log}")
+    yield page
+    ctx.close()
 
 
 @pytest.fixture(scope="session")

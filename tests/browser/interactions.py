@@ -21,7 +21,8 @@ Expect: ``"text"`` the watched text differs afterwards and is not empty; ``"fewe
         number of watched elements shrinks/grows and stays above zero. ``contains`` (a regex) must then
         match the watched text, to pin the expected answer where one is known.
 
-Entries for the notebooks still being written (03–06) are added here when they land.
+An entry follows the notebook's widgets as written now: when a notebook gains or changes a widget,
+change its entry in the same commit.
 """
 
 from __future__ import annotations
@@ -98,6 +99,14 @@ INTERACTIONS: dict[str, Interaction | NoWidgets] = {
         steps=(press("i", "ArrowRight", 1),),
         watch=".widget-output",
         expect="text",
+    ),
+    "04_lora_finetune": NoWidgets("training runs, loss curves and tables; no widget (as of its first version)"),
+    "05_korean_inference": Interaction(
+        does="'생성 (generate)'를 누르면 모델이 이어 쓴 글이 나온다 (the inference widget produces text)",
+        steps=(click("생성 (generate)"),),
+        watch=".widget-html",
+        expect="text",
+        contains=r"tiny stand-in for .*· \d+\.\d s",  # the finished answer: label, stand-in note, seconds
     ),
     "06_kobest_scoring": NoWidgets("scores and tables only (as of its first version); declare an Interaction "
                                    "here when a widget is added"),

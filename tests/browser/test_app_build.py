@@ -84,3 +84,47 @@ def test_free_port_is_bindable():
     port = apps.free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_make_app_serves_both_apps_and_stops_on_ctrl_c(tmp_path):
+    """`make app` (python -m helpers.app): prints one URL per app, Voilà lists both, Ctrl-C stops everything."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = apps.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "helpers.app", "--port", str(port), "--token", "t0ken"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=apps.app_env(),
+                            start_new_session=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        while len([x for x in lines if "/voila/render/" in x]) < len(apps.APPS) and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            lines.append(line)
+        urls = [m.group(0) for x in lines for m in [re.search(r"http://127\.0\.0\.1:\d+/\S+", x)] if m]
+        expected = {apps.app_url(f"http://127.0.0.1:{port}", a, "t0ken") for a in apps.APPS.values()}
+        assert expected <= set(urls), "".join(lines)[-2000:]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/api/contents?token=t0ken", timeout=20) as r:
+            tree = r.read().decode()
+        for app in apps.APPS.values():
+            assert app.filename in tree, f"Voilà does not list {app.filename} in its contents"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+        try:
+            rc = proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError("python -m helpers.app did not stop within 40 s of Ctrl-C") from None
+    assert rc == 0, f"exit code {rc}"
+    import socket
+
+    with socket.socket() as s:  # nobody listens on the port any more: Voilà stopped too
+        assert s.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on port {port} after Ctrl-C"

@@ -42,7 +42,7 @@ def open_app(page, url: str) -> float:
     for attempt in range(1, RELOADS + 2):
         page.goto(url, wait_until="commit")
         try:
-            page.wait_for_function(_DONE, timeout=EXECUTE_TIMEOUT_S * 1000)
+            page.wait_for_function(_DONE, timeout=EXECUTE_TIMEOUT_S * 1000, polling=250)
             return time.monotonic() - t0
         except Exception:
             if attempt > RELOADS:
@@ -62,16 +62,27 @@ def small_docs_png(src: Path, dest: Path, width: int = 900) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(APPS))
-def test_app_in_voila(name, voila_server, new_page, screenshots):
+def test_app_in_voila(name, voila_server, new_page, screenshots, cost):
     app = APPS[name]
     interaction = INTERACTIONS[Path(app.notebook).stem]
     page = new_page()
     console = Console(page, allow_page_errors=VOILA_KNOWN_PAGE_ERRORS)
+    started = cost.start()
+    try:
+        check_app(name, app, interaction, page, console, voila_server, screenshots)
+    finally:
+        cost.record(f"Voilà {app.filename}", started, "execute, checks, screenshot, interaction")
+
+
+def check_app(name, app, interaction, page, console, voila_server, screenshots):
     took = open_app(page, voila_server.url(f"voila/render/{app.filename}"))
     wait_placeholders_gone(page, ROOT)
-    page.wait_for_function("() => document.querySelectorAll('.jupyter-widgets').length > 0", timeout=20_000)
-
     problems = []
+    try:
+        page.wait_for_function("() => document.querySelectorAll('.jupyter-widgets').length > 0", timeout=20_000,
+                               polling=250)
+    except Exception:  # noqa: BLE001 -- reported with the page's other problems
+        problems.append("no widget appeared within 20 s")
     if page.locator(".jp-InputArea-editor, .jp-CodeMirrorEditor, .cm-editor").count():
         problems.append("the app shows code (Voilà should strip every source)")
     stderr = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
@@ -90,9 +101,9 @@ def test_app_in_voila(name, voila_server, new_page, screenshots):
         page.screenshot(path=str(view))
         small_docs_png(view, DOCS_SCREENSHOTS / f"{name}.png")
     problems += interaction_problems(page, ROOT, interaction)
-    time.sleep(0.5)
-    problems += console.errors
+    errors, external = console.drain(settle_s=0.3)
+    problems += errors
     print(f"{name}: executed by Voilà in {took:.1f} s; {count_plotly(page, ROOT)} plotly figure(s); "
           f"{len(probes)} Hangul probes; fonts {sorted({f for p in probes for f in p['fonts']})}; "
-          f"screenshot {shot}; offline external requests: {sorted(set(console.external))}")
+          f"screenshot {shot}; offline external requests: {sorted(set(external))}")
     assert not problems, f"app {name!r} in Voilà:\n  - " + "\n  - ".join(problems)
