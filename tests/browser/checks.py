@@ -298,12 +298,15 @@ def full_screenshot(page, path: Path, scroller: str, width: int = 1400, max_heig
 
     The viewport grows until the scroller's content fits without scrolling, the scroller goes back
     to the top, and the page is shot; the viewport is restored afterwards. A blank shot (Lab keeps
-    its own scroll position and re-scrolls to the active cell) is avoided by making the first cell
-    active and checking that the scroller really sits at the top.
+    its own scroll position and re-scrolls to the active cell after Run All) is avoided by making
+    the first cell active before scrolling to the top.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     old = page.viewport_size
-    measure = """(sel) => { const el = document.querySelector(sel) || document.scrollingElement;
+    # of the comma-separated candidates, the element whose content is tallest is the one that scrolls
+    pick = """const els = sel.split(',').map(s => document.querySelector(s.trim())).filter(Boolean);
+        const el = els.sort((a, b) => b.scrollHeight - a.scrollHeight)[0] || document.scrollingElement;"""
+    measure = """(sel) => { """ + pick + """
         const top = el === document.scrollingElement ? 0 : el.getBoundingClientRect().top;
         return {top, content: el.scrollHeight, client: el.clientHeight, scrollTop: el.scrollTop}; }"""
     m = page.evaluate(measure, scroller)
@@ -314,7 +317,7 @@ def full_screenshot(page, path: Path, scroller: str, width: int = 1400, max_heig
             const app = window.jupyterapp, panel = app && app.shell.currentWidget;
             if (panel && panel.content && 'activeCellIndex' in panel.content) {
                 panel.content.activeCellIndex = 0; panel.content.deselectAll(); }
-            const el = document.querySelector(sel);
+            """ + pick + """
             if (el) el.scrollTop = 0;
             window.scrollTo(0, 0);
             requestAnimationFrame(() => requestAnimationFrame(() => { if (el) el.scrollTop = 0; done(); }));
