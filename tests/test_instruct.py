@@ -197,17 +197,70 @@ def test_rouge_l_korean_with_library_and_unicode_tokenizer():
     assert I.rouge_l(a, b) == pytest.approx(sc.score(a, b)["rougeL"].fmeasure) == pytest.approx(0.75)
 
 
-def test_near_duplicates_equal_brute_force():
+def _brute(texts, t=0.7):
+    return {(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts))
+            if texts[i] != texts[j] and I.rouge_l(texts[i], texts[j]) >= t}
+
+
+@pytest.mark.parametrize("method", ["prefix", "minhash"])
+def test_near_duplicates_blocking_loses_no_pair_vs_brute_force(method):
     rng = random.Random(1)
     words = "explain describe list the a photosynthesis budget volcano water cycle in simple terms".split()
     texts = [" ".join(rng.choice(words) for _ in range(rng.randint(2, 9))) for _ in range(150)]
-    texts += texts[:5]
-    d = I.near_duplicates(texts, 0.7)
-    brute = {(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts))
-             if I.rouge_l(texts[i], texts[j]) >= 0.7}
-    assert set(zip(d.pairs["i"], d.pairs["j"])) == brute
-    assert d.candidates < d.all_pairs  # blocking did prune
+    # near-duplicates at and just above the threshold: one or two words changed
+    for k in range(40):
+        w = texts[k].split() + ["extra"] * (k % 3)
+        w[rng.randrange(len(w))] = "changed"
+        texts.append(" ".join(w))
+    texts += texts[:5]  # exact copies
+    d = I.near_duplicates(texts, 0.7, method=method)
+    brute = _brute(texts)
+    exact = {(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts)) if texts[i] == texts[j]}
+    found = set(zip(d.pairs["i"].tolist(), d.pairs["j"].tolist()))
+    assert found - exact <= brute  # nothing spurious
+    near = {(i, j) for i, j in brute if d.dup_of.iloc[i] < 0 or True}
+    reps = {i for i in range(len(texts)) if texts.index(texts[i]) == i}
+    assert {(i, j) for i, j in near if i in reps and j in reps} <= found  # nothing lost
+    assert d.method == method and d.candidates < d.all_pairs  # blocking did prune
     assert (d.dup_of.iloc[-5:] >= 0).all()
+
+
+def test_minhash_finds_every_pair_of_the_real_samples():
+    for name in ("alpaca", "koalpaca_v1_0", "koalpaca_v1_1", "dolly"):
+        texts = I.load(name, profile="tiny")["instruction"].tolist()
+        a = I.near_duplicates(texts, 0.7, method="minhash")
+        b = I.near_duplicates(texts, 0.7, method="prefix")
+        assert a.pairs[["i", "j"]].equals(b.pairs[["i", "j"]]) and len(a.pairs) >= 3, name
+
+
+def test_bounds_never_reject_a_true_pair():
+    rng = random.Random(5)
+    words = [f"w{k}" for k in range(12)]
+    texts = [[rng.choice(words) for _ in range(rng.randint(1, 14))] for _ in range(120)]
+    vocab: dict = {}
+    tagged = []
+    for t in texts:
+        seen: dict = {}
+        ids = []
+        for w in t:
+            key = (w, seen.get(w, 0))
+            seen[w] = seen.get(w, 0) + 1
+            ids.append(vocab.setdefault(key, len(vocab)))
+        tagged.append(ids)
+    import numpy as np
+
+    b = I._Bounds(tagged, 0.7)
+    a_idx, b_idx = np.triu_indices(len(texts), 1)
+    keep = b.keep(a_idx, b_idx)
+    for x, y, k in zip(a_idx, b_idx, keep):
+        if I.rouge_l(texts[x], texts[y]) >= 0.7:
+            assert k, (texts[x], texts[y])
+    assert keep.mean() < 0.5  # and they do prune
+
+
+def test_lsh_recall_formula():
+    assert I.jaccard_floor(0.7) == pytest.approx(0.7 / 1.3)
+    assert I.lsh_recall(0.538, 48, 3) > 0.999 and I.lsh_recall(0.1, 48, 3) < 0.05
 
 
 def test_verbs_english_and_korean():
@@ -250,12 +303,14 @@ def test_anatomy_token_lengths_with_any_fast_tokenizer():
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.train_from_iterator(["가나다 라마 바사", "hello world"] * 20, trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                                                        show_progress=False))
+    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(["가나다 라마 바사", "hello world"] * 20, trainer)
     df = I.load("alpaca", profile="tiny").head(20)
     r = I.anatomy(df, tok, verbs=False)
     assert (r.lengths["tokens_output"] > 0).all()
-    assert (r.lengths["tokens_output"] <= r.lengths["chars_output"] + 2).all()
+    want = [len(e.ids) for e in tok.encode_batch(df["output"].tolist(), add_special_tokens=False)]
+    assert r.lengths["tokens_output"].tolist() == want
 
 
 def test_scale_is_deterministic_and_sized():
@@ -264,3 +319,65 @@ def test_scale_is_deterministic_and_sized():
     assert len(a) == 500 and a.equals(b)
     assert a.iloc[: len(df)]["instruction"].tolist() == df["instruction"].tolist()
     assert a["instruction"].nunique() > len(df)
+
+
+def test_token_lengths_fast_path_equals_tokenizer():
+    from helpers import zoo
+
+    tok = zoo.tiny_tokenizer("ko")
+    odd = ["x² ½ </s> test", "a_b __init__ it's  two  spaces\n\nnew", "숫자 123,456.7 😀 é", "", "   "]
+    for name in ("alpaca", "koalpaca_v1_0", "koalpaca_v1_1"):
+        df = I.load(name, profile="tiny")
+        for col in ("instruction", "output"):
+            texts = df[col].tolist() + odd
+            want = [len(e) for e in tok.backend_tokenizer.encode_batch(texts, add_special_tokens=False)]
+            assert I.token_lengths(texts, tok) == want
+
+
+def test_kiwi_joined_call_equals_per_word_analysis():
+    words = ["설명해", "주세요.", "번역하세요", "문장을", "무엇인가요?", "좋다"]
+    got = I._kiwi_words(words)
+    pos = 0
+    for w, toks in zip(words, got):  # every morpheme goes back to the eojeol it came from
+        assert toks and all(pos <= t.start < pos + len(w) for t in toks), w
+        pos += len(w) + 1
+    assert [t.form for t in got[2]][:2] == ["번역", "하"]
+    v = I.instruction_verbs(["이 글을 요약해 주세요.", "다음 문장을 영어로 번역하세요."])
+    assert v["verb"].tolist() == ["요약하다", "번역하다"] and v["object"].tolist() == ["글", "문장"]
+
+
+def test_self_instruct_filter_stages():
+    seeds = ["Write a poem about the sea.", "Explain how rain forms in clouds."]
+    cands = ["Write a poem about the ocean.", "Draw a picture of a cat.", "Hi.",
+             "- list three fruits please", "Summarize the story of a book you like."]
+    r = I.self_instruct_filter(seeds + cands)
+    assert r["stage"].tolist() == ["kept", "kept", "rouge", "blacklist", "length", "punctuation", "kept"]
+    assert r.loc[2, "max_rouge"] >= 0.7 and r.loc[2, "closest"] == seeds[0]
+
+
+def test_sft_checks_three_conditions():
+    a = I.anatomy(I.load("koalpaca_v1_0", profile="tiny"), name="v1.0")
+    c = I.sft_checks(a)
+    assert set(c["condition"]) == {"1 diverse", "2 faithful", "3 clean"}
+    med = c.loc[c["measure"] == "median answer chars"].iloc[0]
+    assert med["value"] == a.lengths["chars_output"].median() and not med["ok"]  # short v1.0-style answers
+    assert I.sft_checks(a, min_median_output_chars=10).loc[1, "ok"]
+
+
+def test_anatomy_stages_table():
+    r = I.anatomy(I.load("alpaca", profile="tiny").head(40), verbs=False)
+    assert list(r.stages["stage"]) == ["chars", "verbs", "duplicates", "flags"]
+    assert (r.stages[["wall_s", "cpu_s", "peak_mb"]] >= 0).all().all() and r.stages["peak_mb"].max() > 10
+
+
+def test_scale_has_controlled_duplicates_and_no_copy_clusters():
+    df = I.load("alpaca", profile="tiny")
+    s = I.scale(df, 4000, seed=1)
+    d = I.near_duplicates(s["instruction"].tolist(), 0.7)
+    share = d.n_duplicate_rows / len(s)
+    assert 0.02 < share < 0.15, share  # planted 1 % exact + 3 % near, plus chance pairs
+    new = s["instruction"].iloc[len(df):]
+    assert new.nunique() > 0.9 * len(new)
+    # openings survive: most new rows start with a word that opens some sample row
+    firsts = {t.split()[0] for t in df["instruction"]}
+    assert (new.str.split().str[0].isin(firsts)).mean() > 0.9

@@ -12,10 +12,11 @@ returns :class:`Segment` objects with a ``loss`` flag.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from helpers import env
 
@@ -39,13 +40,13 @@ _TEMPLATE_KEYS_SINGLE = ("prompt_input", "prompt_no_input", "answer_format", "re
 _TEMPLATE_KEYS_CONV = _TEMPLATE_KEYS_SINGLE + ("system", "roles", "sep", "sep2")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template_files() -> dict[str, Path]:
     folder = instruct_dir() / "templates"
     return {p.stem: p for p in sorted(folder.glob("*.json"))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_template(path: str) -> dict:
     p = Path(path)
     try:
@@ -412,7 +413,7 @@ def _oasst_pairs(recs, file, report, skip_errors):
     return pd.DataFrame(rows)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sources() -> dict:
     import yaml
 
@@ -620,177 +621,277 @@ class Duplicates:
     """Result of :func:`near_duplicates`."""
     pairs: Any          # DataFrame i, j (row positions, i < j), rouge_l
     dup_of: Any         # Series: for each row, the first earlier row it duplicates (or -1)
-    candidates: int     # candidate pairs scored after blocking
-    all_pairs: int      # pairs a brute-force scan would score
-    exact_groups: int   # groups of identical token sequences
+    candidates: int     # pairs the blocking proposed (prefix: distinct; minhash: summed over bands)
+    all_pairs: int      # pairs a brute-force scan of the distinct texts would score
+    exact_groups: int   # groups of identical token sequences (short-circuited, never scored)
+    method: str = "prefix"
+    scored: int = 0             # candidates that passed the length/overlap bounds and got an exact LCS
+    capped_buckets: int = 0     # LSH buckets larger than ``cap`` (paired by length window only)
 
     @property
     def n_duplicate_rows(self) -> int:
         return int((self.dup_of >= 0).sum())
 
 
+def jaccard_floor(threshold: float) -> float:
+    """Smallest Jaccard similarity of the tagged token multisets of two texts whose
+    ROUGE-L F1 reaches ``threshold``: ``t / (2 - t)`` (0.538 for 0.7).
+
+    ``F = 2 L / (m + n) >= t`` and the multiset overlap ``O >= L`` give
+    ``J = O / (m + n - O) >= (t/2) / (1 - t/2)``.
+    """
+    return threshold / (2 - threshold)
+
+
+def lsh_recall(jaccard: float, bands: int, rows: int) -> float:
+    """Probability that MinHash LSH with ``bands`` x ``rows`` proposes a pair of this Jaccard."""
+    return 1.0 - (1.0 - jaccard ** rows) ** bands
+
+
 def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = "auto",
-                    seed: int = 0) -> Duplicates:
+                    seed: int = 0, bands: int = 48, rows: int = 3, cap: int = 64) -> Duplicates:
     """All pairs with ROUGE-L F1 >= ``threshold`` (self-instruct's filter uses 0.7).
 
-    1. identical token sequences are grouped (score 1.0, no comparison needed);
-    2. blocking: ``F >= t`` needs ``min(m, n) / max(m, n) >= t / (2 - t)`` (length filter)
-       and a multiset overlap ``>= t (m + n) / 2``; a rare-first *prefix filter* over an
-       inverted index finds every pair that can reach that overlap, so no pair is lost;
-    3. candidates pass a cheap overlap bound, then the exact LCS is computed.
+    1. **Exact duplicates short-circuit**: texts with identical token sequences are grouped
+       (score 1.0) and only one representative of each group goes on.
+    2. **Blocking** proposes candidate pairs; two blockers share the same bounds
+       (``F >= t`` needs lengths within ``t / (2 - t)`` of each other and a multiset overlap
+       ``>= t (m + n) / 2``, i.e. a tagged-token Jaccard ``>= t / (2 - t)``):
 
-    ``method="prefix"`` is exact (finds every pair). On large, small-vocabulary data its
-    candidate lists grow quadratically, so ``"minhash"`` blocks with MinHash LSH instead
-    (24 bands x 4 rows on the tagged token sets; a pair at the weakest admissible Jaccard
-    0.54 becomes a candidate with probability about 0.88, at 0.7 about 0.999), then scores
-    candidates exactly. ``"auto"`` uses prefix up to 5,000 distinct texts.
+       * ``"prefix"`` — exact: a rare-first prefix filter over an inverted index finds every
+         pair that can reach the overlap (no pair lost), but its candidate lists grow fast
+         on large data full of common words;
+       * ``"minhash"`` — MinHash LSH over tagged word unigrams (``("the", 0)``,
+         ``("the", 1)`` for a second "the"): ``bands`` x ``rows`` hashes, rows of a band
+         hashed together, texts that agree on a whole band share a bucket. A pair at the
+         weakest admissible Jaccard (0.538 for t = 0.7) is proposed with probability
+         ``lsh_recall(0.538, 48, 3)`` ~ 0.9997; typical near-duplicates sit far above it.
+         Buckets larger than ``cap`` (common openings such as "Write a") are sorted by length
+         and each member is paired with its ``cap - 1`` nearest-length neighbours only.
+    3. **Exact scoring**: candidates pass the length and overlap bounds (vectorized /
+       set intersection), then the exact LCS (bit-parallel :func:`lcs_length`).
+
+    ``"auto"`` uses prefix up to 2,000 distinct texts and minhash above.
     """
-    import math
-
-    import pandas as pd
-
-    toks = [rouge_tokens(t or "") for t in texts]
+    toks = [rouge_tokens(t) if isinstance(t, str) else [] for t in texts]
     first: dict[tuple, int] = {}
     rep_of = [-1] * len(toks)
     uniq: list[int] = []
+    pairs_i: list[int] = []
+    pairs_j: list[int] = []
+    scores: list[float] = []
     for i, t in enumerate(toks):
         key = tuple(t)
-        if key in first:
-            rep_of[i] = first[key]
+        r = first.get(key)
+        if r is not None:
+            rep_of[i] = r
+            if t:
+                pairs_i.append(r)
+                pairs_j.append(i)
+                scores.append(1.0)
         else:
             first[key] = i
             if t:
                 uniq.append(i)
-    pairs_i, pairs_j, scores = [], [], []
-    for i, r in enumerate(rep_of):
-        if r >= 0 and toks[i]:
-            pairs_i.append(r)
-            pairs_j.append(i)
-            scores.append(1.0)
-    exact_groups = len({r for r in rep_of if r >= 0})
+    exact_groups = len({r for r, i in zip(rep_of, range(len(toks))) if r >= 0 and toks[i]})
 
-    # tagged multisets: ("word", k) for the k-th occurrence
-    tagged = {}
-    freq: dict[tuple, int] = {}
+    # tagged multisets as integer ids: the k-th occurrence of a word is its own item
+    vocab: dict = {}
+    tagged: list[list[int]] = []
     for i in uniq:
         seen: dict[str, int] = {}
-        items = []
+        ids = []
         for w in toks[i]:
             k = seen.get(w, 0)
             seen[w] = k + 1
-            items.append((w, k))
-        tagged[i] = items
-        for it in items:
-            freq[it] = freq.get(it, 0) + 1
-    rank = {it: r for r, it in enumerate(sorted(freq, key=lambda it: (freq[it], it)))}
-    ratio = threshold / (2 - threshold)
+            key = w if k == 0 else (w, k)
+            v = vocab.get(key)
+            if v is None:
+                v = vocab[key] = len(vocab)
+            ids.append(v)
+        tagged.append(ids)
     if method == "auto":
-        method = "prefix" if len(uniq) <= 5000 else "minhash"
-    if method == "minhash":
-        cand = _minhash_candidates(uniq, tagged, rank, seed)
-        sets = {i: {rank[it] for it in tagged[i]} for i in uniq}
-        masks_m: dict[int, dict] = {}
-        for i, j in cand:
-            m, n = len(toks[i]), len(toks[j])
-            if min(m, n) < ratio * max(m, n) - 1e-9:
-                continue
-            ov = len(sets[i] & sets[j])
-            if 2 * ov < threshold * (m + n) - 1e-9:
-                continue
-            mj = masks_m.get(j)
-            if mj is None:
-                mj = masks_m[j] = _masks(toks[j])
-            f = 2 * lcs_length(toks[j], toks[i], mj) / (m + n)
-            if f >= threshold - 1e-12:
-                pairs_i.append(min(i, j))
-                pairs_j.append(max(i, j))
-                scores.append(f)
-        return _dup_result(pairs_i, pairs_j, scores, len(toks), len(cand), len(uniq), exact_groups)
-    if method != "prefix":
+        method = "prefix" if len(uniq) <= 2000 else "minhash"
+    bound = _Bounds(tagged, threshold)
+    if method == "prefix":
+        cand_u = _prefix_candidates(tagged, len(vocab), threshold)
+        n_cand, capped = len(cand_u), 0
+        cand_u = cand_u[bound.keep(cand_u[:, 0], cand_u[:, 1])]
+    elif method == "minhash":
+        cand_u, n_cand, capped = _minhash_candidates(tagged, len(vocab), seed, bands, rows, cap, bound)
+    else:
         raise ValueError(f"method must be auto, prefix or minhash, not {method!r}")
-    order = sorted(uniq, key=lambda i: len(toks[i]))
-    index: dict[int, list[int]] = {}
-    sets: dict[int, set] = {}
+    scored = 0
     masks: dict[int, dict] = {}
-    candidates = 0
-    for i in order:
-        m = len(toks[i])
-        ids = sorted(rank[it] for it in tagged[i])
-        sets[i] = set(ids)
+    for x, y in cand_u.tolist():
+        tx, ty = toks[uniq[x]], toks[uniq[y]]
+        mx = masks.get(x)
+        if mx is None:
+            mx = masks[x] = _masks(tx)
+        scored += 1
+        f = 2 * lcs_length(tx, ty, mx) / (len(tx) + len(ty))
+        if f >= threshold - 1e-12:
+            i, j = uniq[x], uniq[y]
+            pairs_i.append(min(i, j))
+            pairs_j.append(max(i, j))
+            scores.append(f)
+    d = _dup_result(pairs_i, pairs_j, scores, len(toks), n_cand, len(uniq), exact_groups)
+    d.method, d.scored, d.capped_buckets = method, scored, capped
+    return d
+
+
+def _prefix_candidates(tagged: list[list[int]], n_vocab: int, threshold: float):
+    """Exact candidate pairs ``(x, y)``, ``x < y`` (positions in ``tagged``), by a rare-first
+    prefix filter: a pair with overlap ``>= o`` shares a token among the first
+    ``len - o + 1`` rarest tokens of each side."""
+    import math
+
+    import numpy as np
+
+    freq = np.zeros(n_vocab, dtype=np.int64)
+    for ids in tagged:
+        freq[ids] += 1
+    rank = np.empty(n_vocab, dtype=np.int64)
+    rank[np.lexsort((np.arange(n_vocab), freq))] = np.arange(n_vocab)
+    ratio = jaccard_floor(threshold)
+    order = sorted(range(len(tagged)), key=lambda x: len(tagged[x]))
+    index: dict[int, list[int]] = {}
+    out: set[tuple[int, int]] = set()
+    for x in order:
+        m = len(tagged[x])
+        ids = sorted(rank[tagged[x]].tolist())
         n_min = math.ceil(ratio * m - 1e-9)
         o_min = math.ceil(threshold * (m + n_min) / 2 - 1e-9)
         plen = max(1, m - o_min + 1)
-        seen_c: set[int] = set()
-        for tok_id in ids[:plen]:
-            for j in index.get(tok_id, ()):
-                if j in seen_c:
-                    continue
-                seen_c.add(j)
-                n = len(toks[j])
-                if n < ratio * m - 1e-9:
-                    continue
-                candidates += 1
-                ov = len(sets[i] & sets[j])
-                if 2 * ov < threshold * (m + n) - 1e-9:
-                    continue
-                mj = masks.get(j)
-                if mj is None:
-                    mj = masks[j] = _masks(toks[j])
-                lcs = lcs_length(toks[j], toks[i], mj)
-                f = 2 * lcs / (m + n)
-                if f >= threshold - 1e-12:
-                    a, b = (i, j) if i < j else (j, i)
-                    pairs_i.append(a)
-                    pairs_j.append(b)
-                    scores.append(f)
-        for tok_id in ids[:plen]:
-            index.setdefault(tok_id, []).append(i)
-    return _dup_result(pairs_i, pairs_j, scores, len(toks), candidates, len(uniq), exact_groups)
+        for tok in ids[:plen]:
+            for y in index.get(tok, ()):
+                out.add((y, x) if y < x else (x, y))
+        for tok in ids[:plen]:
+            index.setdefault(tok, []).append(x)
+    arr = np.array(sorted(out), dtype=np.int64).reshape(-1, 2)
+    return arr
+
+
+class _Bounds:
+    """Vectorized necessary conditions for ``ROUGE-L F1 >= t`` (no true pair fails them).
+
+    * lengths: ``min(m, n) >= t / (2 - t) * max(m, n)``;
+    * overlap: the multiset overlap must reach ``t (m + n) / 2``. Each text carries a
+      512-bit set of its hashed tagged tokens; a bit of ``A`` absent from ``B`` proves at
+      least one token of ``A`` is not in ``B``, so ``overlap <= m - popcount(A & ~B)``
+      (a safe upper bound: hash collisions can only loosen it).
+    """
+
+    WORDS = 8
+
+    def __init__(self, tagged: list[list[int]], threshold: float):
+        import numpy as np
+
+        self.t = threshold
+        n = len(tagged)
+        self.lens = np.fromiter((len(x) for x in tagged), dtype=np.int64, count=n)
+        flat = np.fromiter((v for x in tagged for v in x), dtype=np.uint64, count=int(self.lens.sum()))
+        owner = np.repeat(np.arange(n), self.lens)
+        bit = (flat * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - 9)  # 0..511
+        bits = np.zeros((n, self.WORDS), dtype=np.uint64)
+        np.bitwise_or.at(bits, (owner, (bit >> np.uint64(6)).astype(np.int64)),
+                         np.uint64(1) << (bit & np.uint64(63)))
+        self.bits = bits
+        self.word = np.bitwise_or.reduce(bits, axis=1)  # the same tokens folded into 64 bits
+
+    def _ub_ok(self, ba, bb, la, lb):
+        import numpy as np
+
+        if ba.ndim == 1:
+            only_a, only_b = np.bitwise_count(ba & ~bb), np.bitwise_count(bb & ~ba)
+        else:
+            only_a = np.bitwise_count(ba & ~bb).sum(axis=1, dtype=np.int64)
+            only_b = np.bitwise_count(bb & ~ba).sum(axis=1, dtype=np.int64)
+        ub = np.minimum(la - only_a, lb - only_b)
+        return 2 * ub >= self.t * (la + lb) - 1e-9
+
+    def keep(self, a, b):
+        """Boolean mask: which pairs ``(a[k], b[k])`` can still reach the threshold."""
+        import numpy as np
+
+        la, lb = self.lens[a], self.lens[b]
+        idx = np.flatnonzero(np.minimum(la, lb) >= jaccard_floor(self.t) * np.maximum(la, lb) - 1e-9)
+        # the 64-bit fold first (cheap, looser), then the 512-bit sets for the survivors
+        idx = idx[self._ub_ok(self.word[a[idx]], self.word[b[idx]], la[idx], lb[idx])]
+        idx = idx[self._ub_ok(self.bits[a[idx]], self.bits[b[idx]], la[idx], lb[idx])]
+        out = np.zeros(len(a), dtype=bool)
+        out[idx] = True
+        return out
+
+
+def _minhash_candidates(tagged: list[list[int]], n_vocab: int, seed: int, bands: int, rows: int,
+                        cap: int, bound: _Bounds):
+    """MinHash LSH candidates (numpy). Returns ``(distinct pairs[k, 2] passing ``bound``,
+    proposals (bucket pairs summed over bands), capped buckets)``."""
+    import numpy as np
+
+    n = len(tagged)
+    lens = bound.lens
+    flat = np.fromiter((v for t in tagged for v in t), dtype=np.int64, count=int(lens.sum()))
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    rng = np.random.default_rng(seed)
+    mult = rng.integers(1, 1 << 61, rows, dtype=np.uint64) | np.uint64(1)
+    kept = []
+    n_prop = capped = 0
+    for _band in range(bands):
+        # one random value per token and row of the band (a random "permutation"); the
+        # text's minimum under each, mixed into one band key
+        h = rng.integers(0, 1 << 32, (rows, n_vocab), dtype=np.uint32)
+        mins = np.minimum.reduceat(h[:, flat], starts, axis=1).astype(np.uint64)
+        key = np.bitwise_xor.reduce(mins * mult[:, None], axis=0)
+        order = np.lexsort((lens, key))
+        sk = key[order]
+        same1 = sk[1:] == sk[:-1]
+        member = np.zeros(n, dtype=bool)
+        member[:-1] |= same1
+        member[1:] |= same1
+        order, sk = order[member], sk[member]  # only texts that share their bucket
+        if not len(order):
+            continue
+        brk = np.flatnonzero(sk[1:] != sk[:-1]) + 1
+        sizes = np.diff(np.concatenate([[0], brk, [len(sk)]]))
+        capped += int((sizes > cap).sum())
+        for d in range(1, min(cap, int(sizes.max()))):
+            same = np.flatnonzero(sk[d:] == sk[:-d])
+            if not len(same):
+                break
+            x, y = order[same], order[same + d]
+            lo, hi = np.minimum(x, y), np.maximum(x, y)
+            n_prop += len(lo)
+            ok = bound.keep(lo, hi)
+            kept.append(lo[ok] * n + hi[ok])
+    if not kept:
+        return np.empty((0, 2), dtype=np.int64), n_prop, capped
+    code = _sorted_unique(np.concatenate(kept))
+    return np.stack([code // n, code % n], axis=1), n_prop, capped
+
+
+def _sorted_unique(x):
+    import numpy as np
+
+    if not len(x):
+        return x
+    x = np.sort(x)
+    return x[np.concatenate([[True], x[1:] != x[:-1]])]
 
 
 def _dup_result(pairs_i, pairs_j, scores, n_rows, candidates, n_uniq, exact_groups) -> Duplicates:
+    import numpy as np
     import pandas as pd
 
-    pairs = pd.DataFrame({"i": pairs_i, "j": pairs_j, "rouge_l": scores})
+    pairs = pd.DataFrame({"i": np.asarray(pairs_i, dtype=np.int64), "j": np.asarray(pairs_j, dtype=np.int64),
+                          "rouge_l": np.asarray(scores, dtype=float)})
     pairs = pairs.sort_values(["i", "j"], ignore_index=True)
     dup_of = pd.Series(-1, index=range(n_rows), dtype="int64")
     if len(pairs):
         firsts = pairs.groupby("j")["i"].min()
         dup_of.loc[firsts.index] = firsts.values
     return Duplicates(pairs, dup_of, candidates, n_uniq * (n_uniq - 1) // 2, exact_groups)
-
-
-def _minhash_candidates(uniq, tagged, rank, seed, bands: int = 24, rows: int = 4) -> list[tuple[int, int]]:
-    """Candidate pairs from MinHash LSH over the tagged token sets (numpy)."""
-    import numpy as np
-
-    lens = np.array([len(tagged[i]) for i in uniq])
-    flat = np.fromiter((rank[it] for i in uniq for it in tagged[i]), dtype=np.uint64, count=int(lens.sum()))
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    rng = np.random.default_rng(seed)
-    prime = np.uint64((1 << 31) - 1)
-    k = bands * rows
-    a = rng.integers(1, (1 << 31) - 1, k, dtype=np.uint64)
-    b = rng.integers(0, (1 << 31) - 1, k, dtype=np.uint64)
-    sig = np.empty((len(uniq), k), dtype=np.uint64)
-    for h in range(k):
-        sig[:, h] = np.minimum.reduceat((a[h] * flat + b[h]) % prime, starts)
-    ids = np.array(uniq)
-    cand: set[tuple[int, int]] = set()
-    for band in range(bands):
-        block = np.ascontiguousarray(sig[:, band * rows:(band + 1) * rows])
-        keys = block.view(np.dtype((np.void, block.dtype.itemsize * rows))).ravel()
-        order = np.argsort(keys, kind="stable")
-        sk = keys[order]
-        cut = np.flatnonzero(sk[1:] != sk[:-1]) + 1
-        for grp in np.split(order, cut):
-            if len(grp) < 2:
-                continue
-            g = sorted(ids[grp].tolist())
-            for x in range(len(g)):
-                for y in range(x + 1, len(g)):
-                    cand.add((g[x], g[y]))
-    return sorted(cand)
 
 
 # ---------------------------------------------------------------------------
@@ -848,7 +949,7 @@ def _kiwi():
     return _KIWI
 
 
-_KO_TAIL = 4
+_KO_TAIL = 3
 _PRED = ("VV", "VA", "XSV", "XSA", "VCP", "VCN")
 _NOUN = ("NNG", "NNP", "NP", "NR", "XR", "SL", "SN")
 
@@ -896,6 +997,26 @@ def korean_predicate(instruction: str) -> tuple[str, str]:
     return _korean_from_tokens(_kiwi().tokenize(instruction))
 
 
+def _kiwi_words(words: list[str]) -> list[list]:
+    """Kiwi morphemes of each eojeol in ``words`` (no spaces inside), from ONE call on the
+    newline-joined list: Kiwi's per-call overhead dominates for short strings (one call on
+    1,000 eojeols is ~15x faster than the list API). Morphemes go back to their eojeol by
+    character offset. Kiwi may read neighbouring lines as context (e.g. 주 in a separate
+    "주세요" becomes the auxiliary VX); the predicate logic does not depend on that."""
+    import bisect
+
+    starts, pos = [], 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w) + 1
+    out: list[list] = [[] for _ in words]
+    if not words:
+        return out
+    for tok in _kiwi().tokenize("\n".join(words)):
+        out[bisect.bisect_right(starts, tok.start) - 1].append(tok)
+    return out
+
+
 def instruction_verbs(instructions: Sequence[str]):
     """DataFrame ``lang, verb, object`` for each instruction (Korean ones batched through Kiwi)."""
     import pandas as pd
@@ -906,12 +1027,13 @@ def instruction_verbs(instructions: Sequence[str]):
     ko = [u for u in uniq if langs[u] == "ko"]
     if ko:
         # Korean is head-final: the main predicate and its object sit in the last few
-        # eojeols, so only those are analysed (and identical tails are analysed once).
-        tails = {u: " ".join(u.split()[-_KO_TAIL:]) for u in ko}
-        utails = list(dict.fromkeys(tails.values()))
-        got = dict(zip(utails, (_korean_from_tokens(t) for t in _kiwi().tokenize(utails))))
+        # eojeols. Each distinct eojeol is analysed once (one batched Kiwi call) and a
+        # text's tail is the concatenation of its eojeols' morphemes.
+        tails = {u: u.split()[-_KO_TAIL:] for u in ko}
+        words = list(dict.fromkeys(w for t in tails.values() for w in t))
+        morphs = dict(zip(words, _kiwi_words(words)))
         for u in ko:
-            out[u] = got[tails[u]]
+            out[u] = _korean_from_tokens([m for w in tails[u] for m in morphs[w]])
     for u in uniq:
         if langs[u] == "en":
             out[u] = english_verb(u)
@@ -971,14 +1093,76 @@ def _majority_lang(texts) -> str:
 # ---------------------------------------------------------------------------
 # The whole report
 # ---------------------------------------------------------------------------
+# GPT-2's pre-tokenizer pattern in Python's ``re`` (\p{L} -> [^\W\d_], \p{N} -> \d); the two
+# differ only on numeric characters that are not decimal digits (e.g. "²", "½"), which
+# _bytelevel_counts sends to the tokenizer itself.
+_BYTELEVEL_SPLIT = _re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
+
+
+def _bytelevel_counts(uniq: list[str], rust) -> list[int] | None:
+    """Token counts for a byte-level BPE without normalizer: BPE never merges across
+    pre-tokens, so a text's count is the sum of its pre-tokens' counts, and each distinct
+    pre-token is encoded once. ``None`` when the tokenizer is not of that kind. Texts with
+    added tokens or with non-decimal numerals go through ``rust`` itself, and a sample of
+    texts is checked against it (any mismatch: ``None``, the caller encodes everything)."""
+    import json as _json
+
+    import numpy as np
+
+    try:
+        cfg = _json.loads(rust.to_str())
+    except Exception:  # noqa: BLE001 - not a tokenizers.Tokenizer
+        return None
+    pre = cfg.get("pre_tokenizer") or {}
+    if (cfg.get("normalizer") is not None or (cfg.get("model") or {}).get("type") != "BPE"
+            or pre.get("type") != "ByteLevel" or not pre.get("use_regex", True)
+            or pre.get("add_prefix_space")):
+        return None
+    enc = getattr(rust, "encode_batch_fast", rust.encode_batch)
+    chars = set("".join(uniq))
+    odd = {c for c in chars if c.isnumeric() and not c.isdecimal()}
+    added = [t["content"] for t in cfg.get("added_tokens", [])]
+    risky = [i for i, t in enumerate(uniq)
+             if (odd and any(c in t for c in odd)) or any(a in t for a in added)]
+    pieces = [_BYTELEVEL_SPLIT.findall(t) for t in uniq]
+    flat = [w for ws in pieces for w in ws]
+    distinct = list(dict.fromkeys(flat))
+    n_of = dict(zip(distinct, (len(e) for e in enc(distinct, add_special_tokens=False))))
+    vals = np.fromiter((n_of[w] for w in flat), dtype=np.int64, count=len(flat))
+    ends = np.cumsum(np.fromiter((len(ws) for ws in pieces), dtype=np.int64, count=len(pieces)))
+    csum = np.concatenate([[0], np.cumsum(vals)])
+    counts = (csum[ends] - csum[np.concatenate([[0], ends[:-1]])]).tolist()
+    if risky:
+        for i, e in zip(risky, enc([uniq[i] for i in risky], add_special_tokens=False)):
+            counts[i] = len(e)
+    check = sorted(set(range(min(64, len(uniq)))) | set(np.argsort(ends)[-64:].tolist()))
+    got = [len(e) for e in enc([uniq[i] for i in check], add_special_tokens=False)]
+    if any(counts[i] != g for i, g in zip(check, got)):
+        return None
+    return counts
+
+
 def token_lengths(texts: Sequence[str], tokenizer) -> list[int]:
-    """Token counts without special tokens, batched: a ``tokenizers.Tokenizer`` or any
-    transformers tokenizer (fast ones are much quicker)."""
+    """Token counts without special tokens for a ``tokenizers.Tokenizer`` or any
+    transformers tokenizer. Each distinct text is counted once. Byte-level BPE tokenizers
+    (GPT-2 style, as the tiny profile's) take a fast exact path (:func:`_bytelevel_counts`:
+    each distinct pre-token encoded once; verified against the tokenizer); other fast
+    tokenizers use one batched Rust call (``encode_batch_fast``); slow ones ``tokenizer(texts)``."""
     texts = [t if isinstance(t, str) else "" for t in texts]
-    if hasattr(tokenizer, "encode_batch") and not hasattr(tokenizer, "batch_decode"):
-        return [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
-    enc = tokenizer(texts, add_special_tokens=False)
-    return [len(x) for x in enc["input_ids"]]
+    uniq = list(dict.fromkeys(texts))
+    rust = getattr(tokenizer, "backend_tokenizer", None)
+    if rust is None and hasattr(tokenizer, "encode_batch") and not hasattr(tokenizer, "batch_decode"):
+        rust = tokenizer
+    counts = None
+    if rust is not None:
+        counts = _bytelevel_counts(uniq, rust)
+        if counts is None:
+            enc = getattr(rust, "encode_batch_fast", rust.encode_batch)
+            counts = [len(e) for e in enc(uniq, add_special_tokens=False)]
+    else:
+        counts = [len(x) for x in tokenizer(uniq, add_special_tokens=False)["input_ids"]]
+    n_of = dict(zip(uniq, counts))
+    return [n_of[t] for t in texts]
 
 
 @dataclass
@@ -991,7 +1175,8 @@ class Anatomy:
     verbs: Any          # per row: lang, verb, object
     duplicates: Duplicates
     flags: Any          # per row booleans (+ near_duplicate)
-    seconds: dict
+    seconds: dict       # wall seconds per stage
+    stages: Any = None  # DataFrame stage, wall_s, cpu_s, peak_mb (see _StageClock)
 
     def verb_counts(self, top: int = 20, per_verb: int = 4):
         """The ``top`` verbs and their ``per_verb`` most common objects (the sunburst data)."""
@@ -1022,48 +1207,91 @@ class Anatomy:
         return pd.Series(s, name=self.name)
 
 
+class _StageClock:
+    """Times stages: wall seconds, CPU seconds of the process (all threads) and the peak
+    resident memory during the stage (Linux: the high-water mark is reset at each stage
+    start through ``/proc/self/clear_refs``; elsewhere the process peak so far)."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    @staticmethod
+    def _reset_peak() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _peak_mb() -> float:
+        try:
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        import resource
+        import sys
+
+        r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return r / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+    def __call__(self, stage: str):
+        import contextlib
+        import time
+
+        @contextlib.contextmanager
+        def run():
+            self._reset_peak()
+            w, c = time.perf_counter(), time.process_time()
+            yield
+            self.rows.append({"stage": stage, "wall_s": time.perf_counter() - w,
+                              "cpu_s": time.process_time() - c, "peak_mb": self._peak_mb()})
+        return run()
+
+
 def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "instruction",
             threshold: float = 0.7, short_chars: int = 8, verbs: bool = True) -> Anatomy:
     """The whole report: counts, empty inputs, lengths (characters, and tokens of
     ``tokenizer`` if given), verbs/predicates, ROUGE-L near-duplicates on ``dup_field``
-    and quality flags. ``seconds`` records the time of each stage."""
-    import time
-
+    and quality flags. ``seconds`` holds the wall time of each stage and ``stages`` wall
+    and CPU seconds and peak memory per stage (what ``bench/anatomy.py`` prints)."""
     import pandas as pd
 
     for col in ("instruction", "output"):
         if col not in df:
             raise KeyError(f"anatomy needs column {col!r}; got {list(df.columns)} (use load())")
-    t0 = time.perf_counter()
-    sec: dict[str, float] = {}
+    clock = _StageClock()
     df = df.reset_index(drop=True)
     if "input" not in df:
         df = df.assign(input="")
     fields = ("instruction", "input", "output")
-    texts = {f: df[f].fillna("").astype(str).tolist() for f in fields}
-    lang = _majority_lang(texts["instruction"])
-    lengths = pd.DataFrame({f"chars_{f}": [len(t) for t in texts[f]] for f in fields})
-    sec["chars"] = time.perf_counter() - t0
+    with clock("chars"):
+        texts = {f: df[f].fillna("").astype(str).tolist() for f in fields}
+        lang = _majority_lang(texts["instruction"])
+        lengths = pd.DataFrame({f"chars_{f}": df[f].fillna("").astype(str).str.len().to_numpy()
+                                for f in fields})
     if tokenizer is not None:
-        t = time.perf_counter()
-        for f in fields:
-            lengths[f"tokens_{f}"] = token_lengths(texts[f], tokenizer)
-        sec["tokens"] = time.perf_counter() - t
-    t = time.perf_counter()
-    vb = instruction_verbs(texts["instruction"]) if verbs else pd.DataFrame(
-        {"lang": [lang] * len(df), "verb": "(none)", "object": ""})
-    sec["verbs"] = time.perf_counter() - t
-    t = time.perf_counter()
-    dups = near_duplicates(texts[dup_field], threshold)
-    sec["duplicates"] = time.perf_counter() - t
-    t = time.perf_counter()
-    flags = quality_flags(df, short_chars=short_chars, lang=lang)
-    flags["near_duplicate"] = dups.dup_of.values >= 0
-    sec["flags"] = time.perf_counter() - t
-    counts = {"rows": len(df), "unique_instructions": int(df["instruction"].nunique()),
-              "with_input": int((~flags["empty_input"]).sum())}
-    sec["total"] = time.perf_counter() - t0
-    return Anatomy(name or df.attrs.get("source", "dataset"), lang, counts, lengths, vb, dups, flags, sec)
+        with clock("tokens"):
+            for f in fields:
+                lengths[f"tokens_{f}"] = token_lengths(texts[f], tokenizer)
+    with clock("verbs"):
+        vb = instruction_verbs(texts["instruction"]) if verbs else pd.DataFrame(
+            {"lang": [lang] * len(df), "verb": "(none)", "object": ""})
+    with clock("duplicates"):
+        dups = near_duplicates(texts[dup_field], threshold)
+    with clock("flags"):
+        flags = quality_flags(df, short_chars=short_chars, lang=lang)
+        flags["near_duplicate"] = dups.dup_of.values >= 0
+        counts = {"rows": len(df), "unique_instructions": int(df["instruction"].nunique()),
+                  "with_input": int((~flags["empty_input"]).sum())}
+    sec = {k["stage"]: k["wall_s"] for k in clock.rows}
+    sec["total"] = sum(sec.values())
+    return Anatomy(name or df.attrs.get("source", "dataset"), lang, counts, lengths, vb, dups, flags, sec,
+                   pd.DataFrame(clock.rows))
 
 
 def compare(*reports: Anatomy):
@@ -1089,15 +1317,29 @@ def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int
             "ci95": (float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5)))}
 
 
-def scale(df, n: int, seed: int = 0, swap: float = 0.15):
+def scale(df, n: int, seed: int = 0, swap: float = 0.25, near_dup: float = 0.03,
+          exact_dup: float = 0.01):
     """Grow ``df`` to ``n`` rows by deterministic perturbation (for benchmarks).
 
-    The first ``len(df)`` rows are ``df`` itself. Each further row splices the first half
-    of one row's instruction (and output) to the second half of another random row's, then
-    replaces each word with probability ``swap`` by a word from the same column's
-    vocabulary. Lengths, languages and verb/predicate positions stay realistic; a plain
-    copy-and-swap would instead make clusters of ~n/len(df) variants of every row, a
-    duplicate structure no real dataset has. The same ``seed`` always gives the same frame.
+    The first ``len(df)`` rows are ``df`` itself. Every further row is one of:
+
+    * an **exact duplicate** of an earlier row (probability ``exact_dup``);
+    * a **near duplicate** of an earlier row (``near_dup``): one word of each text replaced
+      and, in texts of 6+ words, one word dropped (ROUGE-L about 0.8-0.9 to its source);
+    * otherwise a **new row** of the word length of a random base row: the opening of base
+      row ``a`` (its first 20-40 % of words, so the leading verb / opening phrase survives),
+      a middle of words drawn from the column's own word-frequency distribution (so common
+      words stay common), and the ending of base row ``b`` (its last 20-30 %, so the final
+      Korean predicate survives); the opening and ending keep each word with probability
+      ``1 - swap``. No new row takes more than 40 % of its words from one base row.
+
+    Lengths, languages, openings and predicates stay those of the sample and the shares of
+    duplicates are set by the parameters (chance near-duplicates between new rows remain,
+    as in real data, mostly short texts sharing an opening and an ending). A plain
+    copy-and-swap would instead make clusters of ``n / len(df)`` variants of every row, a
+    duplicate structure no real dataset has.
+    Other columns (url, category, ...) come from the opening's base row. The same ``seed``
+    always gives the same frame.
     """
     import numpy as np
     import pandas as pd
@@ -1105,27 +1347,148 @@ def scale(df, n: int, seed: int = 0, swap: float = 0.15):
     rng = np.random.default_rng(seed)
     base = df.reset_index(drop=True)
     nb = len(base)
-    idx = np.arange(n) % nb
+    if n <= nb:
+        out = base.iloc[:n].copy()
+        out.attrs = dict(base.attrs)
+        return out
+    kind = rng.random(n)
+    kind[:nb] = 1.0
+    src = np.arange(n) % nb
+    src[nb:] = rng.integers(0, nb, n - nb)
     other = rng.integers(0, nb, n)
-    out = base.iloc[idx].reset_index(drop=True).copy()
-    for col in ("instruction", "input", "output"):
-        if col not in base:
+    cut_a = rng.uniform(0.2, 0.4, n)
+    cut_b = rng.uniform(0.2, 0.3, n)
+    like = rng.integers(0, nb, n)  # the base row whose length a new row takes
+    earlier = (rng.random(n) * np.arange(n)).astype(np.int64)
+    exact = kind < exact_dup
+    near = (kind >= exact_dup) & (kind < exact_dup + near_dup)
+    row_of = src.copy()
+    row_of[exact | near] = -1  # filled from earlier rows below
+    cols = [c for c in ("instruction", "input", "output") if c in base]
+    words = {c: [t.split() for t in base[c].fillna("").astype(str)] for c in cols}
+    pool = {c: np.array([w for ws in words[c] for w in ws] or [""], dtype=object) for c in cols}
+    vals = {c: base[c].fillna("").astype(str).tolist() + [""] * (n - nb) for c in cols}
+    base_row = np.concatenate([np.arange(nb), np.zeros(n - nb, dtype=np.int64)])
+    for k in range(nb, n):
+        if exact[k] or near[k]:
+            j = earlier[k]
+            base_row[k] = base_row[j]
+            for c in cols:
+                ws = vals[c][j].split()
+                if near[k] and ws:
+                    ws = list(ws)
+                    ws[int(rng.integers(len(ws)))] = str(pool[c][rng.integers(len(pool[c]))])
+                    if len(ws) >= 6:
+                        del ws[int(rng.integers(1, len(ws) - 1))]
+                vals[c][k] = " ".join(ws) if near[k] else vals[c][j]
             continue
-        src = [t.split() for t in base[col].fillna("").astype(str)]
-        vocab = np.array(sorted({w for ws in src for w in ws}) or [""])
-        vals = out[col].astype(str).tolist()
-        for k in range(nb, n):
-            a, b = src[idx[k]], src[other[k]]
-            if col == "input" and not a:
-                continue
-            words = a[: (len(a) + 1) // 2] + b[(len(b) + 1) // 2:]
-            if not words:
-                continue
-            hit = rng.random(len(words)) < swap
-            if hit.any():
-                repl = iter(vocab[rng.integers(0, len(vocab), int(hit.sum()))])
-                words = [next(repl) if h else w for w, h in zip(words, hit)]
-            vals[k] = " ".join(words)
-        out[col] = vals
+        a, b = src[k], other[k]
+        base_row[k] = a
+        for c in cols:
+            wa, wb = words[c][a], words[c][b]
+            if c == "input" and not wa:
+                continue  # rows without input stay without input
+            size = len(words[c][like[k]]) or len(wa)
+            ia = min(size, max(1, int(round(size * cut_a[k]))))
+            ib = min(size - ia, int(round(size * cut_b[k])))
+            head = wa[:ia]
+            tail = wb[len(wb) - ib:] if ib else []
+            mid = pool[c][rng.integers(0, len(pool[c]), max(0, size - len(head) - len(tail)))].tolist()
+            ws = head + mid + tail
+            if len(ws) > 2:
+                hit = np.flatnonzero(rng.random(len(ws) - 2) < swap) + 1
+                if len(hit):
+                    for h, w in zip(hit, pool[c][rng.integers(0, len(pool[c]), len(hit))]):
+                        ws[h] = str(w)
+            vals[c][k] = " ".join(ws)
+    out = base.iloc[base_row].reset_index(drop=True).copy()
+    for c in cols:
+        out[c] = vals[c]
     out.attrs = {**base.attrs, "source": f"{base.attrs.get('source', 'dataset')} scaled to {n}"}
     return pd.DataFrame(out)
+
+
+# ---------------------------------------------------------------------------
+# The self-instruct filter stages and the three conditions of a good SFT set
+# ---------------------------------------------------------------------------
+SELF_INSTRUCT_BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
+                           "map", "maps", "draw", "plot", "go to", "video", "audio", "music",
+                           "flowchart", "diagram")
+SELF_INSTRUCT_SOURCE = "https://github.com/yizhongw/self-instruct (self_instruct/bootstrap_instructions.py)"
+
+
+def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, min_words: int = 3,
+                         max_words: int = 150):
+    """Run self-instruct's filter stages over ``instructions`` in order, as new candidates
+    entering a task pool. Stages (first failing one is recorded): ``length`` (fewer than
+    ``min_words`` or more than ``max_words`` words), ``blacklist`` (a word that an LM cannot
+    act on: image, graph, file, draw, ...), ``punctuation`` (starts with punctuation),
+    ``non_ascii`` (starts with a non-ASCII character), ``rouge`` (ROUGE-L >= ``threshold``
+    with an instruction already kept); otherwise ``kept``. Returns a DataFrame
+    ``instruction, stage, max_rouge, closest``. Stage list and word list follow the
+    self-instruct code (``SELF_INSTRUCT_SOURCE``)."""
+    import pandas as pd
+
+    kept: list[list[str]] = []
+    kept_text: list[str] = []
+    rows = []
+    for text in instructions:
+        t = text.strip()
+        words = t.split()
+        low = " " + " ".join(_WORD.findall(t.lower())) + " "
+        best, closest = 0.0, ""
+        if not (min_words <= len(words) <= max_words):
+            stage = "length"
+        elif any(f" {w} " in low for w in SELF_INSTRUCT_BLACKLIST):
+            stage = "blacklist"
+        elif t and not t[0].isalnum():
+            stage = "punctuation"
+        elif t and not t[0].isascii():
+            stage = "non_ascii"
+        else:
+            toks = rouge_tokens(t)
+            masks = _masks(toks)
+            for k, other in enumerate(kept):
+                if other and toks:
+                    f = 2 * lcs_length(toks, other, masks) / (len(toks) + len(other))
+                    if f > best:
+                        best, closest = f, kept_text[k]
+            stage = "rouge" if best >= threshold else "kept"
+            if stage == "kept":
+                kept.append(toks)
+                kept_text.append(t)
+        rows.append({"instruction": t, "stage": stage, "max_rouge": round(best, 3), "closest": closest})
+    return pd.DataFrame(rows)
+
+
+def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0,
+               min_median_output_chars: int = 40, max_short_share: float = 0.05,
+               max_duplicate_share: float = 0.05, max_flag_share: float = 0.05):
+    """The three conditions of a good SFT set, checked on one :class:`Anatomy`:
+    (1) **diverse** instructions — distinct verbs/predicates per 100 rows;
+    (2) **faithful** answers — median answer length and share of very short / empty answers;
+    (3) **clean** — share of near-duplicate rows and of rows with markup or translation flags.
+    The thresholds are our teaching defaults (parameters), not published cut-offs.
+    Returns a DataFrame ``condition, measure, value, limit, ok``."""
+    import pandas as pd
+
+    n = max(1, report.counts["rows"])
+    f = report.flags
+    distinct = report.verbs.loc[report.verbs["verb"] != "(none)", "verb"].nunique() * 100 / n
+    median_out = float(report.lengths["chars_output"].median())
+    short = float((f["short_output"] | f["empty_output"]).mean())
+    dup = float(f["near_duplicate"].mean())
+    dirty = float((f["stray_markup"] | f["untranslated"]).mean())
+    rows = [
+        ("1 diverse", "distinct verbs per 100 rows", distinct, f">= {min_distinct_verbs_per_100:g}",
+         distinct >= min_distinct_verbs_per_100),
+        ("2 faithful", "median answer chars", median_out, f">= {min_median_output_chars}",
+         median_out >= min_median_output_chars),
+        ("2 faithful", "short or empty answer share", short, f"<= {max_short_share:g}", short <= max_short_share),
+        ("3 clean", "near-duplicate row share", dup, f"<= {max_duplicate_share:g}", dup <= max_duplicate_share),
+        ("3 clean", "markup/translation flag share", dirty, f"<= {max_flag_share:g}", dirty <= max_flag_share),
+    ]
+    out = pd.DataFrame(rows, columns=["condition", "measure", "value", "limit", "ok"])
+    out["value"] = out["value"].round(3)
+    out.insert(0, "dataset", report.name)
+    return out
