@@ -385,3 +385,28 @@ def test_cli_runs_on_two_cpu_processes_under_accelerate(tmp_path):
     assert summary["steps"] == 4
     assert Path(summary["adapter"], "adapter_config.json").exists()
     assert "tiny stand-in" in summary["base"]
+
+
+def test_toy_tasks_are_deterministic_and_answer_from_the_input():
+    from helpers import lora
+
+    a, b = lora.toy_tasks(seed=0), lora.toy_tasks(seed=0)
+    assert a.equals(b) and len(a) == 240
+    assert a["input"].is_unique  # each sentence used once, so held-out sentences are unseen
+    assert set(a["instruction"]) == set(lora.TOY_TASKS)
+    for rec in a.to_dict("records"):
+        words = rec["input"].split()
+        if "첫 어절" in rec["instruction"]:
+            assert rec["output"] == words[0]
+        elif "물음표" in rec["instruction"]:
+            assert rec["output"] == ("예" if rec["input"].endswith("?") else "아니요")
+    assert not lora.toy_tasks(seed=1).equals(a)
+
+
+def test_split_keeps_same_instruction_rows_with_different_inputs_on_both_sides():
+    from helpers import lora
+
+    train, held = lora.split_rows(lora.toy_tasks(), eval_rows=24)
+    assert len(held) == 24
+    assert set(held["instruction"]) <= set(train["instruction"])  # tasks are shared ...
+    assert not set(held["input"]) & set(train["input"])  # ... sentences are not

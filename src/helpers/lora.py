@@ -174,7 +174,9 @@ def split_rows(df, eval_rows: int = 24, seed: int = 0, threshold: float = 0.7):
             i = parent[i]
         return i
 
-    dups = instruct.near_duplicates(df["instruction"].astype(str).tolist(), threshold)
+    inputs = df["input"].fillna("").astype(str) if "input" in df else ""
+    texts = (df["instruction"].astype(str) + " " + inputs).str.strip()
+    dups = instruct.near_duplicates(texts.tolist(), threshold)
     for i, j in zip(dups.pairs["i"], dups.pairs["j"]):
         parent[find(int(i))] = find(int(j))
     groups: dict[int, list[int]] = {}
@@ -374,11 +376,12 @@ class TrainConfig:
 
 
 RECIPES: dict[str, dict] = {
-    # CPU, about half a minute: the polyglot-ko-1.3b stand-in learns the KoAlpaca answer style. Its blocks
-    # are only 64 wide, so r=64 on every linear layer is a full-rank update (real models: r << width)
-    "tiny": dict(model_id="polyglot-ko-1.3b", profile="tiny", targets="all", r=64, alpha=64, dropout=0.0,
-                 lr=5e-3, scheduler="constant_with_warmup", max_steps=300, batch_size=8, cutoff_len=128,
-                 warmup_steps=10, logging_steps=10, eval_steps=50, eval_rows=24, gradient_checkpointing=False),
+    # CPU, about 20 s: the polyglot-ko-1.3b stand-in learns four toy instruction-following tasks
+    # (toy_tasks) in the KoAlpaca template; r=16 on every linear layer of 64-wide blocks
+    "tiny": dict(model_id="polyglot-ko-1.3b", profile="tiny", data="toy_tasks", targets="all", r=16, alpha=16,
+                 dropout=0.0, lr=3e-3, scheduler="constant_with_warmup", max_steps=150, batch_size=8,
+                 cutoff_len=128, warmup_steps=10, logging_steps=10, eval_steps=50, eval_rows=24,
+                 gradient_checkpointing=False),
     # Colab T4 (16 GB): the 1.3B base in fp16 with LoRA on query_key_value (the KoAlpaca recipe's shape)
     "polyglot-ko-1.3b-lora": dict(model_id="polyglot-ko-1.3b", profile="real", method="lora", r=8, alpha=16,
                                   dropout=0.05, targets="attention", lr=3e-4, max_steps=300, batch_size=4,
@@ -475,6 +478,11 @@ def load_rows(cfg: TrainConfig):
     on our bundled sample and say so (``df.attrs["note"]``)."""
     from . import instruct
 
+    if cfg.data == "toy_tasks":
+        df = toy_tasks()
+        df.attrs["note"] = (f"toy_tasks: {len(df)} rows of four instruction-following tasks over sentences of our "
+                            f"corpus (helpers.lora.toy_tasks), in the KoAlpaca template")
+        return df
     profile = env.profile(cfg.profile)
     known = cfg.data in set(instruct.sources()["name"])
     if profile == "real" and known and not cfg.data_revision:
@@ -485,6 +493,44 @@ def load_rows(cfg: TrainConfig):
     df = instruct.load(cfg.data, profile=profile, revision=cfg.data_revision)
     df.attrs["note"] = f"{df.attrs.get('source', cfg.data)} ({len(df)} rows)"
     return df
+
+
+# Four instruction-following tasks a model of 64 hidden units can learn from a hundred examples and
+# carry over to sentences it has never seen: the answer depends on the input in a learnable way
+# (copying), unlike open questions whose answers no tiny model can know.
+TOY_TASKS = {
+    "다음 문장이 물음표로 끝나나요? 예 또는 아니요로 답하세요.":
+        lambda words: "예" if words[-1].endswith("?") else "아니요",
+    "다음 문장에 숫자가 들어 있나요? 예 또는 아니요로 답하세요.":
+        lambda words: "예" if any(ch.isdigit() for w in words for ch in w) else "아니요",
+    "다음 문장의 첫 어절을 쓰세요.": lambda words: words[0],
+    "다음 문장의 마지막 어절을 쓰세요.": lambda words: words[-1],
+}
+
+
+def toy_tasks(n: int = 240, seed: int = 0, min_words: int = 4, max_chars: int = 60):
+    """Instruction rows (``instruction``, ``input``, ``output``) of :data:`TOY_TASKS` over short
+    Korean sentences of ``data/corpus/ko``, each sentence used once; deterministic for ``seed``.
+
+    The tiny profile's LoRA recipe trains on these: held-out rows use sentences the training rows
+    never showed, so a falling held-out loss means the model learned to follow the instruction."""
+    import random
+
+    import pandas as pd
+
+    from . import zoo
+
+    lines = [ln for ln in zoo.corpus_lines("ko") if len(ln) <= max_chars and len(ln.split()) >= min_words]
+    rng = random.Random(seed)
+    rng.shuffle(lines)
+    if len(lines) < n:
+        raise ValueError(f"only {len(lines)} corpus sentences fit (<= {max_chars} chars, >= {min_words} words)")
+    tasks = list(TOY_TASKS.items())
+    rows = []
+    for i, line in enumerate(lines[:n]):
+        instruction, answer = tasks[i % len(tasks)]
+        rows.append({"instruction": instruction, "input": line, "output": answer(line.split())})
+    return pd.DataFrame(rows)
 
 
 def answer_loss(model, dataset: SFTDataset, tokenizer, batch_size: int = 16) -> float:
