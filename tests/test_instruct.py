@@ -325,7 +325,8 @@ def test_token_lengths_fast_path_equals_tokenizer():
     from helpers import zoo
 
     tok = zoo.tiny_tokenizer("ko")
-    odd = ["x² ½ </s> test", "a_b __init__ it's  two  spaces\n\nnew", "숫자 123,456.7 😀 é", "", "   "]
+    odd = ["x² ½ </s> test", "a_b __init__ it's  two  spaces\n\nnew", "숫자 123,456.7 😀 é", "", "   ",
+           " lead", "trail ", "a \n b", "tab\there", "three   spaces", " \n\n x"]
     for name in ("alpaca", "koalpaca_v1_0", "koalpaca_v1_1"):
         df = I.load(name, profile="tiny")
         for col in ("instruction", "output"):

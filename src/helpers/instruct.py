@@ -1124,14 +1124,22 @@ def _bytelevel_counts(uniq: list[str], rust) -> list[int] | None:
     added = [t["content"] for t in cfg.get("added_tokens", [])]
     risky = [i for i, t in enumerate(uniq)
              if (odd and any(c in t for c in odd)) or any(a in t for a in added)]
-    pieces = [_BYTELEVEL_SPLIT.findall(t) for t in uniq]
-    flat = [w for ws in pieces for w in ws]
-    distinct = list(dict.fromkeys(flat))
+    # A pre-token crosses a single space only as its leading " ", so a text without double
+    # spaces is the sum over its " "-separated chunks (each after a space gets that space
+    # back); chunks repeat a lot, so each distinct chunk is pre-tokenized and encoded once.
+    risky += [i for i, t in enumerate(uniq) if "  " in t]
+    chunks = [t.split(" ") for t in uniq]
+    firsts = set(c[0] for c in chunks)
+    spaced = set().union(*[c[1:] for c in chunks]) if chunks else set()
+    keys = [("", c) for c in firsts] + [(" ", c) for c in spaced]
+    pieces = [_BYTELEVEL_SPLIT.findall(sp + c) for sp, c in keys]
+    distinct = list(dict.fromkeys(w for ws in pieces for w in ws))
     n_of = dict(zip(distinct, (len(e) for e in enc(distinct, add_special_tokens=False))))
-    vals = np.fromiter((n_of[w] for w in flat), dtype=np.int64, count=len(flat))
-    ends = np.cumsum(np.fromiter((len(ws) for ws in pieces), dtype=np.int64, count=len(pieces)))
-    csum = np.concatenate([[0], np.cumsum(vals)])
-    counts = (csum[ends] - csum[np.concatenate([[0], ends[:-1]])]).tolist()
+    chunk_n = {k: sum(n_of[w] for w in ws) for k, ws in zip(keys, pieces)}
+    first_n = {c: chunk_n[("", c)] for c in firsts}
+    space_n = {c: chunk_n[(" ", c)] for c in spaced}
+    counts = [first_n[c[0]] + sum(map(space_n.__getitem__, c[1:])) for c in chunks]
+    ends = np.fromiter((len(t) for t in uniq), dtype=np.int64, count=len(uniq))
     if risky:
         for i, e in zip(risky, enc([uniq[i] for i in risky], add_special_tokens=False)):
             counts[i] = len(e)
