@@ -206,6 +206,9 @@ def serve(port: int = DEFAULT_PORT, profile: str | None = None, token: str | Non
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C, also where SIGINT was inherited as ignored (Python then installs no handler): a process
+    # started in the background by a non-interactive shell, e.g. `make app &` in a script
+    signal.signal(signal.SIGINT, stop)
     proc = subprocess.Popen(voila_command(paths[0].parent, port, token), env=app_env(profile))
     base = f"http://127.0.0.1:{port}"
     try:
