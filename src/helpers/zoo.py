@@ -324,7 +324,7 @@ def _tiny_config(family: str, vocab: int, arch: dict, tok):
 # Instruction-tuned models get a second, short stage on our KoAlpaca-v1.1-style sample, in the prompt
 # format the real model expects: (dataset name in helpers.instruct, template or None for the chat template).
 SFT_STAGE = {"koalpaca": ("koalpaca_v1_1", "koalpaca_v1_1"), "chat_template": ("koalpaca_v1_1", None)}
-SFT_DEFAULTS = {"steps": 150, "lr": 2e-3, "batch": 8, "seq": 96}
+SFT_DEFAULTS = {"steps": 100, "lr": 2e-3, "batch": 8, "seq": 96}
 
 
 def tiny_recipe(s: ModelSpec) -> dict:
@@ -399,33 +399,42 @@ def pretrain_batches(tok, lines, seq: int, batch: int, steps: int, seed: int):
 
 
 def _build_tiny(s: ModelSpec, out: Path) -> dict:
+    """Pre-train a stand-in from scratch; an instruct recipe starts from its base stand-in
+    (built first if needed) and adds the short second stage, as KoAlpaca adds SFT to Polyglot-ko."""
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     recipe = tiny_recipe(s)
     arch = recipe["arch"]
-    tok = tiny_tokenizer(s.tokenizer)
-    if recipe["chat"]:
-        tok.chat_template = CHAT_TEMPLATE
     t0 = time.perf_counter()
-    with _deterministic_torch():
-        torch.manual_seed(arch["seed"])
-        config = _tiny_config(s.family, len(tok), arch, tok)
-        model = AutoModelForCausalLM.from_config(config)
-        model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=arch["lr"], weight_decay=0.01)
-        warm = max(1, arch["steps"] // 10)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda i: min(1.0, (i + 1) / warm) * max(0.1, 1 - i / arch["steps"]))
-        losses = _train(model, opt, sched, pretrain_batches(
-            tok, recipe_text(s.tokenizer), arch["seq"], arch["batch"], arch["steps"], arch["seed"]))
-        sft_losses = []
-        if "sft" in recipe:
-            sft = recipe["sft"]
+    if "sft" in recipe:
+        base = _ensure_built(_base_spec(s))
+        tok = AutoTokenizer.from_pretrained(base)
+        model = AutoModelForCausalLM.from_pretrained(base)
+        base_meta = json.loads((base / "standin.json").read_text(encoding="utf-8"))
+        losses = [base_meta["loss_first"], base_meta["loss_last"]]
+        sft = recipe["sft"]
+        with _deterministic_torch():
+            torch.manual_seed(arch["seed"] + 1)
             opt = torch.optim.AdamW(model.parameters(), lr=sft["lr"], weight_decay=0.0)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0.1, 1 - i / sft["steps"]))
             sft_losses = _train(model, opt, sched, pretrain_batches(
                 tok, sft_texts(s, tok), sft["seq"], sft["batch"], sft["steps"], arch["seed"] + 1))
+    else:
+        tok = tiny_tokenizer(s.tokenizer)
+        if recipe["chat"]:
+            tok.chat_template = CHAT_TEMPLATE
+        with _deterministic_torch():
+            torch.manual_seed(arch["seed"])
+            config = _tiny_config(s.family, len(tok), arch, tok)
+            model = AutoModelForCausalLM.from_config(config)
+            opt = torch.optim.AdamW(model.parameters(), lr=arch["lr"], weight_decay=0.01)
+            warm = max(1, arch["steps"] // 10)
+            sched = torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda i: min(1.0, (i + 1) / warm) * max(0.1, 1 - i / arch["steps"]))
+            losses = _train(model, opt, sched, pretrain_batches(
+                tok, recipe_text(s.tokenizer), arch["seq"], arch["batch"], arch["steps"], arch["seed"]))
+        sft_losses = []
     model.eval()
     model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
@@ -455,12 +464,17 @@ def _train(model, opt, sched, batches) -> list[float]:
     return losses
 
 
-def tiny_path(model_id: str) -> Path:
-    """Cache folder of ``model_id``'s stand-in (it may not be built yet)."""
+def _base_spec(s: ModelSpec) -> ModelSpec:
+    """The spec of the base stand-in an instruct stand-in starts from (same recipe, no second stage)."""
+    import dataclasses
+
+    return dataclasses.replace(s, kind="base")
+
+
+def _spec_path(s: ModelSpec) -> Path:
     import torch
     import transformers
 
-    s = spec(model_id)
     recipe = tiny_recipe(s)
     parts = {"recipe": recipe, "tokenizer": _tokenizer_key(s.tokenizer, VOCAB_SIZE),
              "torch": torch.__version__.split("+")[0], "transformers": transformers.__version__}
@@ -472,15 +486,24 @@ def tiny_path(model_id: str) -> Path:
     return env.cache_dir() / "tiny" / name
 
 
-def build_tiny(model_id: str, force: bool = False) -> Path:
-    """Build (or find in the cache) the stand-in of ``model_id``; returns its folder."""
-    path = tiny_path(model_id)
+def _ensure_built(s: ModelSpec, force: bool = False) -> Path:
+    path = _spec_path(s)
     if force and path.exists():
         shutil.rmtree(path)
     if not (path / "standin.json").exists():
         with _atomic_dir(path) as tmp:
-            _build_tiny(spec(model_id), tmp)
+            _build_tiny(s, tmp)
     return path
+
+
+def tiny_path(model_id: str) -> Path:
+    """Cache folder of ``model_id``'s stand-in (it may not be built yet)."""
+    return _spec_path(spec(model_id))
+
+
+def build_tiny(model_id: str, force: bool = False) -> Path:
+    """Build (or find in the cache) the stand-in of ``model_id``; returns its folder."""
+    return _ensure_built(spec(model_id), force)
 
 
 # --------------------------------------------------------------------------- load
