@@ -275,3 +275,19 @@ def test_matrix_and_graph(real):
     g = real.chain_graph("koalpaca-llama", "commercial")
     assert {"llama", "koalpaca-v1.0", "alpaca-52k"} <= set(g.nodes)
     assert g.nodes["koalpaca-llama"]["effect"] == "no"
+
+
+def test_case_table_and_figures_follow_the_verdicts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers import licenses as L
+
+    table = L.case_table("alpaca", ["commercial", "research"])
+    assert list(table.index) == ["commercial", "research"]
+    assert table.loc["commercial", "allowed"] == L.verdict("alpaca", "commercial").allowed == "no"
+    fig, g = L.chain_figure("koalpaca-llama")
+    assert g.nodes["koalpaca-llama"]["effect"] == L.verdict("koalpaca-llama", "commercial").allowed
+    assert "koalpaca-llama" in fig.axes[0].get_title()
+    heat = L.matrix_figure(["commercial"])
+    assert len(heat.axes[0].get_yticklabels()) == len(L.matrix(["commercial"]))

@@ -608,3 +608,64 @@ def widget(resolver: Resolver | None = None):
     use.observe(show, names="value")
     show()
     return w.VBox([w.HBox([model, use]), out])
+
+
+# =========================================================================== pictures and tables for notebook 02
+
+EFFECT_COLOURS = {"no": "#d9534f", "conditional": "#f0ad4e", "yes": "#5cb85c", NOT_ASSESSED: "#cccccc"}
+
+
+def matrix_figure(uses: Iterable[str] = USES):
+    """Heatmap of :func:`matrix` (models x uses), one letter per cell: N(o), C(onditional), Y(es)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    mat = matrix(uses)
+    codes = mat.replace({"no": 0, "conditional": 1, "yes": 2}).astype(int)
+    fig, ax = plt.subplots(figsize=(5.5, 8), dpi=72)  # small PNG in the committed notebook
+    ax.imshow(codes.values, cmap=ListedColormap([EFFECT_COLOURS[k] for k in ("no", "conditional", "yes")]),
+              aspect="auto", vmin=0, vmax=2)
+    ax.set_xticks(range(len(mat.columns)), mat.columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(mat.index)), mat.index, fontsize=8)
+    for i in range(codes.shape[0]):
+        for j in range(codes.shape[1]):
+            ax.text(j, i, mat.iat[i, j][0].upper(), ha="center", va="center", fontsize=7)
+    ax.set_title("사슬에서 가장 엄격한 효과 (N=불가, C=조건부, Y=가능)")
+    fig.tight_layout()
+    return fig
+
+
+def chain_figure(model_id: str, use: str = "commercial", resolver: Resolver | None = None):
+    """Draw the licence chain of ``model_id`` for ``use`` (the genealogy coloured by effect).
+
+    Returns ``(figure, graph)``; the graph is :meth:`Resolver.chain_graph`'s."""
+    import matplotlib.pyplot as plt
+    import networkx as nx
+
+    g = (resolver or default_resolver()).chain_graph(model_id, use)
+    depth = nx.single_source_shortest_path_length(g, model_id)
+    for n, d in depth.items():
+        g.nodes[n]["layer"] = d
+    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=2)
+    pos = {n: (x, -y) for n, (x, y) in pos.items()}
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=72)
+    nx.draw_networkx(g, pos, ax=ax, node_color=[EFFECT_COLOURS[g.nodes[n]["effect"]] for n in g], node_size=900,
+                     font_size=7, arrows=True, edge_color="#888888")
+    ax.set_title(f"{model_id}: {use} → {g.nodes[model_id]['effect']} (빨강 불가, 노랑 조건부, 초록 가능)")
+    ax.axis("off")
+    fig.tight_layout()
+    return fig, g
+
+
+def case_table(model_id: str, uses: Iterable[str] = USES, resolver: Resolver | None = None):
+    """One worked case: per use, the verdict, the card's label and what decided it."""
+    import pandas as pd
+
+    res = resolver or default_resolver()
+    rows = []
+    for u in uses:
+        v = res.verdict(model_id, u)
+        rows.append({"use": u, "allowed": v.allowed, "label": v.label, "label_says": v.label_effect,
+                     "label_mismatch": v.label_mismatch,
+                     "decided_by": "; ".join(sorted({f"{r.layer}:{r.license_id}" for r in v.binding()}))})
+    return pd.DataFrame(rows).set_index("use")
