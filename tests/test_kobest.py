@@ -230,3 +230,19 @@ def test_parity_with_lm_evaluation_harness(standin, n_shot):
         assert ours.metrics["macro_f1"] == pytest.approx(ref[task]["metrics"]["f1"])
         if task == "hellaswag":
             assert ours.metrics["acc_norm"] == pytest.approx(ref[task]["metrics"]["acc_norm"])
+
+
+def test_published_figure_draws_one_line_per_shot_count():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers import catalog
+    from helpers import kobest as K
+
+    pub = catalog.survey("polyglot_ko_kobest")
+    fig = K.published_figure(pub, "copa")
+    copa = pub[pub["task"] == "copa"]
+    assert len(fig.axes[0].get_lines()) == copa["n_shot"].nunique()
+    assert len(fig.axes[1].get_lines()) == copa["model"].nunique()
+    with pytest.raises(ValueError, match="no rows"):
+        K.published_figure(pub, "no-such-task")

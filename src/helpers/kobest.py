@@ -816,3 +816,31 @@ def token_logprobs(model, tokenizer, context: str, continuation: str, variant: s
     pos = range(len(window) - len(cont), len(window))
     lps = [float(logp[p, t]) for p, t in zip(pos, cont, strict=True)]
     return pd.DataFrame({"token": [tokenizer.decode([t]) for t in cont], "logprob": lps})
+
+
+def published_figure(pub, task: str = "copa"):
+    """Two panels of the published Polyglot-ko table (``catalog.survey("polyglot_ko_kobest")``) for
+    ``task``: macro F1 against parameters (one line per shot count) and against shots (one line per
+    model). Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    d = pub[pub["task"] == task]
+    if d.empty:
+        raise ValueError(f"no rows for task {task!r} in the published table; have {sorted(set(pub['task']))}")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.5))
+    for n, g in d.groupby("n_shot"):
+        g = g.sort_values("params_b")
+        a1.plot(g["params_b"], g["macro_f1"], "o-", label=f"{n}-shot")
+    a1.set_xscale("log")
+    a1.set_xlabel("파라미터 (B)")
+    a1.set_ylabel("macro F1")
+    a1.legend(fontsize=8)
+    a1.set_title(f"KoBEST {task}: 크기에 따른 점수 (공개 표)", fontsize=9)
+    for m, g in d.groupby("model"):
+        g = g.sort_values("n_shot")
+        a2.plot(g["n_shot"].astype(str), g["macro_f1"], "o-", label=m.split("/")[-1])
+    a2.set_xlabel("shot 수")
+    a2.set_title(f"KoBEST {task}: shot 수에 따른 점수 (공개 표)", fontsize=9)
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -42,7 +42,7 @@ def notebooks(names: list[str] | None = None) -> list[Path]:
 
 
 class _PeakMemory:
-    """Poll a process tree's resident memory in a thread; ``peak_mb`` is the maximum seen."""
+    """Poll a process tree's resident memory in a thread; :meth:`stop` returns the peak in MB."""
 
     def __init__(self, interval: float = 0.05):
         self.interval, self.peak = interval, 0
@@ -71,10 +71,6 @@ class _PeakMemory:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=1)
-        return self.peak / 2**20
-
-    @property
-    def peak_mb(self) -> float:
         return self.peak / 2**20
 
 

@@ -67,10 +67,6 @@ class ModelSpec:
     tiny: dict = field(default_factory=dict)  # overrides of the tiny architecture
     note: str = ""
 
-    @property
-    def gated(self) -> bool:
-        return "gated" in self.note.lower()
-
 
 def _registry_path() -> Path:
     return env.data_path(REGISTRY_FILE)
