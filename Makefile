@@ -44,7 +44,7 @@ test: tiny lint
 		--nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
 run: tiny
-	$(TINY) $(BIN)/python -m helpers.notebooks run
+	$(TINY) $(BIN)/python -m survey_tools.notebooks run
 
 app: tiny
 	$(TINY) $(BIN)/python -m helpers.app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from helpers import notebooks
+from survey_tools import notebooks
 
 if __name__ == "__main__":
     os.environ.setdefault("LLM_SURVEY_PROFILE", "tiny")

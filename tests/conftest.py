@@ -1,7 +1,8 @@
 """Test-wide settings: tiny profile, hub offline, and no network at all.
 
-Every non-local connection or name lookup raises, in this process and in every notebook kernel
-(they inherit ``LLM_SURVEY_FORBID_NETWORK`` and ``import helpers`` installs the guard). Attempts
+Every non-local connection or name lookup raises, in this process and in every subprocess (notebook
+kernels, accelerate, lm-eval): they inherit ``LLM_SURVEY_FORBID_NETWORK`` and ``PYTHONPATH`` with
+``tests/sitecustomize``, whose ``sitecustomize.py`` installs ``survey_tools.netguard``. Attempts
 are also logged to a file, and the session fails if the log is not empty, so an attempt that a
 library caught and swallowed still fails the run.
 """
@@ -20,11 +21,14 @@ for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BA
     os.environ[var] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["LLM_SURVEY_FORBID_NETWORK"] = str(_NET_LOG)
+_SITE = str(Path(__file__).resolve().parent / "sitecustomize")
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SITE, os.environ.get("PYTHONPATH", "")) if p)
 _NET_LOG.unlink(missing_ok=True)
 
-from helpers import env  # noqa: E402  (installs the guard in this process)
+from helpers import env  # noqa: E402
+from survey_tools import netguard  # noqa: E402
 
-env.guard_from_env()
+netguard.install_from_env()
 
 
 def pytest_sessionfinish(session, exitstatus):

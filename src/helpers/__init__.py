@@ -11,14 +11,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "env", "zoo", "plots", "widgets", "catalog", "licenses", "instruct",
-    "lora", "generate", "kobest", "notebooks", "app",
+    "env", "zoo", "plots", "catalog", "licenses", "instruct", "lora", "generate", "kobest", "app",
 }
-
-
-from . import env as _env
-
-_env.guard_from_env()
 
 
 def __getattr__(name: str):

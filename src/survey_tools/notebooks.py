@@ -1,6 +1,6 @@
 """Execute the collection's notebooks headless: refresh committed outputs, HTML, timings.
 
-``python -m helpers.notebooks run [NAMES...]`` executes each notebook in the profile in force
+``python -m survey_tools.notebooks run [NAMES...]`` executes each notebook in the profile in force
 (``make run`` sets ``tiny``), writes the executed notebook back in place (the committed outputs),
 an HTML copy to ``build/html/`` and prints a table of wall seconds and the kernel's peak memory.
 ``bench/notebooks.py`` uses the same :func:`execute` without writing anything back.
@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import env
-
-NOTEBOOK_DIR = env.REPO_ROOT / "notebooks"
-BUILD_DIR = env.REPO_ROOT / "build"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+BUILD_DIR = REPO_ROOT / "build"
 
 
 @dataclass
@@ -122,7 +121,7 @@ def table(runs: list[Run]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.notebooks")
+    parser = argparse.ArgumentParser(prog="python -m survey_tools.notebooks")
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="execute notebooks, refresh committed outputs, write build/")
     run.add_argument("names", nargs="*", help="parts of notebook file names (default: all)")
