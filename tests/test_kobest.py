@@ -108,10 +108,26 @@ def test_prompts_match_the_harness_and_the_old_branch():
     assert new.text == "길이 얼었다.  왜냐하면" and old.text == "길이 얼었다. 왜냐하면"
     assert new.continuations == (" 추웠다.", " 더웠다.") == old.continuations
     b = kobest.doc_prompt("boolq", {"paragraph": "P", "question": "Q?", "label": 1})
-    assert b.text == "P 질문: Q? 답변: " and b.continuations == (" 아니오", " 예") and b.answer == " 예"
+    assert b.text == "P 질문: Q? 답변: " and b.continuations == (" 아니오", " 예") and b.solved == "P 질문: Q? 답변:  예"
     h = kobest.doc_prompt("hellaswag", {"context": "C", "ending_1": "a", "ending_2": "b", "ending_3": "c",
                                         "ending_4": "d", "label": 2})
     assert h.text == "문장: C" and h.gold == 2 and h.choices == ("a", "b", "c", "d")
+
+
+def test_harness_prompts_are_read_from_lm_evals_own_task_files():
+    """Not a copy: the texts come from lm_eval/tasks/kobest (its utils.py functions and Jinja templates)."""
+    utils = pytest.importorskip("lm_eval.tasks.kobest.utils")
+    for task in kobest.TASKS:
+        docs = kobest.load_task(task, kobest.samples_dir()).split("test")[:4]
+        ours = kobest.prompts(task, docs)
+        assert [p.gold for p in ours] == [d["label"] for d in docs]
+        assert all(len(p.choices) == kobest.N_CHOICES[task] for p in ours)
+        if task == "copa":
+            assert [p.text for p in ours] == [utils.copa_doc_to_text(d) for d in docs]
+            assert [list(p.choices) for p in ours] == [utils.copa_doc_to_choice(d) for d in docs]
+        if task == "wic":
+            assert [p.text for p in ours] == [utils.wic_doc_to_text(d) for d in docs]
+    assert kobest.harness_config("boolq").doc_to_text == "{{paragraph}} 질문: {{question}} 답변: "
 
 
 def test_fewshot_contexts_are_deterministic_and_shaped():
@@ -125,6 +141,8 @@ def test_fewshot_contexts_are_deterministic_and_shaped():
     assert sorted(x.doc_id for x in old) == list(range(40)) and [x.doc_id for x in old[:5]] != list(range(5))
     with pytest.raises(ValueError, match="needs 61"):
         kobest.build_items(data, 61)
+    with pytest.raises(ValueError, match="unknown KoBEST variant"):
+        kobest.build_items(data, 0, "old")
 
 
 def test_encode_pair_moves_trailing_space_like_the_harness(tok):
@@ -144,17 +162,27 @@ def test_shared_prefix_scorer_equals_one_forward_per_request(family, standin, to
     """Covers short prompts, left truncation (64-token window) and uneven batches."""
     model = standin[0] if family == "gpt_neox" else _random_model(family, tok)
     max_len = kobest.max_length(model, tok)
-    reqs = []
+    requests = []
     for task, shots in [("boolq", 1), ("hellaswag", 0), ("copa", 2), ("wic", 0)]:
         for it in kobest.build_items(kobest.load_task(task, kobest.samples_dir()), shots, limit=3):
-            reqs += [kobest.encode_pair(tok, it.context, c) for c in it.prompt.continuations]
+            requests += [kobest.encode_pair(tok, it.context, c) for c in it.prompt.continuations]
     if family != "gpt_neox":
-        assert any(len(c) + len(k) > max_len + 1 for c, k in reqs)  # truncation exercised
-    plain = kobest.score_requests_plain(model, reqs, max_len)
-    units = kobest.plan_units(reqs, list(range(len(reqs))), max_len)
-    assert len(units) < len(reqs)  # prefixes are shared
-    fast = kobest.score_units(model, units, batch_size=3, pad_id=tok.pad_token_id)
-    assert max(abs(plain[i] - fast[i]) for i in range(len(reqs))) < 1e-4
+        assert any(len(c) + len(k) > max_len + 1 for c, k in requests)  # truncation exercised
+    plain = kobest.score_requests_plain(model, requests, max_len)
+    groups = kobest.group_by_shared_prefix(requests, max_len)
+    assert len(groups) < len(requests)  # prefixes are shared
+    assert sorted(i for g in groups for i, _ in g.continuations) == list(range(len(requests)))
+    fast = kobest.score_prefix_groups(model, groups, batch_size=3, pad_id=tok.pad_token_id)
+    assert max(abs(plain[i] - fast[i]) for i in range(len(requests))) < 1e-4
+
+
+def test_group_by_shared_prefix_cuts_long_contexts_like_the_window():
+    groups = kobest.group_by_shared_prefix([([1, 2, 3, 4], [5]), ([1, 2, 3, 4], [6, 7]), ([9, 2, 3, 4], [5])], 4)
+    # windows: [1,2,3,4]+[5] -> cut to 5 tokens keeps all; +[6,7] drops token 1; the third differs
+    assert [g.prefix for g in groups] == [(1, 2, 3, 4), (2, 3, 4), (9, 2, 3, 4)]
+    assert [g.continuations for g in groups] == [[(0, (5,))], [(1, (6, 7))], [(2, (5,))]]
+    with pytest.raises(ValueError, match="request 0"):
+        kobest.group_by_shared_prefix([([1], [])], 4)
 
 
 def test_cache_resumes_an_interrupted_run(standin, tmp_path):
@@ -178,25 +206,38 @@ def test_evaluate_result_shape(standin):
     assert set(r.metrics) == {"acc", "macro_f1", "acc_norm", "n"} and r.metrics["n"] == 8
     assert {"doc", "gold", "pred", "pred_norm", "ll_0", "ll_3"} <= set(r.samples.columns)
     assert (r.samples[["ll_0", "ll_1", "ll_2", "ll_3"]] < 0).all().all()
-    point, lo, hi = kobest.bootstrap_ci(r.samples, "hellaswag", "acc", n_boot=200)
-    assert lo <= point <= hi
+    for metric in ("acc", "macro_f1", "acc_norm"):
+        point, lo, hi = kobest.bootstrap_ci(r.samples, "hellaswag", metric, n_boot=200)
+        assert point == pytest.approx(r.metrics[metric]) and lo <= point <= hi
 
 
 # --------------------------------------------------------------------------- metrics
 
 
-def test_macro_f1_matches_sklearn():
-    import random
-
+def test_bootstrap_statistic_is_sklearns_macro_f1_on_every_resample():
+    """The vectorised macro F1 used inside scipy's bootstrap equals sklearn's, also on resamples that
+    lack a class entirely (sklearn then averages over fewer classes)."""
+    import numpy as np
     from sklearn.metrics import f1_score
 
-    rnd = random.Random(0)
+    rng = np.random.default_rng(0)
     for k in (2, 4):
-        for _ in range(50):
-            g = [rnd.randrange(k) for _ in range(rnd.randint(1, 30))]
-            p = [rnd.randrange(k) for _ in g]
-            assert kobest.macro_f1(g, p) == pytest.approx(f1_score(g, p, average="macro"))
+        golds, preds = rng.integers(0, k, 30), rng.integers(0, k, 30)
+        draws = rng.integers(0, 30, (200, 30))
+        draws[0] = 0  # one item repeated: a single class at most twice
+        fast = kobest._macro_f1_along(golds[draws], preds[draws])
+        assert fast == pytest.approx([f1_score(golds[d], preds[d], average="macro") for d in draws])
     assert kobest.macro_f1([0, 1, 0, 1], [1, 1, 1, 1]) == pytest.approx(1 / 3)  # always "예": F1 0 and 2/3
+
+
+def test_bootstrap_interval_is_over_items():
+    import pandas as pd
+
+    perfect = pd.DataFrame({"gold": [0, 1] * 10, "pred": [0, 1] * 10})
+    assert kobest.bootstrap_ci(perfect, "copa", "macro_f1", n_boot=100) == (1.0, 1.0, 1.0)
+    half = pd.DataFrame({"gold": [0, 1] * 20, "pred": [0, 0, 1, 1] * 10})
+    point, lo, hi = kobest.bootstrap_ci(half, "copa", "acc", n_boot=500, level=0.95)
+    assert point == 0.5 and 0.3 < lo < 0.45 and 0.55 < hi < 0.7  # about +-1.96 * sqrt(.25 / 40)
 
 
 def test_committed_lm_eval_yamls_are_current(tmp_path):
@@ -225,24 +266,36 @@ def test_parity_with_lm_evaluation_harness(standin, n_shot):
         cols = [f"ll_{j}" for j in range(kobest.N_CHOICES[task])]
         for row, theirs in zip(ours.samples[cols].values.tolist(), ref[task]["lls"], strict=True):
             assert max(abs(a - b) for a, b in zip(row, theirs, strict=True)) < 1e-4, (task, row, theirs)
-            assert kobest._argmax(row) == kobest._argmax(theirs)
+            assert row.index(max(row)) == theirs.index(max(theirs))
         assert ours.metrics["acc"] == pytest.approx(ref[task]["metrics"]["acc"])
         assert ours.metrics["macro_f1"] == pytest.approx(ref[task]["metrics"]["f1"])
         if task == "hellaswag":
             assert ours.metrics["acc_norm"] == pytest.approx(ref[task]["metrics"]["acc_norm"])
 
 
-def test_published_figure_draws_one_line_per_shot_count():
+def test_figures_draw_what_they_are_given(standin):
     import matplotlib
+    import pandas as pd
 
     matplotlib.use("Agg")
-    from helpers import catalog
-    from helpers import kobest as K
+    from helpers import catalog, plots
 
+    plots.use_korean_font()
+    model, tok = standin
+    item = kobest.build_items(kobest.load_task("copa", kobest.samples_dir()), limit=1)[0]
+    per_choice = [kobest.token_logprobs(model, tok, item.context, c) for c in item.prompt.continuations]
+    fig = kobest.token_logprob_figure(per_choice, gold=1, title="t")
+    assert [len(ax.patches) for ax in fig.axes] == [len(f) for f in per_choice]
+    assert fig.axes[1].patches[0].get_facecolor() != fig.axes[0].patches[0].get_facecolor()  # gold stands out
+    assert "(정답)" in fig.axes[1].get_title() and "(정답)" not in fig.axes[0].get_title()
+    ci = pd.DataFrame({"macro_f1": [0.5, 0.7], "low": [0.3, 0.6], "high": [0.6, 0.9]}, index=["boolq", "copa"])
+    fig = kobest.interval_figure(ci, "macro_f1")
+    bars = fig.axes[0].collections[0].get_segments()  # one vertical error bar per task
+    assert [(seg[0][1], seg[1][1]) for seg in bars] == [(0.3, 0.6), (0.6, 0.9)]
     pub = catalog.survey("polyglot_ko_kobest")
-    fig = K.published_figure(pub, "copa")
+    fig = kobest.published_figure(pub, "copa")
     copa = pub[pub["task"] == "copa"]
     assert len(fig.axes[0].get_lines()) == copa["n_shot"].nunique()
     assert len(fig.axes[1].get_lines()) == copa["model"].nunique()
     with pytest.raises(ValueError, match="no rows"):
-        K.published_figure(pub, "no-such-task")
+        kobest.published_figure(pub, "no-such-task")
