@@ -104,13 +104,14 @@ def test_hub_load_offline_gives_a_clear_message():
 def test_prompts_match_the_harness_and_the_old_branch():
     doc = {"premise": "길이 얼었다.", "question": "원인", "alternative_1": "추웠다.", "alternative_2": "더웠다.",
            "label": 0}
-    new, old = kobest.doc_prompt("copa", doc, "harness"), kobest.doc_prompt("copa", doc, "polyglot")
+    new, old = kobest.prompts("copa", [doc], "harness")[0], kobest.prompts("copa", [doc], "polyglot")[0]
     assert new.text == "길이 얼었다.  왜냐하면" and old.text == "길이 얼었다. 왜냐하면"
     assert new.continuations == (" 추웠다.", " 더웠다.") == old.continuations
-    b = kobest.doc_prompt("boolq", {"paragraph": "P", "question": "Q?", "label": 1})
-    assert b.text == "P 질문: Q? 답변: " and b.continuations == (" 아니오", " 예") and b.solved == "P 질문: Q? 답변:  예"
-    h = kobest.doc_prompt("hellaswag", {"context": "C", "ending_1": "a", "ending_2": "b", "ending_3": "c",
-                                        "ending_4": "d", "label": 2})
+    b = kobest.prompts("boolq", [{"paragraph": "P", "question": "Q?", "label": 1}])[0]
+    assert b.text == "P 질문: Q? 답변: " and b.continuations == (" 아니오", " 예")
+    assert b.solved == "P 질문: Q? 답변:  예"  # the few-shot example: text + delimiter + gold choice
+    h = kobest.prompts("hellaswag", [{"context": "C", "ending_1": "a", "ending_2": "b", "ending_3": "c",
+                                      "ending_4": "d", "label": 2}])[0]
     assert h.text == "문장: C" and h.gold == 2 and h.choices == ("a", "b", "c", "d")
 
 

@@ -276,10 +276,6 @@ def prompts(task: str, docs: Sequence[dict], variant: str = "harness") -> list[P
     return [Prompt(text(d), tuple(choices(d)), int(d["label"])) for d in docs]
 
 
-def doc_prompt(task: str, doc: dict, variant: str = "harness") -> Prompt:
-    return prompts(task, [doc], variant)[0]
-
-
 @dataclass(frozen=True)
 class Item:
     """One evaluated doc: the full context (few-shot examples + question) and its prompt."""
@@ -346,7 +342,8 @@ def max_length(model, tokenizer) -> int:
 # --------------------------------------------------------------------------- scoring
 
 
-def continuation_logprobs(model, context_ids: Sequence[int], continuation_ids: Sequence[int], max_len: int) -> list[float]:
+def continuation_logprobs(model, context_ids: Sequence[int], continuation_ids: Sequence[int],
+                          max_len: int) -> list[float]:
     """One forward pass, as lm-eval runs each request: the model reads the window
     ``(context + continuation)[-(max_len + 1):][:-1]`` (a long context loses tokens on the left); at
     each continuation position we read the log-probability of the token that actually comes next."""
@@ -480,12 +477,6 @@ def _append_cache(path: Path | None, values: dict[tuple[int, int], tuple[str, fl
 # --------------------------------------------------------------------------- metrics
 
 
-def accuracy(golds: Sequence[int], preds: Sequence[int]) -> float:
-    from sklearn.metrics import accuracy_score
-
-    return float(accuracy_score(golds, preds))
-
-
 def macro_f1(golds: Sequence[int], preds: Sequence[int]) -> float:
     """scikit-learn's ``f1_score(average="macro")``, as the harness's KoBEST aggregation: the unweighted
     mean of each class's F1 over the classes in golds or preds."""
@@ -508,9 +499,10 @@ def _macro_f1_along(golds, preds, axis: int = -1):
 def metrics_from_samples(samples, task: str) -> dict[str, float]:
     if samples.empty:
         raise ValueError("no items")
-    out = {"acc": accuracy(samples["gold"], samples["pred"]), "macro_f1": macro_f1(samples["gold"], samples["pred"])}
+    out = {"acc": float((samples["gold"] == samples["pred"]).mean()),
+           "macro_f1": macro_f1(samples["gold"], samples["pred"])}
     if task == "hellaswag":
-        out["acc_norm"] = accuracy(samples["gold"], samples["pred_norm"])
+        out["acc_norm"] = float((samples["gold"] == samples["pred_norm"]).mean())
     return {**out, "n": len(samples)}
 
 
@@ -532,18 +524,14 @@ def bootstrap_ci(samples, task: str, metric: str = "acc", n_boot: int = 1000, le
 # --------------------------------------------------------------------------- evaluate
 
 
-@dataclass(repr=False)
+@dataclass
 class EvalResult:
     task: str
     n_shot: int
     variant: str
     metrics: dict[str, float]
-    samples: Any  # pandas DataFrame, one row per doc
-    info: dict
-
-    def __repr__(self) -> str:
-        m = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in self.metrics.items())
-        return f"EvalResult({self.task}, {self.n_shot}-shot, {self.variant}: {m})"
+    samples: Any = field(repr=False)  # pandas DataFrame, one row per doc
+    info: dict = field(repr=False)
 
 
 def _progress_disabled(progress: bool | None) -> bool:
@@ -685,7 +673,8 @@ def run_lm_eval(model, tokenizer, tasks: Iterable[str], n_shot: int = 0, limit: 
             stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
         harness_folder = Path(importlib.import_module(f"{HARNESS_MODULE}.utils").__file__).parent
         manager = TaskManager(include_path=[str(harness_folder), str(write_lm_eval_tasks(tmp))], include_defaults=False)
-        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=str(next(model.parameters()).device))
+        device = str(next(model.parameters()).device)
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=device)
         out = lm_eval.simple_evaluate(model=lm, tasks=[lm_eval_task_name(t) for t in tasks], num_fewshot=n_shot,
                                       limit=limit, log_samples=True, task_manager=manager, bootstrap_iters=0)
     res = {}
