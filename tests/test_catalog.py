@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 
+import networkx as nx
 import pandas as pd
 import pytest
 
-from helpers import catalog
+from helpers import catalog, licenses
 from helpers.catalog import CatalogError
 
 REQUIRED_MODELS = {
@@ -68,7 +69,7 @@ def test_licences_come_from_the_shared_vocabulary(models):
     used = {x for col in ("weights_license", "code_license", "data_license") for v in models[col]
             for x in catalog.split(v)}
     used |= {x for v in catalog.datasets()["license"] for x in catalog.split(v)}
-    assert used <= set(catalog.LICENSE_IDS)
+    assert used <= set(licenses.load_licenses())
 
 
 def test_commercial_and_korean_have_reasons(models):
@@ -84,7 +85,9 @@ def test_genealogy_nodes_exist_and_no_cycles():
     nodes = set(cat.models.index) | set(cat.datasets.index) | set(cat.apis.index)
     assert set(g.child) <= nodes and set(g.parent) <= nodes
     assert g.relation.isin(catalog.RELATIONS).all()
-    assert catalog.find_cycle(g) is None
+    graph = catalog.genealogy_graph()
+    assert nx.is_directed_acyclic_graph(graph)
+    assert graph.number_of_edges() == len(g) and set(graph) == nodes
 
 
 def test_base_models_are_genealogy_edges(models):
@@ -200,20 +203,13 @@ def test_unknown_genealogy_node_rejected(tmp_catalog):
         catalog.load(tmp_catalog)
 
 
-def test_cycle_rejected(tmp_catalog):
+def test_cycle_rejected_naming_the_loop(tmp_catalog):
     with open(tmp_catalog / "genealogy.csv", "a", encoding="utf-8") as f:
         f.write("llama,alpaca,fine-tune,https://example.org,made-up cycle for the test\n")
-    with pytest.raises(CatalogError, match="cycle"):
+    with pytest.raises(CatalogError, match="genealogy.csv, line .*cycle in genealogy: .*alpaca.*llama") as e:
         catalog.load(tmp_catalog)
-
-
-def test_find_cycle_matches_networkx():
-    nx = pytest.importorskip("networkx")
-    g = catalog.genealogy()
-    looped = pd.concat([g, pd.DataFrame([{"child": "llama", "parent": "kovicuna"}])], ignore_index=True)
-    for edges in (g, looped):
-        graph = nx.DiGraph(list(zip(edges.child, edges.parent)))
-        assert (catalog.find_cycle(edges) is None) == nx.is_directed_acyclic_graph(graph)
+    loop = e.value.problem.split(": ")[1].split(" -> ")
+    assert loop[0] == loop[-1] and set(loop) == {"alpaca", "llama"}
 
 
 def test_per_size_list_length_checked(tmp_catalog):
@@ -238,7 +234,22 @@ def test_filter_models(models):
     assert set(recent.index) == {"hyperclovax-seed", "kanana", "kanana-1.5"}
 
 
-def test_family_edges():
-    fam = catalog.family_edges("pythia")
-    assert set(fam.child) == {"dolly-v2", "oasst-sft-pythia-12b"}
-    assert set(catalog.family_edges("llama").child) >= {"alpaca", "vicuna", "kovicuna", "gpt4all-lora"}
+def test_generations_follow_the_genealogy():
+    graph = catalog.genealogy_graph(("model",))
+    assert catalog.generations(graph, "pythia") == {"pythia": 0, "dolly-v2": 1, "oasst-sft-pythia-12b": 1}
+    llama = catalog.generations(graph, "llama")
+    assert llama["llama"] == 0 and llama["vicuna"] == 1 and llama["kovicuna"] == 2
+    assert {"alpaca", "gpt4all-lora", "koalpaca-llama"} <= set(llama)
+    assert "dolly-v2" not in llama
+
+
+def test_trained_on_api_data_follows_data_edges_through_translations():
+    users = catalog.trained_on_api_data()
+    assert {"alpaca", "vicuna", "koalpaca-llama", "kovicuna"} <= set(users)  # kovicuna: translated ShareGPT
+    assert "dolly-v2" not in users and "llama" not in users
+    # computed by hand from the edges: API-generated data, data translated from it, models trained on either
+    g = catalog.genealogy()
+    generated = set(g[g.relation == "data-generated-by-api"].child)
+    translated = set(g[(g.relation == "data-translated-from") & g.parent.isin(generated)].child)
+    trained = g[(g.relation == "trained-on-data") & g.parent.isin(generated | translated)]
+    assert users == sorted(set(trained.child))

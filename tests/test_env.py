@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -92,13 +94,52 @@ def test_hub_check_is_offline_under_hf_hub_offline(monkeypatch):
     assert env.hub_reachable() is False
 
 
-def test_seed_makes_torch_repeatable():
+def test_seed_makes_python_numpy_and_torch_repeatable():
+    import random
+
+    import numpy as np
     import torch
 
+    def draw():
+        return random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist()
+
+    assert env.seed(123) == 123
+    first = draw()
     env.seed(123)
-    a = torch.rand(3)
-    env.seed(123)
-    assert torch.equal(a, torch.rand(3))
+    assert draw() == first
+    env.seed(124)
+    assert draw() != first
+
+
+def _in_fresh_python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_cpu_only_check_agrees_with_torch():
+    import torch
+
+    if env.cpu_only_here():  # the cheap answer may only ever be "certainly no GPU"
+        assert not torch.cuda.is_available() and not torch.backends.mps.is_available()
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert env.hardware().device == expected
+
+
+def test_report_imports_torch_only_where_it_could_find_a_gpu():
+    out = _in_fresh_python("import sys; from helpers import env; env.report('tiny'); print('torch' in sys.modules)")
+    assert out.splitlines()[-1] == str(not env.cpu_only_here())
+    assert "torch" in out and "device" in out  # the version and the device are still reported
+
+
+def test_quiet_reaches_libraries_imported_before_and_after_it():
+    check = ("import transformers, datasets; from transformers.utils import logging as tl; "
+             "print(tl.get_verbosity() == tl.ERROR, tl.is_progress_bar_enabled(), "
+             "datasets.is_progress_bar_enabled(), datasets.logging.get_verbosity() == datasets.logging.ERROR)")
+    clean = "import os; [os.environ.pop(k, None) for k in env.QUIET_ENV]; "
+    after = _in_fresh_python(f"from helpers import env; {clean}env.quiet(); {check}")
+    loud, before = _in_fresh_python(f"from helpers import env; {clean}{check}; env.quiet(); {check}").splitlines()
+    assert after == before == "True False False True"
+    assert loud != after  # the check can fail
 
 
 def test_report_names_profile_and_versions(capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 from helpers import plots
@@ -45,3 +47,21 @@ def test_plotly_template_puts_korean_fonts_first():
     family = fig.layout.template.layout.font.family
     assert family.split(",")[0].strip() in {"NanumGothic", "NanumSquare"}
     assert fig.layout.title.text == "제목"
+
+
+def test_setup_sets_the_renderer_without_importing_plotly_renderers():
+    """plotly's renderers import nbformat (about a second): setup() leaves that to the first figure."""
+    code = ("import os, sys; os.environ.pop('PLOTLY_RENDERER', None); from helpers import plots; plots.setup(); "
+            "print('plotly.io._renderers' in sys.modules); import plotly.io as pio; "
+            "print(pio.renderers.default, pio.templates.default)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "plotly_mimetype", plots.TEMPLATE]
+
+
+def test_setup_after_plotly_rendered_sets_the_renderer_directly(monkeypatch):
+    import plotly.io as pio
+
+    monkeypatch.delenv("PLOTLY_RENDERER", raising=False)
+    pio.renderers.default = "json"
+    plots.setup()
+    assert pio.renderers.default == "plotly_mimetype" and pio.templates.default == plots.TEMPLATE

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import platform
-import random
 import socket
 import sys
 import time
@@ -118,22 +117,39 @@ class Hardware:
     cpu_count: int
 
 
+GPU_DEVICE_NODES = ("nvidia[0-9]*", "kfd", "dxg")  # NVIDIA, AMD ROCm, WSL2
+
+
+def cpu_only_here() -> bool:
+    """True where torch can only use the CPU: Linux with no GPU device node in ``/dev``.
+
+    Lets :func:`hardware` answer without importing torch (about a second) in notebooks that load
+    no model. Elsewhere (macOS, Windows, a GPU node present) torch itself answers.
+    """
+    return sys.platform.startswith("linux") and not [
+        node for pattern in GPU_DEVICE_NODES for node in Path("/dev").glob(pattern)]
+
+
 def hardware() -> Hardware:
     """Describe the accelerator (or the CPU) this kernel would use."""
     import psutil
-    import torch
 
     vm = psutil.virtual_memory()
     cpus = os.cpu_count() or 1
+    cpu = Hardware("cpu", platform.processor() or platform.machine(), vm.total / 2**30,
+                   vm.available / 2**30, True, cpus)
+    if "torch" not in sys.modules and cpu_only_here():
+        return cpu
+    import torch
+
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         free, total = torch.cuda.mem_get_info(0)
         return Hardware("cuda", props.name, total / 2**30, free / 2**30,
                         bool(torch.cuda.is_bf16_supported()), cpus)
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+    if torch.backends.mps.is_available():
         return Hardware("mps", "Apple MPS", vm.total / 2**30, vm.available / 2**30, False, cpus)
-    return Hardware("cpu", platform.processor() or platform.machine(), vm.total / 2**30,
-                    vm.available / 2**30, True, cpus)
+    return cpu
 
 
 def device() -> str:
@@ -194,44 +210,48 @@ def profile(override: str | None = None) -> str:
 
 
 def seed(n: int = 0) -> int:
-    """Seed Python, NumPy and torch (and CUDA) with ``n``."""
-    random.seed(n)
-    try:
-        import numpy as np
+    """Seed Python's ``random``, NumPy and torch (every device) with ``n``.
 
-        np.random.seed(n)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import torch
+    ``accelerate``'s ``set_seed`` does the same as ``transformers.set_seed``, which would import
+    ``transformers.trainer_utils`` and with it peft (2-4 s) in a notebook that trains nothing.
+    """
+    from accelerate.utils import set_seed
 
-        torch.manual_seed(n)
-    except ImportError:  # pragma: no cover
-        pass
+    set_seed(n)
     return n
 
 
+# Read by each library when it is imported: setting them costs nothing in a notebook that never
+# imports transformers or datasets (importing them just to call their setters costs about a second).
+QUIET_ENV = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "DATASETS_VERBOSITY": "error",
+}
+
+
 def quiet() -> None:
-    """Progress bars and noisy logs off (CI and committed outputs)."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    """Progress bars and noisy logs off (CI and committed outputs), also for libraries imported later."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
-    try:
+    # libraries already imported have read the environment: tell them directly
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
         import transformers
 
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
-    try:
+    if "datasets" in sys.modules:
         import datasets
 
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def in_ci() -> bool:

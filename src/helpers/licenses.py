@@ -51,7 +51,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+import networkx as nx
+import pandas as pd
 import yaml
+
+from . import catalog, plots
+from .catalog import split
 
 USES = ("commercial", "research", "redistribute-weights", "finetune-release")
 USE_LABELS_KO = {
@@ -227,24 +232,17 @@ def _load_cached(path: str, mtime: float) -> dict[str, License]:
     return parse_licenses(Path(path).read_text(encoding="utf-8"), origin=path)
 
 
-def license_ids() -> list[str]:
-    return sorted(load_licenses())
-
-
-def terms_table(licenses: dict[str, License] | None = None):
+def terms_table(licenses: dict[str, License] | None = None) -> pd.DataFrame:
     """One row per licence: every term's value and clause, plus name and URL."""
-    import pandas as pd
-
-    lic = licenses or load_licenses()
     rows = []
-    for lid, L in lic.items():
-        row = {"license": lid, "name": L.name, "kind": L.kind}
+    for lid, terms in (licenses or load_licenses()).items():
+        row = {"license": lid, "name": terms.name, "kind": terms.kind}
         for tname in TERM_VALUES:
-            row[tname] = L.terms[tname].value
-            row[f"{tname}_section"] = L.terms[tname].section
-        row["conditions"] = "; ".join(f"{c.kind} (§{c.section})" for c in L.conditions)
-        row["read_in_full"] = L.read_in_full
-        row["url"] = L.url
+            row[tname] = terms.terms[tname].value
+            row[f"{tname}_section"] = terms.terms[tname].section
+        row["conditions"] = "; ".join(f"{c.kind} (§{c.section})" for c in terms.conditions)
+        row["read_in_full"] = terms.read_in_full
+        row["url"] = terms.url
         rows.append(row)
     return pd.DataFrame(rows).set_index("license")
 
@@ -254,18 +252,14 @@ CC_COLUMNS = {"attribution": "저작자 표시", "commercial": "상업적 이용
 _SYMBOL = {"yes": "O", "required": "O", "no": "X", "not-required": "X", "conditional": "△", "partial": "△"}
 
 
-def cc_table(licenses: dict[str, License] | None = None, ids: Iterable[str] | None = None):
+def cc_table(licenses: dict[str, License] | None = None, ids: Iterable[str] | None = None) -> pd.DataFrame:
     """The survey's CC table (저작자 표시 / 상업적 이용 / 파생물 생산 / 동일조건 배포), from the data.
 
     O = yes / required, X = no / not required, △ = conditional / partial.
     """
-    import pandas as pd
-
     lic = licenses or load_licenses()
-    rows = []
-    for lid in ids or lic:
-        L = lic[lid]
-        rows.append({"license": lid, **{ko: _SYMBOL[L.terms[t].value] for t, ko in CC_COLUMNS.items()}})
+    rows = [{"license": lid, **{ko: _SYMBOL[lic[lid].terms[t].value] for t, ko in CC_COLUMNS.items()}}
+            for lid in ids or lic]
     return pd.DataFrame(rows).set_index("license")
 
 
@@ -291,14 +285,16 @@ class Verdict:
     label_effect: str
     label_mismatch: bool
 
-    def to_frame(self):
-        import pandas as pd
-
+    def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.reasons, columns=Reason._fields)
 
     def binding(self) -> list[Reason]:
         """The reasons whose effect equals the verdict (the ones that decided it)."""
         return [r for r in self.reasons if r.effect == self.allowed]
+
+    def decided_by(self) -> str:
+        """``layer:licence`` of the binding reasons, e.g. ``base-model:llama-1-research; training-data:...``."""
+        return "; ".join(sorted({f"{r.layer}:{r.license_id}" for r in self.binding()}))
 
     def explain(self) -> str:
         lines = [f"{self.model} / {self.use} ({USE_LABELS_KO[self.use]}): {self.allowed}"]
@@ -327,83 +323,58 @@ def strictest(effects: Iterable[str]) -> str:
     return min(ranked, key=EFFECT_RANK.__getitem__) if ranked else "yes"
 
 
-def _split(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value if str(v).strip()]
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return []
-    except (TypeError, ValueError):
-        pass
-    return [v.strip() for v in str(value).split(";") if v.strip()]
+def is_pretraining_corpus(dataset: dict) -> bool:
+    """True for web-scale pre-training corpora: data only scraped (not generated, translated or written)."""
+    how_made = str(dataset.get("how_made") or "").split(" + ")
+    return how_made == ["scraped"] and not split(dataset.get("generated_by_api"))
 
 
-def _first(row: dict, *names: str, default=None):
-    for n in names:
-        if n in row and _split(row[n]):
-            return row[n]
-    return default
-
-
-PRETRAIN_MARKERS = ("scrap", "crawl", "web", "pre-train", "pretrain", "mixture", "corpus")
-
-
-def is_pretraining_corpus(ds: dict) -> bool:
-    """True for web-scale pre-training corpora: scraped data not generated, translated or written for us."""
-    how = " ".join(str(ds.get(k, "")) for k in ("how_made", "made_by", "how", "kind", "type")).lower()
-    if any(m in how for m in ("generated", "translated", "human")) or _split(ds.get("generated_by_api")):
-        return False
-    return any(m in how for m in PRETRAIN_MARKERS)
-
-
-def data_effect(L: License, use: str) -> tuple[str, str]:
+def data_effect(terms: License, use: str) -> tuple[str, str]:
     """Effect a dataset licence has on a model trained on it, with the reasoning."""
     _check_use(use)
-    if L.id == "unknown" and use != "research":
+    if terms.id == "unknown" and use != "research":
         return "conditional", ("no licence stated for the data: rights in it are unclear, so any use of a model "
                                "trained on it carries that uncertainty")
-    commercial, csec, cnote = L.effect("commercial")
+    commercial, csec, cnote = terms.effect("commercial")
     if use == "commercial":
         if commercial == "no":
             return "no", (f"non-commercial data (§{csec}); whether model weights are an adaptation of their "
                           "training data is unsettled, we follow the conservative reading that the data's own "
                           "authors state (e.g. Stanford for Alpaca)")
         return commercial, f"data licence allows commercial use: {cnote} (§{csec})"
-    if use == "research" and L.id == "unknown":
+    if use == "research" and terms.id == "unknown":
         return "yes", "no licence stated for the data; research use of a trained model is not where that bites"
     if use == "research":
-        eff, sec, note = L.effect("research")
+        eff, sec, note = terms.effect("research")
         return eff, f"{note} (§{sec})" if note else f"§{sec}"
-    sa = L.terms["share_alike"]
+    sa = terms.terms["share_alike"]
     if sa.value == "required":
         return "conditional", (f"share-alike data (§{sa.section}): if weights count as Adapted Material, they "
                                "must be released under the same licence - legally unsettled")
-    eff, sec, note = L.effect(use)
+    eff, sec, note = terms.effect(use)
     if eff == "no":
         return "conditional", f"the data licence grants no redistribution (§{sec}); effect on weights unsettled"
     return "yes", f"the data licence does not restrict releasing models trained on it (§{sec})"
 
 
 class Resolver:
-    """Resolve verdicts against catalog frames (``models``, ``datasets``) and licence data."""
+    """Resolve verdicts against catalog frames (``models``, ``datasets``) and licence data.
 
-    def __init__(self, models, datasets, licenses: dict[str, License] | None = None):
+    The frames need the catalog's columns: ``id``, ``weights_license``, ``sizes_b``, ``base_model``,
+    ``training_data`` for models; ``id``, ``license``, ``how_made``, ``generated_by_api``,
+    ``translated_from`` (and optionally ``source``) for datasets. Empty licence cells read as ``unknown``.
+    """
+
+    def __init__(self, models: pd.DataFrame, datasets: pd.DataFrame, licenses: dict[str, License] | None = None):
         self.licenses = licenses or load_licenses()
         self.models = self._index(models, "models")
         self.datasets = self._index(datasets, "datasets")
 
     @staticmethod
-    def _index(frame, what: str) -> dict[str, dict]:
-        if isinstance(frame, dict):
-            return {k: dict(v) for k, v in frame.items()}
-        df = frame.reset_index() if "id" not in frame.columns else frame
-        if "id" not in df.columns:
-            raise LicenseDataError(f"{what}: expected an 'id' column, got {list(df.columns)}")
-        return {str(r["id"]): r for r in df.to_dict("records")}
+    def _index(frame: pd.DataFrame, what: str) -> dict[str, dict]:
+        if "id" not in frame.columns:
+            raise LicenseDataError(f"{what}: expected an 'id' column, got {list(frame.columns)}")
+        return {str(r["id"]): r for r in frame.to_dict("records")}
 
     def license(self, lid: str, where: str) -> License:
         if lid not in self.licenses:
@@ -414,8 +385,8 @@ class Resolver:
     # ---- layers
     def _own(self, mid: str, row: dict, use: str, size: float | None = None) -> list[Reason]:
         """Own-weights reasons; a family whose sizes carry different licences gets one per licence."""
-        lids = _split(_first(row, "weights_license", "license", default="unknown"))
-        sizes = _split(row.get("sizes_b"))
+        lids = split(row.get("weights_license")) or ["unknown"]
+        sizes = split(row.get("sizes_b"))
         groups: dict[str, list[str]] = {}
         if len(lids) > 1:
             if len(lids) != len(sizes):
@@ -427,13 +398,13 @@ class Resolver:
             if not groups:
                 raise ValueError(f"model {mid!r} has no size {size!r}; sizes: {sizes}")
         else:
-            groups[lids[0] if lids else "unknown"] = []
+            groups[lids[0]] = []
         out = []
         for lid, szs in groups.items():
-            L = self.license(lid, f"model {mid!r}, field 'weights_license'")
-            eff, sec, note = L.effect(use)
+            terms = self.license(lid, f"model {mid!r}, field 'weights_license'")
+            eff, sec, note = terms.effect(use)
             subject = f"{mid} [{'/'.join(szs)}B]" if len(lids) > 1 else mid
-            out.append(Reason("own-weights", subject, lid, eff, L.url, f"§{sec}: {note}" if note else f"§{sec}"))
+            out.append(Reason("own-weights", subject, lid, eff, terms.url, f"§{sec}: {note}" if note else f"§{sec}"))
         return out
 
     def _dataset_reasons(self, did: str, use: str, seen: set, prefix: str = "") -> list[Reason]:
@@ -444,24 +415,25 @@ class Resolver:
             return []
         seen = seen | {did}
         ds = self.datasets[did]
-        lid = str(_first(ds, "license", "licence", "data_license", default="unknown")).strip()
-        L = self.license(lid, f"dataset {did!r}, field 'license'")
-        src = _split(ds.get("source"))
-        if is_pretraining_corpus(ds):
-            out = [Reason("training-data", subject, lid, NOT_ASSESSED, L.url,
-                          "web-scale pre-training corpus of mixed licences; publishers rely on copyright "
-                          "exceptions (fair use / TDM), not on the documents' licences - not assessed here"
-                          + (f"; data facts: {src[0]}" if src else ""))]
-        else:
-            eff, note = data_effect(L, use)
-            out = [Reason("training-data", subject, lid, eff, L.url, note)]
-        for api in _split(ds.get("generated_by_api")):
-            A = self.license(api, f"dataset {did!r}, field 'generated_by_api'")
-            eff, sec, note = A.effect(use)
-            out.append(Reason("data-generator-api", f"{subject} ← {api}", api, eff, A.url,
+        out = []
+        for lid in split(ds.get("license")) or ["unknown"]:
+            terms = self.license(lid, f"dataset {did!r}, field 'license'")
+            if is_pretraining_corpus(ds):
+                src = split(ds.get("source"))
+                out.append(Reason("training-data", subject, lid, NOT_ASSESSED, terms.url,
+                                  "web-scale pre-training corpus of mixed licences; publishers rely on copyright "
+                                  "exceptions (fair use / TDM), not on the documents' licences - not assessed here"
+                                  + (f"; data facts: {src[0]}" if src else "")))
+            else:
+                eff, note = data_effect(terms, use)
+                out.append(Reason("training-data", subject, lid, eff, terms.url, note))
+        for api in split(ds.get("generated_by_api")):
+            api_terms = self.license(api, f"dataset {did!r}, field 'generated_by_api'")
+            eff, sec, note = api_terms.effect(use)
+            out.append(Reason("data-generator-api", f"{subject} ← {api}", api, eff, api_terms.url,
                               f"§{sec}: {note}; these terms bind whoever called the API (the dataset's "
                               "makers), not clearly later users of the data or model"))
-        for parent in _split(ds.get("translated_from")):
+        for parent in split(ds.get("translated_from")):
             out += self._dataset_reasons(parent, use, seen, prefix=f"{subject} ← ")
         return out
 
@@ -474,7 +446,7 @@ class Resolver:
             return []
         row = self.models[mid]
         out = self._own(mid, row, use, size)
-        for base in _split(row.get("base_model")):
+        for base in split(row.get("base_model")):
             if base not in self.models:
                 raise LicenseDataError(f"model {mid!r}, field 'base_model': {base!r} is not in the catalog")
             for r in self.reasons(base, use, None, _seen | {mid}):
@@ -482,7 +454,7 @@ class Resolver:
                 subject = r.subject if r.subject.split(" ")[0] == base else f"{base} › {r.subject}"
                 out.append(Reason("base-model", subject, r.license_id, r.effect, r.source, layer_note + r.note))
         seen: set = set()
-        for did in _split(row.get("training_data")):
+        for did in split(row.get("training_data")):
             out += self._dataset_reasons(did, use, seen)
         return out
 
@@ -497,30 +469,27 @@ class Resolver:
         mismatch = EFFECT_RANK[label_effect] > EFFECT_RANK[allowed]
         return Verdict(mid, use, allowed, reasons, label, label_effect, mismatch)
 
-    def matrix(self, uses: Iterable[str] = USES, models: Iterable[str] | None = None):
-        import pandas as pd
-
+    def matrix(self, uses: Iterable[str] = USES, models: Iterable[str] | None = None) -> pd.DataFrame:
         ids = list(models or self.models)
         data = {u: [self.verdict(m, u).allowed for m in ids] for u in uses}
         return pd.DataFrame(data, index=pd.Index(ids, name="model"))
 
-    def mismatches(self, uses: Iterable[str] = USES):
-        import pandas as pd
-
-        rows = []
-        for m in self.models:
-            for u in uses:
-                v = self.verdict(m, u)
-                if v.label_mismatch:
-                    rows.append({"model": m, "use": u, "label": v.label, "label_says": v.label_effect,
-                                 "chain_says": v.allowed,
-                                 "decided_by": "; ".join(sorted({f"{r.layer}:{r.license_id}" for r in v.binding()}))})
+    def mismatches(self, uses: Iterable[str] = USES) -> pd.DataFrame:
+        """Every (model, use) whose card label says more than the chain allows, and what decided it."""
+        rows = [{"model": v.model, "use": v.use, "label": v.label, "label_says": v.label_effect,
+                 "chain_says": v.allowed, "decided_by": v.decided_by()}
+                for v in (self.verdict(m, u) for m in self.models for u in uses) if v.label_mismatch]
         return pd.DataFrame(rows, columns=["model", "use", "label", "label_says", "chain_says", "decided_by"])
 
-    def chain_graph(self, mid: str, use: str = "commercial"):
-        """A networkx DiGraph of the chain: model → base models → datasets → APIs, edges carry effects."""
-        import networkx as nx
+    def case_table(self, model_id: str, uses: Iterable[str] = USES) -> pd.DataFrame:
+        """One worked case: per use, the verdict, the card's label and what decided it."""
+        rows = [{"use": v.use, "allowed": v.allowed, "label": v.label, "label_says": v.label_effect,
+                 "label_mismatch": v.label_mismatch, "decided_by": v.decided_by()}
+                for v in (self.verdict(model_id, u) for u in uses)]
+        return pd.DataFrame(rows).set_index("use")
 
+    def chain_graph(self, mid: str, use: str = "commercial") -> nx.DiGraph:
+        """A networkx DiGraph of the chain: model → base models → datasets → APIs, nodes carry effects."""
         g = nx.DiGraph()
         v = self.verdict(mid, use)
         g.add_node(mid, kind="model", effect=v.allowed)
@@ -534,46 +503,22 @@ class Resolver:
                 g.add_node(p, kind=kind)
                 g.add_edge(prev, p)
                 prev = p
-            node = prev
-            effs = g.nodes[node].setdefault("effects", [])
-            effs.append(r.effect)
-            assessed = [e for e in effs if e != NOT_ASSESSED]
-            g.nodes[node]["effect"] = strictest(assessed) if assessed else NOT_ASSESSED
-            g.nodes[node].setdefault("licenses", set()).add(r.license_id)
+            effects = g.nodes[prev].setdefault("effects", [])
+            effects.append(r.effect)
+            assessed = [e for e in effects if e != NOT_ASSESSED]
+            g.nodes[prev]["effect"] = strictest(assessed) if assessed else NOT_ASSESSED
+            g.nodes[prev].setdefault("licenses", set()).add(r.license_id)
         g.nodes[mid]["effect"] = v.allowed
         return g
 
 
-# --------------------------------------------------------------------------- catalog wiring
-
-
-def catalog_frames():
-    """``(models, datasets)`` DataFrames from ``helpers.catalog`` (the shared catalog).
-
-    Falls back to reading ``data/catalog/models.csv`` / ``datasets.csv`` as they are
-    while ``helpers.catalog`` is not importable (no schema checks then).
-    """
-    try:
-        from . import catalog
-    except ImportError:
-        import pandas as pd
-
-        from .env import data_path
-
-        return (pd.read_csv(data_path("catalog", "models.csv")),
-                pd.read_csv(data_path("catalog", "datasets.csv")))
-    models = catalog.models()
-    for name in ("datasets", "datasets_table", "dataset_table", "training_datasets"):
-        fn = getattr(catalog, name, None)
-        if callable(fn):
-            return models, fn()
-    raise LicenseDataError("helpers.catalog has no datasets accessor (expected catalog.datasets())")
+# --------------------------------------------------------------------------- on the shared catalog
 
 
 @lru_cache(maxsize=1)
 def default_resolver() -> Resolver:
-    models, datasets = catalog_frames()
-    return Resolver(models, datasets)
+    """The resolver over ``helpers.catalog``'s models and datasets and ``data/licenses``."""
+    return Resolver(catalog.models(), catalog.datasets())
 
 
 def verdict(model: str, use: str = "commercial", size: float | None = None) -> Verdict:
@@ -581,8 +526,16 @@ def verdict(model: str, use: str = "commercial", size: float | None = None) -> V
     return default_resolver().verdict(model, use, size)
 
 
-def matrix(uses: Iterable[str] = USES):
+def matrix(uses: Iterable[str] = USES) -> pd.DataFrame:
     return default_resolver().matrix(uses)
+
+
+def mismatches(uses: Iterable[str] = USES) -> pd.DataFrame:
+    return default_resolver().mismatches(uses)
+
+
+def case_table(model_id: str, uses: Iterable[str] = USES) -> pd.DataFrame:
+    return default_resolver().case_table(model_id, uses)
 
 
 def ask(model: str, use: str) -> str:
@@ -610,7 +563,7 @@ def widget(resolver: Resolver | None = None):
     return w.VBox([w.HBox([model, use]), out])
 
 
-# =========================================================================== pictures and tables for notebook 02
+# --------------------------------------------------------------------------- figures (matplotlib)
 
 EFFECT_COLOURS = {"no": "#d9534f", "conditional": "#f0ad4e", "yes": "#5cb85c", NOT_ASSESSED: "#cccccc"}
 
@@ -620,6 +573,7 @@ def matrix_figure(uses: Iterable[str] = USES):
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
+    plots.use_korean_font()
     mat = matrix(uses)
     codes = mat.replace({"no": 0, "conditional": 1, "yes": 2}).astype(int)
     fig, ax = plt.subplots(figsize=(5.5, 8), dpi=72)  # small PNG in the committed notebook
@@ -640,11 +594,10 @@ def chain_figure(model_id: str, use: str = "commercial", resolver: Resolver | No
 
     Returns ``(figure, graph)``; the graph is :meth:`Resolver.chain_graph`'s."""
     import matplotlib.pyplot as plt
-    import networkx as nx
 
+    plots.use_korean_font()
     g = (resolver or default_resolver()).chain_graph(model_id, use)
-    depth = nx.single_source_shortest_path_length(g, model_id)
-    for n, d in depth.items():
+    for n, d in nx.single_source_shortest_path_length(g, model_id).items():
         g.nodes[n]["layer"] = d
     pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=2)
     pos = {n: (x, -y) for n, (x, y) in pos.items()}
@@ -655,17 +608,3 @@ def chain_figure(model_id: str, use: str = "commercial", resolver: Resolver | No
     ax.axis("off")
     fig.tight_layout()
     return fig, g
-
-
-def case_table(model_id: str, uses: Iterable[str] = USES, resolver: Resolver | None = None):
-    """One worked case: per use, the verdict, the card's label and what decided it."""
-    import pandas as pd
-
-    res = resolver or default_resolver()
-    rows = []
-    for u in uses:
-        v = res.verdict(model_id, u)
-        rows.append({"use": u, "allowed": v.allowed, "label": v.label, "label_says": v.label_effect,
-                     "label_mismatch": v.label_mismatch,
-                     "decided_by": "; ".join(sorted({f"{r.layer}:{r.license_id}" for r in v.binding()}))})
-    return pd.DataFrame(rows).set_index("use")

@@ -9,6 +9,7 @@ works in JupyterLab, Voilà and Colab without inlining plotly.js into the notebo
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 
 from . import env
@@ -77,17 +78,23 @@ def korean_layout(fig, **layout):
 
 
 def setup() -> None:
-    """Korean fonts for matplotlib and plotly, and a plotly renderer that fits where we run."""
+    """Korean fonts for matplotlib and plotly, and a plotly renderer that fits where we run.
+
+    The renderer goes through plotly's own ``PLOTLY_RENDERER`` variable while plotly has not rendered
+    yet: importing its renderers costs about a second (they import nbformat), which a notebook
+    without plotly figures need not pay. Outside Colab the default is the MIME bundle: JupyterLab,
+    Voilà and VS Code render it, with no 5 MB of plotly.js inlined into the notebook.
+    """
     import plotly.io as pio
 
     use_korean_font()
     plotly_template()
     pio.templates.default = TEMPLATE
-    if env.runtime() == "colab":
-        pio.renderers.default = "colab"
-    elif not os.environ.get("PLOTLY_RENDERER"):
-        # the MIME bundle: JupyterLab, Voilà and VS Code render it; no 5 MB of inlined JS
-        pio.renderers.default = "plotly_mimetype"
+    renderer = "colab" if env.runtime() == "colab" else os.environ.get("PLOTLY_RENDERER", "plotly_mimetype")
+    if "plotly.io._renderers" in sys.modules:
+        pio.renderers.default = renderer
+    else:
+        os.environ["PLOTLY_RENDERER"] = renderer
 
 
 _TABLES_READY = False
