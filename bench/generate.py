@@ -5,7 +5,7 @@
 
 Tiny profile (default): every distinct tiny stand-in of the registry. Each run generates exactly
 ``--new-tokens`` tokens per prompt (``min_new_tokens = max_new_tokens``, greedy), through
-``helpers.generate.compare`` with left-padded batches of our Korean prompts, so batch 1 and batch 8
+``helpers.generate.side_by_side`` with left-padded batches of our Korean prompts, so batch 1 and batch 8
 do the same work per row. tokens/s = all new tokens / generation seconds (best of ``--repeat``;
 model loading not included). Tiny numbers measure framework overhead more than arithmetic: they say
 nothing about the real models' speed.
@@ -27,7 +27,7 @@ def _rate(loaded, prompts, batch: int, new_tokens: int, repeat: int) -> float:
 
     best = 0.0
     for _ in range(repeat):
-        df = generate.compare([loaded], prompts.head(batch), batch_size=batch, max_new_tokens=new_tokens,
+        df = generate.side_by_side([loaded], prompts.head(batch), batch_size=batch, max_new_tokens=new_tokens,
                               min_new_tokens=new_tokens)
         if (df["error"] != "").any():
             raise RuntimeError(df["error"].iloc[0])

@@ -1,4 +1,4 @@
-"""Benchmark: LoRA training speed and peak memory (issue 6).
+"""Benchmark: LoRA training speed and peak memory, against helpers.memory's estimate on CUDA.
 
     .venv/bin/python bench/lora.py [--steps 60] [--real]
 
@@ -6,7 +6,8 @@
   steps per second, answer tokens per second, peak resident memory (MB).
 * ``--real`` on CUDA: the real recipes (``polyglot-ko-1.3b-lora``, and ``polyglot-ko-5.8b-qlora``
   where bitsandbytes is installed) for ``--steps`` steps: tokens per second and peak GPU memory
-  (``torch.cuda.max_memory_allocated``). Needs the hub (or the models in the local HF cache).
+  (``torch.cuda.max_memory_allocated``) next to ``helpers.memory.estimate`` for the same run. Needs
+  the hub (or the models in the local HF cache).
 
 Prints a table; never a timed test.
 """
@@ -31,7 +32,7 @@ def _peak_rss_mb() -> float:
 def run(name: str, steps: int, profile: str | None) -> dict:
     import torch
 
-    from helpers import env, lora
+    from helpers import env, lora, memory
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -48,8 +49,8 @@ def run(name: str, steps: int, profile: str | None) -> dict:
     row["peak RSS MB"] = round(_peak_rss_mb())
     if torch.cuda.is_available():
         row["peak GPU GiB"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-        est = lora.memory_estimate(cfg.model_id, "qlora" if cfg.method == "qlora" else "lora",
-                                   batch_size=cfg.batch_size, seq_len=cfg.cutoff_len, r=cfg.r, targets=cfg.targets)
+        est = memory.estimate(cfg.model_id, cfg.method, batch_size=cfg.batch_size, seq_len=cfg.cutoff_len, r=cfg.r,
+                              targets=cfg.targets, gradient_checkpointing=cfg.gradient_checkpointing)
         row["estimate GiB"] = round(est.total, 2)
     row["answer loss drop %"] = round(100 * res.drop, 1)
     return row

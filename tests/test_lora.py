@@ -1,4 +1,4 @@
-"""helpers.lora: masking, presets, hardware checks, memory calculator, training, adapters, CLI."""
+"""helpers.lora: masking, presets, hardware checks, training, adapters with peft, CLI."""
 
 from __future__ import annotations
 
@@ -127,33 +127,24 @@ def test_mask_table(tok, rows):
 # --------------------------------------------------------------------------- presets and the LoRA maths
 
 
-def _tiny_models():
-    from transformers import AutoModelForCausalLM, BloomConfig, GPTNeoXConfig, LlamaConfig, Qwen2Config
+def _tiny_model():
+    from transformers import AutoModelForCausalLM, GPTNeoXConfig
 
-    common = dict(vocab_size=300, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
-    cfgs = {
-        "gpt_neox": GPTNeoXConfig(**common, intermediate_size=64, tie_word_embeddings=False),
-        "llama": LlamaConfig(**common, intermediate_size=48, num_key_value_heads=2, tie_word_embeddings=False),
-        "bloom": BloomConfig(vocab_size=300, hidden_size=32, n_layer=2, n_head=4),
-        "qwen2": Qwen2Config(**common, intermediate_size=48, num_key_value_heads=2, tie_word_embeddings=True),
-    }
     torch.manual_seed(0)
-    return {fam: AutoModelForCausalLM.from_config(c) for fam, c in cfgs.items()}
+    return AutoModelForCausalLM.from_config(GPTNeoXConfig(vocab_size=300, hidden_size=32, num_hidden_layers=2,
+                                                          num_attention_heads=4, intermediate_size=64))
 
 
 @pytest.mark.parametrize("targets", ["attention", "all"])
-def test_lora_param_count_matches_peft(targets):
-    for fam, model in _tiny_models().items():
-        shape = lora.shape_from_config(model.config)
-        linear = sum(m.weight.numel() for n, m in model.named_modules()
-                     if isinstance(m, torch.nn.Linear) and "lm_head" not in n)
-        assert shape.block_linear_params == linear, fam
-        pm = lora.add_lora(model, fam, r=4, alpha=8, targets=targets)
-        trainable, total, share = lora.trainable_parameters(pm)
-        assert trainable == lora.lora_param_count(shape, targets, r=4), fam
-        assert 0 < share < 30  # r=64 on 64-wide blocks; real models: well under 1 %0
-        wrapped = {n.rsplit(".", 1)[-1] for n, _ in pm.named_modules() if n.endswith(("lora_A", "lora_B"))}
-        assert wrapped == {"lora_A", "lora_B"}
+def test_lora_config_wraps_the_preset_modules(targets):
+    from peft import get_peft_model
+
+    pm = get_peft_model(_tiny_model(), lora.lora_config("gpt_neox", r=4, alpha=8, targets=targets))
+    wrapped = {n.rsplit(".", 2)[-2] for n, _ in pm.named_modules() if n.endswith(".lora_A")}
+    assert wrapped == set(lora.target_modules("gpt_neox", targets))
+    trainable, total = pm.get_nb_trainable_parameters()
+    assert 0 < trainable < total
+    assert all(("lora_" in n) == p.requires_grad for n, p in pm.named_parameters())  # the base is frozen
 
 
 def test_presets_name_real_modules():
@@ -168,8 +159,9 @@ def test_presets_name_real_modules():
 
 
 def test_manual_lora_forward_matches_peft():
-    model = _tiny_models()["gpt_neox"]
-    pm = lora.add_lora(model, "gpt_neox", r=4, alpha=8, dropout=0.0)
+    from peft import get_peft_model
+
+    pm = get_peft_model(_tiny_model(), lora.lora_config("gpt_neox", r=4, alpha=8, dropout=0.0))
     layer = pm.base_model.model.gpt_neox.layers[0].attention.query_key_value
     torch.nn.init.normal_(layer.lora_B["default"].weight)  # B starts at zero; make the update visible
     x = torch.randn(3, 5, 32)
@@ -220,67 +212,6 @@ def test_checkpoints_never_in_the_repo():
     assert not (env.REPO_ROOT / "runs").exists()
 
 
-# --------------------------------------------------------------------------- memory calculator
-
-
-def test_memory_full_finetuning_is_16_bytes_per_parameter():
-    shape = lora.ModelShape(1.0, 1024, 8, 16, 1000, 4096)
-    est = lora.memory_estimate(shape, "full", batch_size=1, seq_len=128)
-    assert est.weights + est.gradients + est.optimizer == pytest.approx(16e9 / 2**30)
-    # activations by hand: checkpointing keeps 2*s*b*h per layer + one layer's 34*s*b*h + fp32 logits
-    s, b, h, L, V = 128, 1, 1024, 8, 1000
-    assert est.activations == pytest.approx((L * 2 * s * b * h + 34 * s * b * h + 8 * b * s * V) / 2**30)
-    no_ckpt = lora.memory_estimate(shape, "full", seq_len=128, gradient_checkpointing=False)
-    assert no_ckpt.activations == pytest.approx((L * 34 * s * b * h + 8 * b * s * V) / 2**30)
-    scores = lora.memory_estimate(shape, "full", seq_len=128, gradient_checkpointing=False, flash_attention=False)
-    assert scores.activations - no_ckpt.activations == pytest.approx(L * 5 * 16 * s * s * b / 2**30)
-    assert est.total == pytest.approx(est.weights * 8 + est.activations + 0.5)
-
-
-def test_memory_lora_and_qlora_by_hand():
-    shp = lora.SHAPES["polyglot-ko-1.3b"]
-    t = 24 * 8 * (2048 + 3 * 2048)  # r * (in + out) of query_key_value in 24 layers
-    assert lora.lora_param_count(shp, "attention", r=8) == t == 1_572_864
-    est = lora.memory_estimate(shp, "lora", r=8, seq_len=256)
-    n = 1.3e9
-    assert est.weights == pytest.approx((2 * n + 4 * t) / 2**30)
-    assert est.gradients == pytest.approx(4 * t / 2**30)
-    assert est.optimizer == pytest.approx(8 * t / 2**30)
-    q = lora.memory_estimate("polyglot-ko-5.8b", "qlora", r=8, targets="all", seq_len=256)
-    shp5 = lora.SHAPES["polyglot-ko-5.8b"]
-    per_layer = 4096 * 3 * 4096 + 4096 * 4096 + 2 * 4096 * 16384
-    assert shp5.block_linear_params == 28 * per_layer
-    t5 = 28 * 8 * ((4096 + 3 * 4096) + (4096 + 4096) + (4096 + 16384) * 2)
-    assert q.trainable == t5
-    bits = 4 + 8 / 64 + 32 / (64 * 256)
-    assert bits == pytest.approx(4.127, abs=1e-3)
-    want = 28 * per_layer * bits / 8 + 2 * (5.8e9 - 28 * per_layer) + 4 * t5
-    assert q.weights == pytest.approx(want / 2**30)
-    assert q.optimizer == pytest.approx(2 * t5 / 2**30)
-
-
-def test_fit_table_states_the_affordability_point():
-    tab = lora.fit_table(["polyglot-ko-1.3b", "polyglot-ko-5.8b", "polyglot-ko-12.8b"], seq_len=512)
-    cell = lambda m, meth, gpu: tab.set_index(["model", "method"]).loc[(m, meth), gpu]
-    assert cell("polyglot-ko-1.3b", "full", "T4 16GB") == "✗"  # 1.3e9 * 16 B = 19 GiB
-    assert cell("polyglot-ko-1.3b", "lora", "T4 16GB") == "✓"
-    assert cell("polyglot-ko-5.8b", "qlora", "T4 16GB") == "✓"
-    assert cell("polyglot-ko-12.8b", "qlora", "T4 16GB") == "✓"
-    assert cell("polyglot-ko-12.8b", "full", "A100 80GB") == "✗"  # 205 GB of states
-    assert cell("polyglot-ko-5.8b", "full", "A100 80GB") == "✗"  # 5.8e9 * 16 B = 86 GiB
-    assert cell("polyglot-ko-1.3b", "full", "A100 40GB") == "✓"
-    assert cell("polyglot-ko-5.8b", "lora", "L4/A10 24GB") == "✓"
-    full = lora.fit_table(None)
-    assert set(full["shape"]) <= {"config.json", "approx"}
-    assert (full.groupby("model")["GiB"].apply(lambda g: g.is_monotonic_decreasing)).all()
-
-
-def test_approx_shape_is_flagged():
-    shp = lora.approx_shape(2.1)
-    assert shp.approx and shp.hidden == 128 * shp.layers
-    assert 0.5 < (12 * shp.layers * shp.hidden**2) / 2.1e9 < 1.5
-
-
 # --------------------------------------------------------------------------- training (tiny stand-in)
 
 
@@ -305,6 +236,9 @@ def test_tiny_training_lowers_the_held_out_answer_loss(trained):
 
 
 def test_adapter_round_trip_and_merge_give_the_same_logits(trained, tmp_path):
+    """The steps notebook 04 shows with peft's own API: save, reload onto a fresh base, merge."""
+    from peft import PeftModel
+
     from helpers import zoo
 
     model = trained.model
@@ -315,14 +249,14 @@ def test_adapter_round_trip_and_merge_give_the_same_logits(trained, tmp_path):
         with model.disable_adapter():
             base_logits = model(**ids).logits
     assert (ref - base_logits).abs().max() > 1e-3  # the adapter changed something
-    path = lora.save_adapter(model, tmp_path / "adapter")
-    assert (path / "adapter_config.json").exists()
-    assert sum(f.stat().st_size for f in path.iterdir()) < 2_000_000
-    reloaded, _ = lora.load_adapter("polyglot-ko-1.3b", path, profile="tiny")
+    model.save_pretrained(tmp_path / "adapter")
+    assert (tmp_path / "adapter" / "adapter_config.json").exists()
+    assert sum(f.stat().st_size for f in (tmp_path / "adapter").iterdir()) < 2_000_000
+    reloaded = PeftModel.from_pretrained(zoo.load("polyglot-ko-1.3b", "tiny").model, tmp_path / "adapter")
     with torch.no_grad():
         got = reloaded(**ids).logits
     torch.testing.assert_close(got, ref, atol=1e-4, rtol=0)
-    merged = lora.merge(reloaded)
+    merged = reloaded.merge_and_unload()
     assert not any("lora" in n for n, _ in merged.named_parameters())
     with torch.no_grad():
         m = merged(**ids).logits
@@ -330,13 +264,33 @@ def test_adapter_round_trip_and_merge_give_the_same_logits(trained, tmp_path):
     assert type(merged) is type(zoo.load("polyglot-ko-1.3b", "tiny").model)
 
 
-def test_generation_before_and_after(trained):
+def test_sample_answers_before_and_after(trained):
     model, tok = trained.model, trained.tokenizer
-    after = lora.generate(model, tok, ["잠이 안 올 때 어떻게 하나요?"], max_new_tokens=12)
+    questions = [{"instruction": "다음 문장의 첫 어절을 쓰세요.", "input": "오늘은 비가 많이 내렸다."},
+                 "잠이 안 올 때 어떻게 하나요?"]
+    model.train()
+    after = lora.sample_answers(model, tok, questions, max_new_tokens=12)
+    assert model.training  # put back as it was
     with model.disable_adapter():
-        before = lora.generate(model, tok, ["잠이 안 올 때 어떻게 하나요?"], max_new_tokens=12)
-    assert isinstance(after[0], str) and isinstance(before[0], str)
+        before = lora.sample_answers(model, tok, questions, max_new_tokens=12)
+    assert len(after) == len(before) == 2 and all(isinstance(a, str) for a in after + before)
     assert after != before
+    assert lora.sample_answers(model, tok, questions[:1], max_new_tokens=12) == after[:1]  # greedy
+    model.eval()
+
+
+def test_loss_figure_draws_both_curves():
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    history = pd.DataFrame({"step": [10, 20, 30, 40], "loss": [3.0, 2.0, None, 1.0],
+                            "eval_loss": [None, 2.5, 2.2, None]})
+    fig = lora.loss_figure(history, "t")
+    lines = fig.axes[0].get_lines()
+    assert [list(line.get_xdata()) for line in lines] == [[10, 20, 40], [20, 30]]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["train loss (answer tokens)",
+                                                                            "held-out answer loss"]
 
 
 def test_resume_continues_the_step_count(tmp_path):

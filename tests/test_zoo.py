@@ -181,17 +181,20 @@ def test_auto_without_hub_falls_back_to_tiny_with_a_warning(monkeypatch):
 
 
 def test_quantization_needs_cuda():
-    s = zoo.spec("polyglot-ko-1.3b")
     if env.device() == "cuda":
         pytest.skip("this machine has CUDA")
-    with pytest.raises(env.ProfileError, match="CUDA"):
-        zoo._load_real(s, "test", "float16", "4bit", "cpu")
+    for profile in ("tiny", "real"):
+        with pytest.raises(env.ProfileError, match="4bit quantization needs CUDA"):
+            zoo.load("polyglot-ko-1.3b", profile, quantization="4bit")
 
 
-def test_memory_estimate():
-    assert zoo.memory_gb(1.3, "float16") == pytest.approx(2.6)
-    assert zoo.memory_gb(12.8, quantization="4bit") == pytest.approx(6.4)
-    assert zoo.memory_gb(1.0, "float32") == 4
+def test_stand_in_honours_dtype_and_says_so():
+    import torch
+
+    model, _, info = zoo.load("polyglot-ko-1.3b", "tiny", dtype="bfloat16")
+    assert next(model.parameters()).dtype == torch.bfloat16 and info.dtype == "bfloat16"
+    assert info.description.endswith("(bfloat16, cpu); not the real model")
+    assert not zoo.load("polyglot-ko-1.3b", "tiny").info.description.endswith("cpu); not the real model")
 
 
 def test_pin_rewrites_only_unpinned_revisions(tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 
 Generation
 ----------
-``compare(models, prompts, **decoding)`` runs the same prompts through several models with the
+``side_by_side(models, prompts, **decoding)`` runs the same prompts through several models with the
 same decoding settings and returns one row per (model, prompt): the exact prompt text the model
 saw, the output, new tokens, latency and tokens/s. Each model gets its own prompt format from the
 registry (``zoo.spec(id).prompt_format``):
@@ -14,8 +14,8 @@ registry (``zoo.spec(id).prompt_format``):
 Prompts are batched with left padding. Sampling is reproducible *per prompt*: every row draws its
 random numbers from its own ``torch.Generator`` seeded from ``(seed, prompt text)``, so a prompt
 gets the same seed in every model, and its output does not depend on which other prompts share
-its batch (see :class:`RowSampler`). A model that fails to load becomes a row with the error and
-the others go on.
+its batch (see :class:`PerPromptSampler`). A model that fails to load becomes a row with the error
+and the others go on.
 
 ``stream(loaded, prompt, **decoding)`` yields text as it is generated (``TextIteratorStreamer``);
 ``respond`` is the plain function behind the notebook's widget.
@@ -45,13 +45,6 @@ from typing import Any
 
 from . import env
 
-__all__ = [
-    "CATEGORIES", "PromptFileError", "load_prompts", "one_per_category", "user_text", "render_prompt",
-    "Decoding", "prompt_seed", "RowSampler", "compare", "throughput", "stream", "respond", "widget",
-    "tokenizer_kind", "piece_bytes", "pieces", "token_efficiency", "pieces_html", "efficiency_figure",
-    "context_fit", "load_tokenizers", "memory_table",
-]
-
 PROMPTS_FILE = ("prompts", "ko_prompts.jsonl")
 CATEGORIES = ("factual", "explanation", "summarization", "instruction", "chat", "koalpaca_qa")
 KOALPACA_TEMPLATE = "koalpaca_v1_1"  # KoAlpaca on Polyglot-ko (the registry's KoAlpaca models)
@@ -65,10 +58,6 @@ class PromptFileError(ValueError):
     """A prompt record is malformed; the message names the file, the line and the field."""
 
 
-def _prompts_path() -> Path:
-    return env.data_path(*PROMPTS_FILE)
-
-
 def load_prompts(path: str | Path | None = None, categories: Iterable[str] | None = None):
     """Our Korean prompts (``data/prompts/ko_prompts.jsonl``) as a DataFrame, one row per prompt.
 
@@ -77,7 +66,7 @@ def load_prompts(path: str | Path | None = None, categories: Iterable[str] | Non
     """
     import pandas as pd
 
-    path = Path(path) if path else _prompts_path()
+    path = Path(path) if path else env.data_path(*PROMPTS_FILE)
     rows, seen = [], {}
     with open(path, encoding="utf-8") as fh:
         for no, line in enumerate(fh, 1):
@@ -243,31 +232,28 @@ def prompt_seed(seed: int, text: str) -> int:
     return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def RowSampler(generators):  # noqa: N802 - a class factory (torch is imported lazily)
-    """A logits processor that samples each row with its own ``torch.Generator``.
+class PerPromptSampler:
+    """A logits processor that samples each row of a batch with that row's own ``torch.Generator``.
 
     ``transformers`` samples a whole batch from the global random state, so a prompt's sample
     depends on its batch-mates. This processor draws row ``i``'s next token from
     ``softmax(scores[i])`` with ``generators[i]`` and returns scores that make greedy selection
     pick exactly that token; generate is then run with ``do_sample=False``.
     """
-    import torch
-    from transformers import LogitsProcessor
 
-    class _RowSampler(LogitsProcessor):
-        def __init__(self, gens):
-            self.gens = list(gens)
+    def __init__(self, generators):
+        self.generators = list(generators)
 
-        def __call__(self, input_ids, scores):
-            if scores.shape[0] != len(self.gens):
-                raise ValueError(f"RowSampler has {len(self.gens)} generators for a batch of {scores.shape[0]}")
-            probs = torch.softmax(scores.float(), dim=-1).cpu()
-            picks = [int(torch.multinomial(probs[i], 1, generator=g)) for i, g in enumerate(self.gens)]
-            out = torch.full_like(scores, float("-inf"))
-            out[torch.arange(len(picks)), torch.tensor(picks, device=scores.device)] = 0.0
-            return out
+    def __call__(self, input_ids, scores):
+        import torch
 
-    return _RowSampler(generators)
+        if scores.shape[0] != len(self.generators):
+            raise ValueError(f"{len(self.generators)} generators for a batch of {scores.shape[0]}")
+        probs = torch.softmax(scores.float(), dim=-1).cpu()
+        picks = [int(torch.multinomial(probs[i], 1, generator=g)) for i, g in enumerate(self.generators)]
+        out = torch.full_like(scores, float("-inf"))
+        out[torch.arange(len(picks)), torch.tensor(picks, device=scores.device)] = 0.0
+        return out
 
 
 def _processors(dec: Decoding, seeds: Sequence[int]):
@@ -282,7 +268,7 @@ def _processors(dec: Decoding, seeds: Sequence[int]):
             procs.append(TopKLogitsWarper(dec.top_k))
         if dec.top_p < 1.0:
             procs.append(TopPLogitsWarper(dec.top_p))
-        procs.append(RowSampler([torch.Generator().manual_seed(s) for s in seeds]))
+        procs.append(PerPromptSampler([torch.Generator().manual_seed(s) for s in seeds]))
     return procs
 
 
@@ -320,14 +306,15 @@ def _sync(device) -> None:
 
 
 @dataclass
-class _Result:
+class Generation:
+    """One prompt's output: the text, how many tokens were generated, and why it stopped."""
     text: str
     new_tokens: int
     stop: str  # "eos" or "length"
 
 
 def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Decoding,
-                    add_special_tokens: bool) -> tuple[list[_Result], float, int]:
+                    add_special_tokens: bool) -> tuple[list[Generation], float, int]:
     """Left-padded batched generation; returns the results, the wall time and the prompt length."""
     import torch
 
@@ -355,7 +342,7 @@ def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Dec
         stop_at = next((i for i, t in enumerate(row) if t in eos), None)
         kept = row if stop_at is None else row[:stop_at]
         n = len(row) if stop_at is None else stop_at + 1
-        results.append(_Result(tok.decode(kept, skip_special_tokens=True), n,
+        results.append(Generation(tok.decode(kept, skip_special_tokens=True), n,
                                "length" if stop_at is None else "eos"))
     return results, seconds, width
 
@@ -383,7 +370,7 @@ _COLUMNS = ["model", "label", "profile", "prompt_id", "category", "prompt_format
             "tokens_per_s", "seed", "description", "error"]
 
 
-def compare(models: Sequence[Any], prompts, *, batch_size: int = 8, profile: str | None = None,
+def side_by_side(models: Sequence[Any], prompts, *, batch_size: int = 8, profile: str | None = None,
             on_row: Callable[[dict], None] | None = None, **decoding):
     """The same prompts through several models with the same decoding settings.
 
@@ -479,8 +466,8 @@ def stream(loaded, prompt, *, prompt_format: str | None = None, **decoding) -> I
     """Yield the output text of one prompt piece by piece as the model writes it.
 
     ``prompt`` is a string (the user's words) or a prompt record; it is rendered in the model's
-    prompt format like in :func:`compare`, and seeded the same way, so the joined stream equals
-    :func:`compare`'s output for the same prompt and settings.
+    prompt format like in :func:`side_by_side`, and seeded the same way, so the joined stream equals
+    :func:`side_by_side`'s output for the same prompt and settings.
     """
     import torch
     from transformers import TextIteratorStreamer
@@ -601,41 +588,16 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
 
 @lru_cache(maxsize=1)
 def _byte_decoder() -> dict[str, int]:
-    """GPT-2's byte-level alphabet: printable stand-in character -> byte (inverse of bytes_to_unicode)."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
-    chars = keep[:]
-    n = 0
-    for b in range(256):
-        if b not in keep:
-            keep.append(b)
-            chars.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(keep, chars)}
+    """GPT-2's byte-level alphabet backwards: printable stand-in character -> byte."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    return {char: byte for byte, char in bytes_to_unicode().items()}
 
 
-def _state_types(component) -> set[str]:
-    """All ``type`` names in a tokenizers component (pre-tokenizer, decoder), nested ones too."""
-    if component is None:
-        return set()
-    try:
-        state = json.loads(component.__getstate__())
-    except Exception:  # noqa: BLE001
-        return {type(component).__name__}
-    found: set[str] = set()
-
-    def walk(x):
-        if isinstance(x, dict):
-            if "type" in x:
-                found.add(str(x["type"]))
-            for v in x.values():
-                walk(v)
-        elif isinstance(x, list):
-            for v in x:
-                walk(v)
-
-    walk(state)
-    return found
+def _component_types(bt) -> set[str]:
+    """Every ``type`` named in a ``tokenizers`` pre-tokenizer and decoder (nested ones too)."""
+    state = b"".join(c.__getstate__() for c in (bt.pre_tokenizer, bt.decoder) if c is not None)
+    return set(re.findall(rb'"type":\s*"(\w+)"', state))
 
 
 def tokenizer_kind(tok) -> str:
@@ -645,7 +607,7 @@ def tokenizer_kind(tok) -> str:
     if bt is None:
         raise TypeError(f"{type(tok).__name__} is not a fast tokenizer (no backend_tokenizer); "
                         "load it with use_fast=True")
-    if "ByteLevel" in _state_types(bt.pre_tokenizer) | _state_types(bt.decoder):
+    if b"ByteLevel" in _component_types(bt):
         return "byte_level"
     if getattr(bt.model, "byte_fallback", False):
         return "byte_fallback"
@@ -827,24 +789,3 @@ def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -
     for hub_id, why in failed.items():
         warnings.warn(f"tokenizer of {hub_id} not loaded, left out of the comparison: {why}", stacklevel=2)
     return out
-
-
-def memory_table(model_ids: Sequence[str] | None = None, gpu_gb: float = 15.0):
-    """GPU memory of each real model's weights in fp16, 8-bit and 4-bit (``zoo.memory_gb``), and
-    whether they fit a ``gpu_gb`` card (a Colab T4 has about 15 GB usable). Weights only: the KV
-    cache and activations need more (about 20 % for short prompts)."""
-    import pandas as pd
-
-    from . import zoo
-
-    ids = list(model_ids) if model_ids is not None else list(zoo.specs())
-    rows = []
-    for mid in ids:
-        s = zoo.spec(mid)
-        fp16, int8, int4 = (zoo.memory_gb(s.params_b, "float16"), zoo.memory_gb(s.params_b, quantization="8bit"),
-                            zoo.memory_gb(s.params_b, quantization="4bit"))
-        fits = [name for name, gb in (("fp16", fp16), ("8-bit", int8), ("4-bit", int4)) if gb * 1.2 <= gpu_gb]
-        rows.append({"model": mid, "hub_id": s.hub_id, "params_b": s.params_b, "fp16_gb": round(fp16, 2),
-                     "int8_gb": round(int8, 2), "int4_gb": round(int4, 2),
-                     f"fits_{gpu_gb:g}gb": fits[0] if fits else "no"})
-    return pd.DataFrame(rows).set_index("model")

@@ -1,11 +1,13 @@
-"""LoRA fine-tuning: SFT examples with prompt masking, presets per architecture, training,
-adapters, a memory calculator and a command line.
+"""LoRA fine-tuning: SFT examples with prompt masking, presets per architecture, training and
+a command line.
 
 One code path for both profiles: :func:`train` takes a :class:`TrainConfig` whose
 ``model_id`` is a registry id (``helpers.zoo``); in the tiny profile it trains a LoRA adapter
 on the CPU stand-in, in the real profile on the hub model (fp16/bf16 LoRA, or QLoRA in 4-bit
 NF4 on CUDA). ``python -m helpers.lora train ...`` runs the same function, also under
-``accelerate launch`` on several processes.
+``accelerate launch`` on several processes. The adapter itself is plain ``peft``: notebook 04
+calls ``print_trainable_parameters``, ``save_pretrained``, ``PeftModel.from_pretrained`` and
+``merge_and_unload`` directly. Memory estimates live in ``helpers.memory``.
 
 Masking
 -------
@@ -15,12 +17,6 @@ by construction (no token straddles it) and the prompt is tokenized exactly as i
 generation time. Prompt labels are ``-100`` (ignored by the cross-entropy) unless
 ``train_on_inputs`` is set, as in alpaca-lora. Truncation cuts ``input_ids`` and ``labels``
 with the same slice, so they stay aligned.
-
-Memory calculator
------------------
-:func:`memory_estimate` counts, for full fine-tuning, LoRA and QLoRA: weights, gradients,
-optimizer states and activations. Its assumptions are listed in its docstring and in
-:data:`MEMORY_ASSUMPTIONS`.
 """
 
 from __future__ import annotations
@@ -31,23 +27,18 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from . import env
 
 IGNORE_INDEX = -100
-
-__all__ = [
-    "IGNORE_INDEX", "tokenize_example", "tokenize_record", "tokenize_conversation", "build_dataset",
-    "split_rows", "mask_table", "collator", "TARGETS", "lora_config", "add_lora", "trainable_parameters",
-    "lora_param_count", "manual_lora_linear", "resolve_precision", "check_quantization", "TrainConfig",
-    "RECIPES", "recipe", "train", "answer_loss", "save_adapter", "load_adapter", "merge", "generate",
-    "ModelShape", "SHAPES", "GPUS", "model_shape", "shape_from_config", "memory_estimate", "fit_table",
-    "HardwareError",
-]
+# peft 0.21 reads transformers 5's deprecated `is_gradient_checkpointing` in every PeftModel.__init__, which
+# prints a FutureWarning (with a site-packages path) wherever an adapter is made or loaded; we never call it
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 class HardwareError(RuntimeError):
@@ -55,7 +46,6 @@ class HardwareError(RuntimeError):
 
 
 # =========================================================================== SFT examples
-
 
 def _ids(tokenizer, text: str, first: bool) -> list[int]:
     # the first segment gets the tokenizer's own specials (LLaMA's BOS); later ones none
@@ -157,8 +147,9 @@ def build_dataset(rows, tokenizer, template: str = "koalpaca_v1_1", cutoff_len: 
 def split_rows(df, eval_rows: int = 24, seed: int = 0, threshold: float = 0.7):
     """Split rows into ``(train, held_out)`` so that no held-out row is a near-duplicate of a
     training row: rows whose instructions reach ROUGE-L >= ``threshold``
-    (``helpers.instruct.near_duplicates``) form one group, and whole groups go to one side.
-    Deterministic for a given ``seed``."""
+    (``helpers.instruct.near_duplicates``) are linked, each connected group (``networkx``) goes
+    to one side whole. Deterministic for a given ``seed``."""
+    import networkx as nx
     import numpy as np
 
     from . import instruct
@@ -166,23 +157,13 @@ def split_rows(df, eval_rows: int = 24, seed: int = 0, threshold: float = 0.7):
     df = df.reset_index(drop=True)
     if eval_rows <= 0 or eval_rows >= len(df):
         raise ValueError(f"eval_rows must be between 1 and {len(df) - 1}, got {eval_rows}")
-    parent = list(range(len(df)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
     inputs = df["input"].fillna("").astype(str) if "input" in df else ""
     texts = (df["instruction"].astype(str) + " " + inputs).str.strip()
     dups = instruct.near_duplicates(texts.tolist(), threshold)
-    for i, j in zip(dups.pairs["i"], dups.pairs["j"]):
-        parent[find(int(i))] = find(int(j))
-    groups: dict[int, list[int]] = {}
-    for i in range(len(df)):
-        groups.setdefault(find(i), []).append(i)
-    order = list(groups.values())
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(df)))
+    graph.add_edges_from(zip(dups.pairs["i"].astype(int), dups.pairs["j"].astype(int)))
+    order = sorted(sorted(group) for group in nx.connected_components(graph))
     np.random.default_rng(seed).shuffle(order)
     held: list[int] = []
     for g in order:
@@ -243,34 +224,12 @@ def target_modules(family: str, targets: str | Sequence[str] = "attention") -> l
 
 def lora_config(family: str, r: int = 8, alpha: int = 16, dropout: float = 0.05,
                 targets: str | Sequence[str] = "attention"):
-    """A ``peft.LoraConfig`` for a causal LM of ``family``."""
+    """A ``peft.LoraConfig`` for a causal LM of ``family``; ``peft.get_peft_model(model, config)``
+    freezes the model and wraps the target modules."""
     from peft import LoraConfig
 
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none", task_type="CAUSAL_LM",
                       target_modules=target_modules(family, targets))
-
-
-def add_lora(model, family: str, r: int = 8, alpha: int = 16, dropout: float = 0.05,
-             targets: str | Sequence[str] = "attention"):
-    """Freeze ``model`` and wrap its target modules with LoRA; returns the ``PeftModel``."""
-    from peft import get_peft_model
-
-    return get_peft_model(model, lora_config(family, r, alpha, dropout, targets))
-
-
-def trainable_parameters(model) -> tuple[int, int, float]:
-    """``(trainable, total, share in %)``; counts 4-bit packed weights at their true size (peft)."""
-    if hasattr(model, "get_nb_trainable_parameters"):
-        trainable, total = model.get_nb_trainable_parameters()
-    else:
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        total = sum(p.numel() for p in model.parameters())
-    return int(trainable), int(total), 100.0 * trainable / max(total, 1)
-
-
-def describe_trainable(model) -> str:
-    t, n, share = trainable_parameters(model)
-    return f"trainable parameters: {t:,} of {n:,} ({share:.3f} %)"
 
 
 def manual_lora_linear(x, weight, bias, lora_a, lora_b, scaling: float):
@@ -370,18 +329,20 @@ class TrainConfig:
     seed: int = 0
     output_dir: str | None = None  # None: a folder under the system temp dir
     progress: bool | None = None  # tqdm bar; None: off in CI
+    threads: int | None = None  # torch CPU threads while training; None: torch's default
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 RECIPES: dict[str, dict] = {
-    # CPU, about 20 s: the polyglot-ko-1.3b stand-in learns four toy instruction-following tasks
-    # (toy_tasks) in the KoAlpaca template; r=16 on every linear layer of 64-wide blocks
+    # CPU, a few seconds: the polyglot-ko-1.3b stand-in learns four toy instruction-following tasks
+    # (toy_tasks) in the KoAlpaca template; r=16 on every linear layer of 64-wide blocks, which are too
+    # small to gain from a second thread (on shared cores more threads are many times slower)
     "tiny": dict(model_id="polyglot-ko-1.3b", profile="tiny", data="toy_tasks", targets="all", r=16, alpha=16,
                  dropout=0.0, lr=3e-3, scheduler="constant_with_warmup", max_steps=150, batch_size=8,
                  cutoff_len=128, warmup_steps=10, logging_steps=10, eval_steps=50, eval_rows=24,
-                 gradient_checkpointing=False),
+                 gradient_checkpointing=False, threads=1),
     # Colab T4 (16 GB): the 1.3B base in fp16 with LoRA on query_key_value (the KoAlpaca recipe's shape)
     "polyglot-ko-1.3b-lora": dict(model_id="polyglot-ko-1.3b", profile="real", method="lora", r=8, alpha=16,
                                   dropout=0.05, targets="attention", lr=3e-4, max_steps=300, batch_size=4,
@@ -418,57 +379,32 @@ def _output_dir(cfg: TrainConfig) -> Path:
     return path
 
 
-def bnb_config(precision: str):
-    """4-bit NF4 with double quantization; compute in bf16 or fp16 (the QLoRA setting)."""
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
-
-
 def load_base(cfg: TrainConfig, hw=None):
-    """``(model, tokenizer, info)`` of the base model, after the hardware checks."""
+    """``(model, tokenizer, info)`` of the base model, after the hardware checks: in 4-bit NF4 for
+    QLoRA, else in the training precision (16-bit on a GPU, fp32 on a CPU; peft keeps the
+    trainable adapters in fp32)."""
     from . import zoo
 
     hw = hw or env.hardware()
     precision = resolve_precision(cfg.precision, hw)
     check_quantization(cfg.method, hw)
     dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[precision]
-    profile = env.profile(cfg.profile)
-    if cfg.method == "qlora":
-        if profile == "tiny":  # the stand-in quantized the same way (zoo's tiny path does not quantize)
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            loaded = zoo.load(cfg.model_id, "tiny")
-            path = loaded.info.path
-            model = AutoModelForCausalLM.from_pretrained(path, quantization_config=bnb_config(precision),
-                                                         device_map={"": 0})
-            info = replace(loaded.info, dtype="nf4", device="cuda",
-                           description=loaded.info.description + " (4-bit NF4)")
-            return model, AutoTokenizer.from_pretrained(path), info
-        return zoo.load(cfg.model_id, profile, dtype=dtype, quantization="4bit")
-    # LoRA: frozen base in 16-bit on a GPU (trainable adapters stay fp32), fp32 on CPU
-    model, tok, info = zoo.load(cfg.model_id, profile, dtype=dtype if hw.device == "cuda" else "float32")
-    if hw.device == "cuda" and next(model.parameters()).device.type != "cuda":
-        model.to("cuda")
-    return model, tok, info
+    return zoo.load(cfg.model_id, env.profile(cfg.profile), dtype=dtype,
+                    quantization="4bit" if cfg.method == "qlora" else None, device=hw.device)
 
 
 def prepare_model(model, family: str, cfg: TrainConfig):
-    """Gradient checkpointing, k-bit preparation (QLoRA) and the LoRA wrap."""
-    if cfg.method == "qlora":
-        from peft import prepare_model_for_kbit_training
+    """k-bit preparation (QLoRA: norms in fp32, base frozen), activation (gradient) checkpointing and
+    the LoRA wrap (``peft.get_peft_model``)."""
+    from peft import get_peft_model, prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=cfg.gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False})
-    elif cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
+    if cfg.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     if cfg.gradient_checkpointing:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()  # the frozen embeddings' output must carry gradients
         model.config.use_cache = False
-    return add_lora(model, family, cfg.r, cfg.alpha, cfg.dropout, cfg.targets)
+    return get_peft_model(model, lora_config(family, cfg.r, cfg.alpha, cfg.dropout, cfg.targets))
 
 
 def load_rows(cfg: TrainConfig):
@@ -686,12 +622,12 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
     held-out answer loss is measured before and after (:func:`answer_loss`).
     """
     import torch
-    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments
+    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 
     from . import zoo
 
     hw = hw or env.hardware()
-    env.seed(cfg.seed)
+    set_seed(cfg.seed)
     precision = resolve_precision(cfg.precision, hw)
     out = _output_dir(cfg)
     model, tok, info = load_base(cfg, hw)
@@ -703,9 +639,8 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
     train_ds = build_dataset(train_df, tok, cfg.template, cfg.cutoff_len, cfg.train_on_inputs)
     eval_ds = build_dataset(eval_df, tok, cfg.template, cfg.cutoff_len, train_on_inputs=False)
     model = prepare_model(model, family, cfg)
-    trainable = trainable_parameters(model)
-    before = answer_loss(model, eval_ds, tok)
-
+    n_trainable, n_total = model.get_nb_trainable_parameters()
+    trainable = (n_trainable, n_total, 100.0 * n_trainable / n_total)
     LossLog, StopAfter = _callbacks()
     log = LossLog(live=live, echo=echo, title=f"LoRA on {info.label}")
     progress = (not env.in_ci()) if cfg.progress is None else cfg.progress
@@ -722,7 +657,7 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
         optim="paged_adamw_8bit" if cfg.method == "qlora" else "adamw_torch",
         report_to=[], disable_tqdm=not progress, seed=cfg.seed, data_seed=cfg.seed,
         dataloader_num_workers=0, dataloader_pin_memory=hw.device == "cuda", remove_unused_columns=False,
-        ddp_find_unused_parameters=False, gradient_checkpointing=False,  # enabled in prepare_model
+        ddp_find_unused_parameters=False,  # gradient checkpointing, if any, is set up in prepare_model
     )
     callbacks = [log] + ([StopAfter(stop_after)] if stop_after else [])
     trainer = Trainer(model=model, args=args, train_dataset=train_ds,
@@ -731,10 +666,16 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
     trainer.remove_callback(PrinterCallback)
     if not progress:
         trainer.remove_callback(ProgressCallback)
-    t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume or None)
-    seconds = time.perf_counter() - t0
-    after = answer_loss(model, eval_ds, tok)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads or threads)
+    try:
+        before = answer_loss(model, eval_ds, tok)
+        t0 = time.perf_counter()
+        trainer.train(resume_from_checkpoint=resume or None)
+        seconds = time.perf_counter() - t0
+        after = answer_loss(model, eval_ds, tok)
+    finally:
+        torch.set_num_threads(threads)
     if hw.device == "cuda":
         torch.cuda.synchronize()
     return TrainResult(model=model, tokenizer=tok, info=info, trainer=trainer, config=cfg, history=log.frame(),
@@ -746,44 +687,13 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
                               "mean_answer_tokens": train_ds.n_answer_tokens / len(train_ds)})
 
 
-# =========================================================================== adapters
+# =========================================================================== answers
 
 
-def save_adapter(model, path: str | Path) -> Path:
-    """Save only the LoRA weights and config (a few MB for real models, KB for the tiny one)."""
-    path = Path(path)
-    model.save_pretrained(path)
-    return path
-
-
-def load_adapter(base, path: str | Path, profile: str | None = None, is_trainable: bool = False):
-    """Attach a saved adapter to ``base`` (a loaded model, or a registry id loaded through zoo)."""
-    from peft import PeftModel
-
-    from . import zoo
-
-    tok = None
-    if isinstance(base, str):
-        base, tok, _ = zoo.load(base, profile)
-    model = PeftModel.from_pretrained(base, str(path), is_trainable=is_trainable)
-    model.eval()
-    return (model, tok) if tok is not None else model
-
-
-def merge(model):
-    """Fold ``scaling * B A`` into each wrapped weight and drop the adapter: a plain model again.
-
-    A QLoRA adapter should be merged into the base reloaded in fp16/bf16 (not into the 4-bit
-    weights): ``merge(load_adapter(zoo.load(id, dtype="float16").model, adapter_dir))``.
-    """
-    merged = model.merge_and_unload()
-    merged.eval()
-    return merged
-
-
-def generate(model, tokenizer, records: Sequence[Mapping[str, Any] | str], template: str = "koalpaca_v1_1",
-             max_new_tokens: int = 40) -> list[str]:
-    """Greedy answers to instruction records (or plain instruction strings) in ``template``."""
+def sample_answers(model, tokenizer, records: Sequence[Mapping[str, Any] | str], template: str = "koalpaca_v1_1",
+                   max_new_tokens: int = 40) -> list[str]:
+    """Greedy answers of ``model`` to instruction records (or plain instruction strings), each
+    prompted in ``template``; notebook 04 compares them before and after training."""
     import torch
 
     from . import instruct
@@ -804,237 +714,11 @@ def generate(model, tokenizer, records: Sequence[Mapping[str, Any] | str], templ
     return outs
 
 
-# =========================================================================== memory calculator
-
-GiB = 2**30
-
-MEMORY_ASSUMPTIONS = """\
-Assumptions of memory_estimate (all sizes in GiB = 2^30 bytes):
-- Full fine-tuning, mixed precision with AdamW (the ZeRO paper's count): 16-bit weights (2 B/param),
-  16-bit gradients (2 B), and in fp32 a master copy of the weights (4 B) and Adam's two moments
-  (4 + 4 B): 16 bytes per parameter. (Pure fp32 training also comes to 16: 4 + 4 + 8.)
-- LoRA: the frozen base in 16-bit (2 B/param), no gradients or optimizer state for it; the adapter
-  parameters in fp32 with fp32 gradients and Adam moments (16 B per trainable parameter).
-- QLoRA: the linear layers of the blocks in 4-bit NF4 with double quantization: 4 bits plus
-  8/64 bits (an 8-bit constant per block of 64) plus 32/(64*256) bits (an fp32 constant per 256
-  blocks) = 4.127 bits per parameter; embeddings and the output head stay 16-bit. Adapters as in
-  LoRA, but the paged 8-bit AdamW keeps 2 B of moments per trainable parameter.
-- Activations (16-bit), per layer, after Korthikanti et al. (2022): s*b*h*34 bytes with a
-  memory-efficient attention kernel (SDPA/flash: no stored s x s score matrix), plus 5*a*s^2*b
-  bytes when the scores are stored (flash_attention=False). With gradient checkpointing only each
-  layer's input (2*s*b*h bytes) is kept, plus one layer's activations while it is recomputed.
-  The logits and their gradient are kept in fp32: 8*b*s*V bytes. The same activation memory is
-  needed for LoRA/QLoRA, since the backward pass still runs through the frozen layers.
-- Overhead: a fixed 0.5 GiB for the CUDA context and kernels. A model 'fits' a GPU when the total is
-  at most 93 % of the card's nominal memory (ECC, driver and allocator fragmentation take the rest).
-"""
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    """The sizes the calculator needs (from a model's config.json)."""
-    params_b: float
-    hidden: int
-    layers: int
-    heads: int
-    vocab: int
-    intermediate: int
-    kv_heads: int | None = None
-    family: str = "gpt_neox"
-    tied: bool = False
-    source: str = ""
-    approx: bool = False  # True: guessed from the parameter count, not read from a config
-
-    @property
-    def kv_dim(self) -> int:
-        return self.hidden * (self.kv_heads or self.heads) // self.heads
-
-    @property
-    def gated_mlp(self) -> bool:
-        return self.family in ("llama", "qwen2")
-
-    def linear_shapes(self) -> dict[str, tuple[int, int]]:
-        """``(in, out)`` of each linear module of one block, by module name."""
-        h, f, kv = self.hidden, self.intermediate, self.kv_dim
-        if self.family in ("gpt_neox", "bloom"):
-            return {"query_key_value": (h, 3 * h), "dense": (h, h), "dense_h_to_4h": (h, f),
-                    "dense_4h_to_h": (f, h)}
-        return {"q_proj": (h, h), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (h, h),
-                "gate_proj": (h, f), "up_proj": (h, f), "down_proj": (f, h)}
-
-    @property
-    def block_linear_params(self) -> int:
-        """Weights of all linear layers of all blocks (what bitsandbytes quantizes)."""
-        return self.layers * sum(i * o for i, o in self.linear_shapes().values())
-
-
-_CFG = "https://huggingface.co/{}/blob/main/config.json"
-
-# From each model's config.json (hidden_size, num_hidden_layers, num_attention_heads, vocab_size,
-# intermediate_size, num_key_value_heads, tie_word_embeddings). params_b: the registry's figure.
-SHAPES: dict[str, ModelShape] = {
-    "polyglot-ko-1.3b": ModelShape(1.3, 2048, 24, 16, 30080, 8192, source=_CFG.format("EleutherAI/polyglot-ko-1.3b")),
-    "polyglot-ko-5.8b": ModelShape(5.8, 4096, 28, 16, 30080, 16384,
-                                   source=_CFG.format("EleutherAI/polyglot-ko-5.8b")),
-    "polyglot-ko-12.8b": ModelShape(12.8, 5120, 40, 40, 30080, 20480,
-                                    source=_CFG.format("EleutherAI/polyglot-ko-12.8b")),
-    "koalpaca-polyglot-5.8b": ModelShape(5.8, 4096, 28, 16, 30080, 16384,
-                                         source=_CFG.format("beomi/KoAlpaca-Polyglot-5.8B")),
-    "koalpaca-polyglot-12.8b": ModelShape(12.8, 5120, 40, 40, 30080, 20480,
-                                          source=_CFG.format("beomi/KoAlpaca-Polyglot-12.8B")),
-    "pythia-410m": ModelShape(0.41, 1024, 24, 16, 50304, 4096, source=_CFG.format("EleutherAI/pythia-410m")),
-    "dolly-v2-3b": ModelShape(2.8, 2560, 32, 32, 50280, 10240, source=_CFG.format("databricks/dolly-v2-3b")),
-    "bloom-560m": ModelShape(0.56, 1024, 24, 16, 250880, 4096, family="bloom", tied=True,
-                             source=_CFG.format("bigscience/bloom-560m")),
-    "qwen2.5-0.5b-instruct": ModelShape(0.49, 896, 24, 14, 151936, 4864, kv_heads=2, family="qwen2", tied=True,
-                                        source=_CFG.format("Qwen/Qwen2.5-0.5B-Instruct")),
-}
-
-# Memory of the cards, from NVIDIA's data sheets (nominal GB).
-GPUS: dict[str, dict] = {
-    "T4 16GB": {"memory_gb": 16, "bf16": False,
-                "source": "https://www.nvidia.com/en-us/data-center/tesla-t4/"},
-    "L4/A10 24GB": {"memory_gb": 24, "bf16": True,
-                    "source": "https://www.nvidia.com/en-us/data-center/l4/ ; "
-                              "https://www.nvidia.com/en-us/data-center/products/a10-gpu/"},
-    "A100 40GB": {"memory_gb": 40, "bf16": True, "source": "https://www.nvidia.com/en-us/data-center/a100/"},
-    "A100 80GB": {"memory_gb": 80, "bf16": True, "source": "https://www.nvidia.com/en-us/data-center/a100/"},
-}
-USABLE_SHARE = 0.93
-OVERHEAD_GIB = 0.5
-
-
-def approx_shape(params_b: float, family: str = "llama", vocab: int = 32000) -> ModelShape:
-    """A shape guessed from the parameter count when no config is recorded: 12*L*h^2
-    non-embedding parameters with h = 128*L (the aspect ratio of LLaMA-7B), 4h MLP."""
-    non_emb = max(params_b * 1e9 - 2 * vocab * 128, 1e6)
-    layers = max(1, round((non_emb / (12 * 128**2)) ** (1 / 3)))
-    hidden = 128 * layers
-    heads = max(1, hidden // 128)
-    return ModelShape(params_b, hidden, layers, heads, vocab, 4 * hidden, family=family, approx=True,
-                      source="approximate (no config recorded)")
-
-
-def model_shape(model_id: str) -> ModelShape:
-    """The recorded shape of a registry model, else an approximate one (``approx=True``)."""
-    from . import zoo
-
-    s = zoo.spec(model_id)
-    if s.id in SHAPES:
-        return SHAPES[s.id]
-    return approx_shape(s.params_b, s.family)
-
-
-def shape_from_config(config, family: str | None = None) -> ModelShape:
-    """A :class:`ModelShape` from a ``transformers`` config (any stand-in or real model)."""
-    from . import zoo
-
-    g = lambda *names: next((getattr(config, n) for n in names if getattr(config, n, None) is not None), None)
-    fam = family or {"GPTNeoXConfig": "gpt_neox", "LlamaConfig": "llama", "BloomConfig": "bloom",
-                     "Qwen2Config": "qwen2"}.get(type(config).__name__)
-    if fam not in zoo.FAMILIES:
-        raise ValueError(f"unknown family for {type(config).__name__}; pass family=")
-    hidden = g("hidden_size", "n_embed")
-    inter = g("intermediate_size") or 4 * hidden
-    shape = ModelShape(0.0, hidden, g("num_hidden_layers", "n_layer"), g("num_attention_heads", "n_head"),
-                       g("vocab_size"), inter, g("num_key_value_heads"), fam,
-                       bool(getattr(config, "tie_word_embeddings", False)), source=type(config).__name__)
-    emb = shape.vocab * hidden * (1 if shape.tied else 2)
-    return replace(shape, params_b=(shape.block_linear_params + emb) / 1e9)
-
-
-def lora_param_count(shape: ModelShape, targets: str | Sequence[str] = "attention", r: int = 8) -> int:
-    """Trainable LoRA parameters: ``r * (in + out)`` for each wrapped linear layer of each block."""
-    mods = target_modules(shape.family, targets)
-    lin = shape.linear_shapes()
-    missing = [m for m in mods if m not in lin]
-    if missing:
-        raise ValueError(f"{shape.family} blocks have no module(s) {missing}; known: {', '.join(lin)}")
-    return shape.layers * sum(r * (lin[m][0] + lin[m][1]) for m in mods)
-
-
-@dataclass(frozen=True)
-class MemoryEstimate:
-    method: str
-    weights: float
-    gradients: float
-    optimizer: float
-    activations: float
-    overhead: float
-    trainable: int
-
-    @property
-    def total(self) -> float:
-        return self.weights + self.gradients + self.optimizer + self.activations + self.overhead
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "total": self.total}
-
-
-def activation_bytes(shape: ModelShape, batch_size: int, seq_len: int, gradient_checkpointing: bool = True,
-                     flash_attention: bool = True) -> float:
-    """Activation memory in bytes (see :data:`MEMORY_ASSUMPTIONS`)."""
-    s, b, h, a, L = seq_len, batch_size, shape.hidden, shape.heads, shape.layers
-    per_layer = s * b * h * 34 + (0 if flash_attention else 5 * a * s * s * b)
-    body = L * 2 * s * b * h + per_layer if gradient_checkpointing else L * per_layer
-    return body + 8 * b * s * shape.vocab
-
-
-def memory_estimate(shape: ModelShape | str, method: str = "lora", *, batch_size: int = 1, seq_len: int = 512,
-                    gradient_checkpointing: bool = True, r: int = 8, targets: str | Sequence[str] = "attention",
-                    flash_attention: bool = True) -> MemoryEstimate:
-    """Training memory in GiB for ``method`` = ``"full"``, ``"lora"`` or ``"qlora"``.
-
-    ``shape`` is a :class:`ModelShape` or a registry id. See :data:`MEMORY_ASSUMPTIONS`.
-    """
-    if isinstance(shape, str):
-        shape = model_shape(shape)
-    if method not in ("full", "lora", "qlora"):
-        raise ValueError(f"method must be full, lora or qlora, got {method!r}")
-    n = shape.params_b * 1e9
-    act = activation_bytes(shape, batch_size, seq_len, gradient_checkpointing, flash_attention) / GiB
-    if method == "full":
-        return MemoryEstimate("full", 2 * n / GiB, 2 * n / GiB, 12 * n / GiB, act, OVERHEAD_GIB, int(n))
-    t = lora_param_count(shape, targets, r)
-    if method == "lora":
-        return MemoryEstimate("lora", (2 * n + 4 * t) / GiB, 4 * t / GiB, 8 * t / GiB, act, OVERHEAD_GIB, t)
-    quant = min(shape.block_linear_params, n)
-    weights = quant * (4 + 8 / 64 + 32 / (64 * 256)) / 8 + 2 * (n - quant) + 4 * t
-    return MemoryEstimate("qlora", weights / GiB, 4 * t / GiB, 2 * t / GiB, act, OVERHEAD_GIB, t)
-
-
-def fits(estimate: MemoryEstimate, gpu: str) -> bool:
-    return estimate.total <= GPUS[gpu]["memory_gb"] * USABLE_SHARE
-
-
-def fit_table(model_ids: Iterable[str] | None = None, methods: Sequence[str] = ("full", "lora", "qlora"),
-              **kw):
-    """For each registry model and method: estimated GiB and whether it fits each GPU.
-
-    ``kw`` goes to :func:`memory_estimate` (batch_size, seq_len, gradient_checkpointing, r, targets).
-    """
-    import pandas as pd
-
-    from . import zoo
-
-    rows = []
-    for mid in model_ids or list(zoo.specs()):
-        shp = model_shape(mid)
-        for m in methods:
-            est = memory_estimate(shp, m, **kw)
-            row = {"model": mid, "params_b": shp.params_b, "method": m, "GiB": round(est.total, 1)}
-            for g in GPUS:
-                row[g] = "✓" if fits(est, g) else "✗"
-            row["shape"] = "approx" if shp.approx else "config.json"
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
 # =========================================================================== command line
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m helpers.lora", description="LoRA fine-tuning (issue 6).")
+    p = argparse.ArgumentParser(prog="python -m helpers.lora", description="LoRA fine-tuning of the registry's models.")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="fine-tune with LoRA/QLoRA (also under `accelerate launch`)")
     t.add_argument("--recipe", default="tiny", choices=list(RECIPES), help="starting point (default tiny)")
@@ -1042,7 +726,7 @@ def _parser() -> argparse.ArgumentParser:
              "cutoff_len": int, "eval_rows": int, "method": str, "r": int, "alpha": int, "dropout": float,
              "targets": str, "precision": str, "max_steps": int, "batch_size": int, "grad_accum": int,
              "lr": float, "warmup_steps": int, "logging_steps": int, "eval_steps": int, "save_steps": int,
-             "seed": int, "output_dir": str}
+             "seed": int, "output_dir": str, "threads": int}
     for name, typ in flags.items():
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.add_argument("--model", dest="model_id", type=str, default=None, help="alias of --model-id")
@@ -1070,8 +754,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<24} {json.dumps(r, ensure_ascii=False)}")
         return 0
     if args.cmd == "memory":
-        print(MEMORY_ASSUMPTIONS)
-        print(fit_table(args.models, seq_len=args.seq_len, batch_size=args.batch_size,
+        from . import memory
+
+        print(memory.assumptions())
+        print(memory.fit_table(args.models, seq_len=args.seq_len, batch_size=args.batch_size,
                         gradient_checkpointing=args.gradient_checkpointing).to_string(index=False))
         return 0
     env.quiet()
@@ -1083,7 +769,8 @@ def main(argv: list[str] | None = None) -> int:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     res = train(cfg, resume=args.resume, echo=rank == 0, stop_after=args.stop_after)
     if res.trainer.is_world_process_zero():
-        adapter = save_adapter(res.model, args.adapter_dir or res.output_dir / "adapter")
+        adapter = Path(args.adapter_dir or res.output_dir / "adapter")
+        res.model.save_pretrained(adapter)
         summary = {**res.summary(), "world_size": world, "adapter": str(adapter), "data": res.data_note,
                    "base": res.info.description}
         print(json.dumps(summary, ensure_ascii=False, indent=1))

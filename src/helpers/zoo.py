@@ -398,7 +398,7 @@ def _build_tiny(s: ModelSpec, out: Path) -> dict:
     """Pre-train a stand-in from scratch; an instruct recipe starts from its base stand-in
     (built first if needed) and adds the short second stage, as KoAlpaca adds SFT to Polyglot-ko."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
     recipe = tiny_recipe(s)
     arch = recipe["arch"]
@@ -411,7 +411,7 @@ def _build_tiny(s: ModelSpec, out: Path) -> dict:
         losses = [base_meta["loss_first"], base_meta["loss_last"]]
         sft = recipe["sft"]
         with _deterministic_torch():
-            torch.manual_seed(arch["seed"] + 1)
+            set_seed(arch["seed"] + 1)
             opt = torch.optim.AdamW(model.parameters(), lr=sft["lr"], weight_decay=0.0)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0.1, 1 - i / sft["steps"]))
             sft_losses = _train(model, opt, sched, pretrain_batches(
@@ -421,7 +421,7 @@ def _build_tiny(s: ModelSpec, out: Path) -> dict:
         if recipe["chat"]:
             tok.chat_template = CHAT_TEMPLATE
         with _deterministic_torch():
-            torch.manual_seed(arch["seed"])
+            set_seed(arch["seed"])
             config = _tiny_config(s.family, len(tok), arch, tok)
             model = AutoModelForCausalLM.from_config(config)
             opt = torch.optim.AdamW(model.parameters(), lr=arch["lr"], weight_decay=0.01)
@@ -536,17 +536,6 @@ class Loaded(NamedTuple):
     info: ModelInfo
 
 
-def memory_gb(params_b: float, dtype: str = "float16", quantization: str | None = None) -> float:
-    """Memory of the weights alone, in GB (10^9 bytes), for a size in billions of parameters."""
-    if quantization == "4bit":
-        per = 0.5
-    elif quantization == "8bit":
-        per = 1.0
-    else:
-        per = {"float32": 4, "float16": 2, "bfloat16": 2}[dtype]
-    return params_b * per
-
-
 def _real_dtype(hw) -> str:
     if hw.device == "cuda":
         return "bfloat16" if hw.bf16 else "float16"
@@ -555,75 +544,79 @@ def _real_dtype(hw) -> str:
     return "float32"
 
 
+def quantization_config(quantization: str, dtype: str = "float16"):
+    """bitsandbytes settings: ``"8bit"`` (LLM.int8) or ``"4bit"`` (NF4 with double quantization,
+    computing in ``dtype``: the QLoRA setting)."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    if quantization != "4bit":
+        raise ValueError(f"quantization must be None, '8bit' or '4bit', got {quantization!r}")
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16 if dtype == "bfloat16" else torch.float16)
+
+
 def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
          quantization: str | None = None, device: str | None = None) -> Loaded:
     """Load ``model_id`` in the profile in force; returns ``(model, tokenizer, info)``.
 
-    ``quantization`` is ``None``, ``"8bit"`` or ``"4bit"`` (bitsandbytes, CUDA only; real profile).
+    ``dtype``: a stand-in loads in float32, a real model in this hardware's 16-bit type on a GPU.
+    ``quantization``: ``None``, ``"8bit"`` or ``"4bit"`` (bitsandbytes, CUDA only). ``device``: a
+    stand-in stays on the CPU, a real model goes to the accelerator. Under ``auto`` a real model that
+    would not fit this machine (``helpers.memory.estimate``) falls back to its stand-in, with a warning.
     """
-    s = spec(model_id)
-    hw = env.hardware()
-    want_dtype = dtype or _real_dtype(hw)
-    need = memory_gb(s.params_b, want_dtype, quantization) * 1.2
-    choice = env.choose_profile(profile, need_gb=need)
-    if choice.asked == "auto" and choice.profile == "tiny":
-        warnings.warn(f"{model_id}: {choice.reason}", stacklevel=2)
-    if choice.profile == "tiny":
-        return _load_tiny(s, choice.reason)
-    return _load_real(s, choice.reason, want_dtype, quantization, device or hw.device)
-
-
-def _load_tiny(s: ModelSpec, reason: str) -> Loaded:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = build_tiny(s.id)
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path)
-    model.eval()
-    recipe = tiny_recipe(s)
-    arch = recipe["arch"]
-    stage = (f", then instruction-tuned on our {recipe['sft']['data']} sample ({recipe['sft']['template']} format)"
-             if "sft" in recipe else "")
-    desc = (f"tiny stand-in for {s.hub_id}: {type(model.config).__name__}, {arch['layers']} layers, "
-            f"hidden {arch['hidden']}, {model.num_parameters():,} parameters, byte-level BPE "
-            f"'{s.tokenizer}' ({len(tok):,} tokens), pre-trained on our corpus{stage}; not the real model")
-    info = ModelInfo(s.id, s.hub_id, s.revision, "tiny", s.family, type(model.config).__name__,
-                     model.num_parameters(), "float32", "cpu", desc, reason, str(path))
-    return Loaded(model, tok, info)
-
-
-def _load_real(s: ModelSpec, reason: str, dtype: str, quantization: str | None, device: str) -> Loaded:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if not is_pinned(s):
-        warnings.warn(f"{s.id}: revision {s.revision!r} is not pinned to a commit; results may change when "
-                      f"{s.hub_id} is updated (`python -m helpers.zoo pin` fixes the registry)", stacklevel=3)
-    kwargs: dict[str, Any] = {"revision": s.revision, "use_safetensors": True, "trust_remote_code": False}
-    if quantization:
-        if device != "cuda":
-            raise env.ProfileError(f"{quantization} quantization needs CUDA (bitsandbytes); this is {device}")
-        from transformers import BitsAndBytesConfig
+    s = spec(model_id)
+    hw = env.hardware()
+    if quantization and hw.device != "cuda":
+        raise env.ProfileError(f"{quantization} quantization needs CUDA (bitsandbytes); this is {hw.device}")
+    choice = env.choose_profile(profile)
+    if choice.asked == "auto" and choice.profile == "real":
+        from . import memory
 
-        compute = torch.bfloat16 if dtype == "bfloat16" else torch.float16
-        kwargs["quantization_config"] = (
-            BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                               bnb_4bit_compute_dtype=compute)
-            if quantization == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
-        kwargs["device_map"] = {"": 0}
+        need = memory.estimate(s.id, "inference", dtype=dtype or _real_dtype(hw), quantization=quantization)
+        choice = env.choose_profile(profile, need_gb=need.total)
+    if choice.asked == "auto" and choice.profile == "tiny":
+        warnings.warn(f"{model_id}: {choice.reason}", stacklevel=2)
+    tiny = choice.profile == "tiny"
+    dtype = dtype or ("float32" if tiny else _real_dtype(hw))
+    device = "cuda" if quantization else device or ("cpu" if tiny else hw.device)
+    if tiny:
+        where, hub = str(build_tiny(s.id)), {}
     else:
-        kwargs["dtype"] = getattr(torch, dtype)
-    tok = AutoTokenizer.from_pretrained(s.hub_id, revision=s.revision, trust_remote_code=False)
-    model = AutoModelForCausalLM.from_pretrained(s.hub_id, **kwargs)
+        where, hub = s.hub_id, {"revision": s.revision, "trust_remote_code": False}
+        if not is_pinned(s):
+            warnings.warn(f"{s.id}: revision {s.revision!r} is not pinned to a commit; results may change when "
+                          f"{s.hub_id} is updated (`python -m helpers.zoo pin` fixes the registry)", stacklevel=2)
+    kwargs: dict[str, Any] = {**hub, "use_safetensors": True, "dtype": getattr(torch, dtype)}
+    if quantization:
+        kwargs.update(quantization_config=quantization_config(quantization, dtype), device_map={"": 0})
+    tok = AutoTokenizer.from_pretrained(where, **hub)
+    model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
     if not quantization:
         model.to(device)
     model.eval()
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    q = f", {quantization}" if quantization else ""
-    desc = f"{s.hub_id}@{s.revision[:12]} ({type(model.config).__name__}, {dtype}{q}, {device})"
-    info = ModelInfo(s.id, s.hub_id, s.revision, "real", s.family, type(model.config).__name__,
-                     model.num_parameters(), dtype, device, desc, reason)
+    weights = f"{dtype}{f', {quantization}' if quantization else ''}, {device}"
+    if tiny:
+        recipe = tiny_recipe(s)
+        arch = recipe["arch"]
+        stage = (f", then instruction-tuned on our {recipe['sft']['data']} sample ({recipe['sft']['template']} "
+                 "format)" if "sft" in recipe else "")
+        if quantization or device != "cpu" or dtype != "float32":
+            stage += f" ({weights})"
+        desc = (f"tiny stand-in for {s.hub_id}: {type(model.config).__name__}, {arch['layers']} layers, "
+                f"hidden {arch['hidden']}, {model.num_parameters():,} parameters, byte-level BPE "
+                f"'{s.tokenizer}' ({len(tok):,} tokens), pre-trained on our corpus{stage}; not the real model")
+    else:
+        desc = f"{s.hub_id}@{s.revision[:12]} ({type(model.config).__name__}, {weights})"
+    info = ModelInfo(s.id, s.hub_id, s.revision, choice.profile, s.family, type(model.config).__name__,
+                     model.num_parameters(), dtype, device, desc, choice.reason, where if tiny else "")
     return Loaded(model, tok, info)
 
 
