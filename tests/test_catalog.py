@@ -253,3 +253,20 @@ def test_trained_on_api_data_follows_data_edges_through_translations():
     translated = set(g[(g.relation == "data-translated-from") & g.parent.isin(generated)].child)
     trained = g[(g.relation == "trained-on-data") & g.parent.isin(generated | translated)]
     assert users == sorted(set(trained.child))
+
+
+# ------------------------------------------------------------------ the figures follow the data
+
+
+def test_figures_follow_the_catalog(models):
+    timeline = catalog.timeline_figure(models)
+    assert sum(len(t.x) for t in timeline.data) == len(models)
+    assert timeline.layout.template.layout.font.family.startswith("NanumGothic")  # Korean-safe layout
+    sizes = catalog.size_figure(models)
+    assert sum(len(t.y) for t in sizes.data) == sum(len(s) for s in models["sizes_b"])
+    mix = catalog.mixture_figure()
+    assert sum(mix.data[0].y) == pytest.approx(100.0)
+    tree = catalog.genealogy_figure(["pythia", "polyglot-ko"])
+    families = [t for t in tree.data if t.mode == "markers+text"]
+    assert [len(t.text) for t in families] == [3, 2]  # Pythia, Dolly 2.0, OASST SFT / Polyglot-Ko, KoAlpaca
+    assert {a.text for a in tree.layout.annotations} <= set(catalog.RELATIONS)

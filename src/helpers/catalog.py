@@ -665,11 +665,11 @@ def genealogy_figure(roots: Iterable[str] = ("llama", "pythia", "polyglot-ko")):
                                yaxis=dict(visible=False))
 
 
-def mixture_figure():
-    """LLaMA's pre-training mixture: sampling proportion vs. epochs (survey table)."""
+def mixture_figure(mix: pd.DataFrame | None = None):
+    """LLaMA's pre-training mixture: sampling proportion vs. epochs (survey table ``llama_pretrain_mix``)."""
     import plotly.express as px
 
-    mix = survey("llama_pretrain_mix")
+    mix = survey("llama_pretrain_mix") if mix is None else mix
     fig = px.bar(mix, x="dataset", y="sampling_prop_pct", text="sampling_prop_pct",
                  hover_data=["epochs", "disk_size_gb"], title="LLaMA 사전학습 데이터 구성 (샘플링 비율 %)")
     return plots.korean_layout(fig, xaxis_title="데이터 출처", yaxis_title="샘플링 비율 (%)", height=380)

@@ -97,6 +97,8 @@ def execute(path: Path, timeout: int = 600, write_back: bool = False, html: bool
     seconds = time.perf_counter() - t0
     peak = mem.stop()
     if write_back and not error:
+        for cell in nb.cells:  # timings from other tools would make every run a diff
+            cell.metadata.pop("execution", None)
         nbformat.write(nb, path)
     if html:
         from nbconvert import HTMLExporter
