@@ -42,8 +42,7 @@ def data_path(*parts: str) -> Path:
 
 def cache_dir() -> Path:
     """Where built stand-ins live: ``$LLM_SURVEY_CACHE`` or ``~/.cache/open-llm-survey``."""
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "open-llm-survey"
-    path = Path(root)
+    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "open-llm-survey")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -223,13 +222,8 @@ def seed(n: int = 0) -> int:
 
 # Read by each library when it is imported: setting them costs nothing in a notebook that never
 # imports transformers or datasets (importing them just to call their setters costs about a second).
-QUIET_ENV = {
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "DATASETS_VERBOSITY": "error",
-}
+QUIET_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+             "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error", "DATASETS_VERBOSITY": "error"}
 
 
 def quiet() -> None:
@@ -274,26 +268,14 @@ def _versions() -> dict[str, str]:
 
 def environment(override: str | None = None) -> dict:
     """Versions, hardware and the profile in force, as a dict."""
-    hw = hardware()
-    choice = choose_profile(override)
-    info = {
-        "runtime": runtime(),
-        "device": hw.device,
-        "device_name": hw.name,
-        "memory_gb": round(hw.memory_gb, 1),
-        "free_gb": round(hw.free_gb, 1),
-        "bf16": hw.bf16,
-        "cpus": hw.cpu_count,
-        "profile": choice.profile,
-        "profile_reason": choice.reason,
-        **_versions(),
-    }
-    return info
+    hw, choice = hardware(), choose_profile(override)
+    return {"runtime": runtime(), "device": hw.device, "device_name": hw.name,
+            "memory_gb": round(hw.memory_gb, 1), "free_gb": round(hw.free_gb, 1), "bf16": hw.bf16,
+            "cpus": hw.cpu_count, "profile": choice.profile, "profile_reason": choice.reason, **_versions()}
 
 
 def report(override: str | None = None, file=None) -> None:
     """Print versions, hardware and the profile in force (see :func:`environment`)."""
     info = environment(override)
     width = max(len(k) for k in info)
-    lines = [f"{k:<{width}}  {v}" for k, v in info.items()]
-    print("\n".join(lines), file=file or sys.stdout)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in info.items()), file=file or sys.stdout)

@@ -57,14 +57,11 @@ import yaml
 
 from . import catalog, plots
 from .catalog import split
+from .env import data_path
 
 USES = ("commercial", "research", "redistribute-weights", "finetune-release")
-USE_LABELS_KO = {
-    "commercial": "상업적 이용",
-    "research": "연구",
-    "redistribute-weights": "가중치 재배포",
-    "finetune-release": "미세조정 후 공개",
-}
+USE_LABELS_KO = {"commercial": "상업적 이용", "research": "연구", "redistribute-weights": "가중치 재배포",
+                 "finetune-release": "미세조정 후 공개"}
 EFFECTS = ("no", "conditional", "yes")  # ordered: most restrictive first
 NOT_ASSESSED = "not-assessed"
 EFFECT_RANK = {e: i for i, e in enumerate(EFFECTS)}
@@ -118,9 +115,6 @@ class License:
     terms: dict = field(hash=False)
     conditions: tuple[Condition, ...] = ()
 
-    def term(self, name: str) -> Term:
-        return self.terms[name]
-
     def effect(self, use: str) -> tuple[str, str, str]:
         """``(effect, section, note)`` this licence gives ``use``, conditions appended to the note."""
         _check_use(use)
@@ -140,23 +134,13 @@ class License:
         return effect, section, note
 
 
-def default_path() -> Path:
-    from .env import data_path
-
-    return data_path("licenses", "licenses.yaml")
-
-
 def _lines_of(text: str) -> dict[str, int]:
     """Line number (1-based) of each licence id in the YAML text."""
     root = yaml.compose(text)
-    lines: dict[str, int] = {}
-    if root is None:
-        return lines
-    for key, value in root.value:
+    for key, value in root.value if isinstance(root, yaml.MappingNode) else ():
         if key.value == "licenses" and isinstance(value, yaml.MappingNode):
-            for k, _ in value.value:
-                lines[k.value] = k.start_mark.line + 1
-    return lines
+            return {k.value: k.start_mark.line + 1 for k, _ in value.value}
+    return {}
 
 
 def parse_licenses(text: str, origin: str = "<string>") -> dict[str, License]:
@@ -172,58 +156,45 @@ def parse_licenses(text: str, origin: str = "<string>") -> dict[str, License]:
     for lid, entry in raw["licenses"].items():
         where = f"{origin}:{lines.get(lid, '?')}: licence {lid!r}"
 
-        def fail(fld: str, msg: str, where: str = where) -> None:
-            raise LicenseDataError(f"{where}, field {fld!r}: {msg}")
+        def check(ok, fld: str, problem: str, where: str = where) -> None:
+            if not ok:
+                raise LicenseDataError(f"{where}, field {fld!r}: {problem}")
 
-        if not isinstance(entry, dict):
-            fail("(entry)", "expected a mapping")
+        check(isinstance(entry, dict), "(entry)", "expected a mapping")
         for k in REQUIRED_KEYS:
-            if k not in entry:
-                fail(k, "missing")
-        if entry["kind"] not in KINDS:
-            fail("kind", f"{entry['kind']!r} not in {sorted(KINDS)}")
-        if not str(entry["url"]).startswith("http"):
-            fail("url", "expected an http(s) URL")
-        sources = entry["source"]
-        if not isinstance(sources, list) or not sources or not all(str(s).startswith("http") for s in sources):
-            fail("source", "expected a non-empty list of http(s) URLs")
-        if not isinstance(entry["read_in_full"], bool):
-            fail("read_in_full", "expected true or false")
-        terms = entry["terms"]
-        if not isinstance(terms, dict):
-            fail("terms", "expected a mapping")
+            check(k in entry, k, "missing")
+        check(entry["kind"] in KINDS, "kind", f"{entry['kind']!r} not in {sorted(KINDS)}")
+        check(str(entry["url"]).startswith("http"), "url", "expected an http(s) URL")
+        sources, terms = entry["source"], entry["terms"]
+        check(isinstance(sources, list) and sources and all(str(s).startswith("http") for s in sources),
+              "source", "expected a non-empty list of http(s) URLs")
+        check(isinstance(entry["read_in_full"], bool), "read_in_full", "expected true or false")
+        check(isinstance(terms, dict), "terms", "expected a mapping")
+        check(set(terms) <= set(TERM_VALUES), "terms", f"unknown term(s) {sorted(set(terms) - set(TERM_VALUES))}")
         parsed: dict[str, Term] = {}
         for tname, allowed in TERM_VALUES.items():
             t = terms.get(tname)
-            if not isinstance(t, dict):
-                fail(f"terms.{tname}", "missing or not a mapping {value, section, note}")
-            value = str(t.get("value"))
-            if value not in allowed:
-                fail(f"terms.{tname}.value", f"{value!r} not in {sorted(allowed)}")
-            section = str(t.get("section") or "").strip()
-            if not section:
-                fail(f"terms.{tname}.section", "empty: every term must cite its clause")
+            check(isinstance(t, dict), f"terms.{tname}", "missing or not a mapping {value, section, note}")
+            value, section = str(t.get("value")), str(t.get("section") or "").strip()
+            check(value in allowed, f"terms.{tname}.value", f"{value!r} not in {sorted(allowed)}")
+            check(section, f"terms.{tname}.section", "empty: every term must cite its clause")
             parsed[tname] = Term(value, section, str(t.get("note") or ""))
-        extra = set(terms) - set(TERM_VALUES)
-        if extra:
-            fail("terms", f"unknown term(s) {sorted(extra)}")
-        conds = []
+        conditions = []
         for i, c in enumerate(entry["conditions"] or []):
             for k in ("kind", "section", "applies_to", "note"):
-                if k not in c:
-                    fail(f"conditions[{i}].{k}", "missing")
+                check(k in c, f"conditions[{i}].{k}", "missing")
             bad = [u for u in c["applies_to"] if u not in USES]
-            if bad:
-                fail(f"conditions[{i}].applies_to", f"unknown use(s) {bad}; expected {USES}")
-            conds.append(Condition(c["kind"], str(c["section"]), tuple(c["applies_to"]), c["note"], c.get("value")))
+            check(not bad, f"conditions[{i}].applies_to", f"unknown use(s) {bad}; expected {USES}")
+            conditions.append(Condition(c["kind"], str(c["section"]), tuple(c["applies_to"]), c["note"],
+                                        c.get("value")))
         out[lid] = License(lid, entry["name"], entry["kind"], entry["url"], tuple(sources),
-                           entry["read_in_full"], str(entry["note"] or ""), parsed, tuple(conds))
+                           entry["read_in_full"], str(entry["note"] or ""), parsed, tuple(conditions))
     return out
 
 
 def load_licenses(path: str | Path | None = None) -> dict[str, License]:
     """All licences from ``data/licenses/licenses.yaml`` (or ``path``), validated."""
-    p = Path(path) if path else default_path()
+    p = Path(path) if path else data_path("licenses", "licenses.yaml")
     return _load_cached(str(p), p.stat().st_mtime)
 
 
