@@ -112,11 +112,9 @@ def app_notebook(app: App):
     cells.append(new_markdown_cell(
         f"---\n*{app.title}: open-llm-survey의 `notebooks/{app.notebook}`에서 만든 Voilà 앱 "
         f"(helpers.app이 생성; 직접 고치지 마세요).*"))
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-        "title": app.title,
-    })
+    nb = new_notebook(cells=cells, metadata={"title": app.title, "language_info": {"name": "python"},
+                                             "kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
     nbformat.validate(nb)
     return nb
 
@@ -152,15 +150,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 def voila_command(app_dir: str | Path, port: int, token: str, *, ip: str = "127.0.0.1",
                   show_tracebacks: bool = False) -> list[str]:
     """The argv that serves every notebook of ``app_dir`` with Voilà (no browser, one fixed port)."""
-    return [
-        sys.executable, "-m", "voila", str(app_dir),
-        "--no-browser",
-        f"--Voila.ip={ip}",
-        f"--Voila.port={port}",
-        "--Voila.port_retries=0",
-        f"--Voila.token={token}",
-        f"--VoilaConfiguration.show_tracebacks={show_tracebacks}",
-    ]
+    return [sys.executable, "-m", "voila", str(app_dir), "--no-browser", f"--Voila.ip={ip}", f"--Voila.port={port}",
+            "--Voila.port_retries=0", f"--Voila.token={token}",
+            f"--VoilaConfiguration.show_tracebacks={show_tracebacks}"]
 
 
 def app_env(profile: str | None = None) -> dict[str, str]:
@@ -209,11 +201,12 @@ def serve(port: int = DEFAULT_PORT, profile: str | None = None, token: str | Non
     # Ctrl-C, also where SIGINT was inherited as ignored (Python then installs no handler): a process
     # started in the background by a non-interactive shell, e.g. `make app &` in a script
     signal.signal(signal.SIGINT, stop)
-    proc = subprocess.Popen(voila_command(paths[0].parent, port, token), env=app_env(profile))
+    server_env = app_env(profile)
+    proc = subprocess.Popen(voila_command(paths[0].parent, port, token), env=server_env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/?token={token}", proc=proc)
-        print(f"\nVoilà apps ({app_env(profile)[env.PROFILE_ENV]} profile), Ctrl-C to stop:", flush=True)
+        print(f"\nVoilà apps ({server_env[env.PROFILE_ENV]} profile), Ctrl-C to stop:", flush=True)
         for app in APPS.values():
             print(f"  {app.title} ({app.name}): {app_url(base, app, token)}", flush=True)
         return proc.wait()
