@@ -1,29 +1,34 @@
 """Instruction datasets opened up: loaders, prompt templates, statistics, duplicates.
 
-Templates
----------
-Prompt templates are data (``data/instruct/templates/*.json``), never strings in code.
-``render(record, name)`` returns ``(prompt, answer)``: ``prompt + answer`` is the exact
-text the model sees, and only ``answer`` carries the loss (the prompt is masked).
-``render_conversation(turns, "vicuna_v1_1")`` does the same for multi-turn chats and
-returns :class:`Segment` objects with a ``loss`` flag.
+The module reads top to bottom in the order of notebook 03:
+
+* **Templates** are data (``data/instruct/templates/*.json``), never strings in code.
+  ``render(record, name)`` returns ``(prompt, answer)``: ``prompt + answer`` is the exact text the
+  model sees, and only ``answer`` carries the loss (the prompt is masked).
+  ``render_conversation(turns, "vicuna_v1_1")`` does the same for multi-turn chats and returns
+  :class:`Segment` objects with a ``loss`` flag.
+* **Loading**: ``load(name_or_file)`` reads six schemas into one DataFrame; malformed records raise
+  :class:`InstructFormatError` naming the file, the line/record and the field.
+* **ROUGE-L and near-duplicates**: :func:`rouge_l` is the textbook LCS table (the idea);
+  :func:`near_duplicates` finds every pair with ROUGE-L >= 0.7 in large data with MinHash LSH
+  (``datasketch``) for blocking and ``rapidfuzz``'s LCS for exact scores.
+* **Statistics**: instruction verbs/predicates (kiwipiepy for Korean), quality flags, token lengths,
+  and :func:`anatomy`, the whole report, with :func:`summary_table`, :func:`median_gap`,
+  :func:`sft_checks` and the self-instruct filter stages.
+* **Figures and the record browser** for the notebook.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from helpers import env
-
-__all__ = [
-    "Segment", "templates", "template", "render", "render_marked", "render_conversation",
-    "conversation_text",
-]
 
 
 def instruct_dir() -> Path:
@@ -84,7 +89,7 @@ def templates():
     return pd.DataFrame(rows)
 
 
-def _get(record: Mapping[str, Any], key: str) -> str:
+def _text_field(record: Mapping[str, Any], key: str) -> str:
     v = record.get(key, "")
     if v is None:
         return ""
@@ -109,11 +114,11 @@ def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
     t = template(template_name)
     if "instruction" not in record:
         raise KeyError(f"record has no 'instruction' field (fields: {sorted(record)})")
-    instruction = _get(record, "instruction")
-    inp = _get(record, "input")
+    instruction = _text_field(record, "instruction")
+    inp = _text_field(record, "input")
     fmt = t["prompt_input"] if inp.strip() else t["prompt_no_input"]
     prompt = fmt.replace("{instruction}", instruction).replace("{input}", inp)
-    answer = t["answer_format"].replace("{output}", _get(record, "output"))
+    answer = t["answer_format"].replace("{output}", _text_field(record, "output"))
     if t["eos"] and eos_token:
         answer += eos_token
     return prompt, answer
@@ -229,10 +234,7 @@ class LoadReport:
     schema: str
     records: int = 0
     rows: int = 0
-    skipped: list = None
-
-    def __post_init__(self):
-        self.skipped = [] if self.skipped is None else self.skipped
+    skipped: list = field(default_factory=list)
 
     def __str__(self) -> str:
         s = f"{self.file}: schema {self.schema}, {self.records} records -> {self.rows} rows"
@@ -241,45 +243,37 @@ class LoadReport:
         return s
 
 
-def _iter_json_array(text: str, file: str):
-    """Yield ``(index, line, obj)`` for each element of a top-level JSON array."""
-    dec = json.JSONDecoder()
-    n = len(text)
-    i = 0
-    line = 1
+_JSON_SPACE = re.compile(r"[ \t\r\n]*")
 
-    def skip_ws(j: int) -> int:
-        while j < n and text[j] in " \t\r\n":
-            j += 1
-        return j
 
-    i = skip_ws(i)
-    if i >= n or text[i] != "[":
+def _json_array(text: str, file: str):
+    """Yield ``(where, record)`` for each element of a top-level JSON array.
+
+    ``json.JSONDecoder.raw_decode`` reads one element at a time, so each record knows its index
+    and first line, and a syntax error names both (``json.loads`` would name only the line)."""
+    decoder = json.JSONDecoder()
+    pos = _JSON_SPACE.match(text).end()
+    if not text.startswith("[", pos):
         raise InstructFormatError(file, "line 1", None, "expected a JSON array of records")
-    i = skip_ws(i + 1)
-    idx = 0
-    last = 0
-    if i < n and text[i] == "]":
-        return
-    while True:
-        line += text.count("\n", last, i)
-        last = i
+    pos = _JSON_SPACE.match(text, pos + 1).end()
+    index, line, counted = 0, 1, 0
+    while not text.startswith("]", pos):
+        if index:
+            if not text.startswith(",", pos):
+                line += text.count("\n", counted, pos)
+                raise InstructFormatError(file, f"record {index} (line {line})", None,
+                                          "expected ',' or ']' between records")
+            pos = _JSON_SPACE.match(text, pos + 1).end()
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
-            obj, end = dec.raw_decode(text, i)
+            record, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as e:
-            raise InstructFormatError(file, f"record {idx} (line {e.lineno}, column {e.colno})",
+            raise InstructFormatError(file, f"record {index} (line {e.lineno}, column {e.colno})",
                                       None, f"not valid JSON: {e.msg}") from None
-        yield idx, line, obj
-        idx += 1
-        i = skip_ws(end)
-        if i < n and text[i] == ",":
-            i = skip_ws(i + 1)
-            continue
-        if i < n and text[i] == "]":
-            return
-        ln = line + text.count("\n", last, i)
-        raise InstructFormatError(file, f"record {idx} (line {ln})", None,
-                                  "expected ',' or ']' between records")
+        yield f"record {index} (line {line})", record
+        index += 1
+        pos = _JSON_SPACE.match(text, pos).end()
 
 
 def _read_records(path: Path):
@@ -303,8 +297,7 @@ def _read_records(path: Path):
                 raise InstructFormatError(file, f"line {ln}, column {e.colno}", None,
                                           f"not valid JSON: {e.msg}") from None
         return
-    for idx, ln, obj in _iter_json_array(text, file):
-        yield f"record {idx} (line {ln})", obj
+    yield from _json_array(text, file)
 
 
 def detect_schema(record: Mapping[str, Any], file: str = "<records>", where: str = "record 0") -> str:
@@ -327,19 +320,19 @@ def detect_schema(record: Mapping[str, Any], file: str = "<records>", where: str
                               f"pass schema= one of {', '.join(SCHEMAS)}")
 
 
-def _check(rec: Any, schema: str, file: str, where: str) -> None:
+def _check_record(rec: Any, schema: str, file: str, where: str) -> None:
     if not isinstance(rec, Mapping):
         raise InstructFormatError(file, where, None, f"expected a JSON object, got {type(rec).__name__}")
-    for field, types in _FIELDS[schema].items():
-        if field not in rec:
-            raise InstructFormatError(file, where, field, f"missing (schema {schema} needs "
+    for key, types in _FIELDS[schema].items():
+        if key not in rec:
+            raise InstructFormatError(file, where, key, f"missing (schema {schema} needs "
                                       f"{', '.join(_FIELDS[schema])})")
-        v = rec[field]
+        v = rec[key]
         if hasattr(v, "tolist") and not isinstance(v, str):  # numpy arrays from parquet
             v = v.tolist()
         if not isinstance(v, types):
             want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise InstructFormatError(file, where, field, f"expected {want}, got "
+            raise InstructFormatError(file, where, key, f"expected {want}, got "
                                       f"{type(v).__name__} {str(v)[:40]!r}")
     if schema == "self_instruct":
         inst = rec["instances"]
@@ -427,11 +420,6 @@ def sources():
     return pd.DataFrame([{"name": k, **v} for k, v in _sources().items()])
 
 
-def _profile(profile: str | None) -> str:
-    p = env.profile(profile)
-    return p
-
-
 def _records_from_real(name: str, spec: dict, revision: str | None):
     rev = revision or spec.get("revision")
     if not rev:
@@ -464,7 +452,7 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
     :class:`InstructFormatError`; with ``skip_errors=True`` they are skipped and listed in
     ``df.attrs["load_report"]`` (a :class:`LoadReport`, always present).
     """
-    label, recs, default_schema = _resolve(source, profile, revision)
+    label, recs, default_schema = _records_of(source, profile, revision)
     schema = schema or default_schema
     if schema is None:
         if not recs:
@@ -476,7 +464,7 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
     good = []
     for where, r in recs:
         try:
-            _check(r, schema, label, where)
+            _check_record(r, schema, label, where)
         except InstructFormatError as e:
             if not skip_errors:
                 raise
@@ -491,7 +479,7 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
     return df
 
 
-def _resolve(source, profile, revision):
+def _records_of(source, profile, revision):
     """``(label, [(where, record)], schema or None)`` for a file or a known name."""
     src = str(source)
     known = _sources()
@@ -499,7 +487,7 @@ def _resolve(source, profile, revision):
         spec = known[src]
         if profile == "real" and not (revision or spec.get("revision")):
             _records_from_real(src, spec, revision)  # raises: unpinned
-        if _profile(profile) == "real":
+        if env.profile(profile) == "real":
             label, recs = _records_from_real(src, spec, revision)
         else:
             path = instruct_dir() / spec["sample"]
@@ -520,9 +508,9 @@ def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, prof
     prompter follow-up, so one tree gives one thread; ``best_only=False`` gives every
     root-to-leaf path. Roots without any reply give no thread.
     """
-    label, recs, _ = _resolve(source, profile, revision)
+    label, recs, _ = _records_of(source, profile, revision)
     for where, r in recs:
-        _check(r, "oasst1", label, where)
+        _check_record(r, "oasst1", label, where)
     kids: dict[Any, list[dict]] = {}
     for _, r in recs:
         kids.setdefault(r["parent_id"], []).append(r)
@@ -554,9 +542,7 @@ def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, prof
 # ---------------------------------------------------------------------------
 # ROUGE-L and near-duplicates
 # ---------------------------------------------------------------------------
-import re as _re  # noqa: E402
-
-_WORD = _re.compile(r"\w+")
+_WORD = re.compile(r"\w+")
 
 
 def rouge_tokens(text: str) -> list[str]:
@@ -572,8 +558,8 @@ def rouge_l(a: str | Sequence[str], b: str | Sequence[str]) -> float:
     """ROUGE-L F1 between two texts (or token lists), the textbook LCS table.
 
     ``F = 2 * LCS / (len(a) + len(b))`` — precision and recall are LCS/len, and their
-    harmonic mean reduces to this. Kept deliberately plain; :func:`near_duplicates` uses
-    the bit-parallel :func:`lcs_length` instead.
+    harmonic mean reduces to this. Kept deliberately plain; :func:`near_duplicates` gets the
+    same numbers from rapidfuzz's LCS (C++, bit-parallel), which is hundreds of times faster.
     """
     x = rouge_tokens(a) if isinstance(a, str) else list(a)
     y = rouge_tokens(b) if isinstance(b, str) else list(b)
@@ -589,50 +575,6 @@ def rouge_l(a: str | Sequence[str], b: str | Sequence[str]) -> float:
     return 2 * lcs / (len(x) + len(y))
 
 
-def _masks(x: Sequence[str]) -> dict[str, int]:
-    m: dict[str, int] = {}
-    for i, t in enumerate(x):
-        m[t] = m.get(t, 0) | (1 << i)
-    return m
-
-
-def lcs_length(x: Sequence[str], y: Sequence[str], masks: dict[str, int] | None = None) -> int:
-    """Length of the longest common subsequence, bit-parallel (Hyyrö 2004).
-
-    One machine-word-like step per token of ``y``: ``V = (V + (V & M)) | (V & ~M)`` over
-    Python ints; the LCS is the number of zero bits left in the low ``len(x)`` bits.
-    """
-    m = len(x)
-    if not m or not y:
-        return 0
-    masks = masks if masks is not None else _masks(x)
-    full = (1 << m) - 1
-    v = full
-    for t in y:
-        mt = masks.get(t)
-        if mt:
-            u = v & mt
-            v = ((v + u) | (v - u)) & full
-    return m - bin(v).count("1")
-
-
-@dataclass
-class Duplicates:
-    """Result of :func:`near_duplicates`."""
-    pairs: Any          # DataFrame i, j (row positions, i < j), rouge_l
-    dup_of: Any         # Series: for each row, the first earlier row it duplicates (or -1)
-    candidates: int     # pairs the blocking proposed (prefix: distinct; minhash: summed over bands)
-    all_pairs: int      # pairs a brute-force scan of the distinct texts would score
-    exact_groups: int   # groups of identical token sequences (short-circuited, never scored)
-    method: str = "prefix"
-    scored: int = 0             # candidates that passed the length/overlap bounds and got an exact LCS
-    capped_buckets: int = 0     # LSH buckets larger than ``cap`` (paired by length window only)
-
-    @property
-    def n_duplicate_rows(self) -> int:
-        return int((self.dup_of >= 0).sum())
-
-
 def jaccard_floor(threshold: float) -> float:
     """Smallest Jaccard similarity of the tagged token multisets of two texts whose
     ROUGE-L F1 reaches ``threshold``: ``t / (2 - t)`` (0.538 for 0.7).
@@ -644,261 +586,161 @@ def jaccard_floor(threshold: float) -> float:
 
 
 def lsh_recall(jaccard: float, bands: int, rows: int) -> float:
-    """Probability that MinHash LSH with ``bands`` x ``rows`` proposes a pair of this Jaccard."""
+    """Probability that MinHash LSH with ``bands`` x ``rows`` puts a pair of this Jaccard
+    similarity into a shared bucket at least once: ``1 - (1 - J^rows)^bands``."""
     return 1.0 - (1.0 - jaccard ** rows) ** bands
 
 
+@dataclass
+class Duplicates:
+    """Result of :func:`near_duplicates`."""
+    pairs: Any          # DataFrame i, j (row positions, i < j), rouge_l
+    dup_of: Any         # Series: for each row, the first earlier row it duplicates (or -1)
+    candidates: int     # pairs scored exactly (minhash: summed over the blocks of every band)
+    all_pairs: int      # pairs a scan of all distinct texts scores
+    exact_groups: int   # groups of identical token sequences (short-circuited, never scored)
+    method: str         # "all_pairs" or "minhash"
+
+    @property
+    def n_duplicate_rows(self) -> int:
+        return int((self.dup_of >= 0).sum())
+
+
+ALL_PAIRS_UP_TO = 3000  # distinct texts; above this "auto" blocks with MinHash LSH
+
+
 def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = "auto",
-                    seed: int = 0, bands: int = 48, rows: int = 3, cap: int = 64) -> Duplicates:
+                    seed: int = 0, bands: int = 40, rows: int = 3) -> Duplicates:
     """All pairs with ROUGE-L F1 >= ``threshold`` (self-instruct's filter uses 0.7).
 
     1. **Exact duplicates short-circuit**: texts with identical token sequences are grouped
-       (score 1.0) and only one representative of each group goes on.
-    2. **Blocking** proposes candidate pairs; two blockers share the same bounds
-       (``F >= t`` needs lengths within ``t / (2 - t)`` of each other and a multiset overlap
-       ``>= t (m + n) / 2``, i.e. a tagged-token Jaccard ``>= t / (2 - t)``):
+       (score 1.0) and only the first of each group goes on.
+    2. **Blocks.** ``"all_pairs"``: one block with every distinct text (exact, quadratic).
+       ``"minhash"``: MinHash LSH. Each text's set of *tagged* words (``"the 0"``, ``"the 1"``
+       for a second "the", so the set keeps the multiset) gets a ``datasketch`` MinHash of
+       ``bands * rows`` permutations; texts whose signatures agree on all ``rows`` values of a
+       band share that band's block. A pair with ROUGE-L >= t has a Jaccard similarity of at
+       least ``jaccard_floor(t)`` (0.538 for 0.7) and shares some block with probability
+       ``lsh_recall(J, bands, rows)``: 0.9989 at the floor for 40 x 3, 1.0000 at J = 0.7.
+    3. **Exact scores** inside each block: rapidfuzz's LCS of the token lists
+       (``process.cdist`` with ``LCSseq.similarity``) and ``F = 2 LCS / (m + n)``, the same
+       formula (and floats) as :func:`rouge_l`.
 
-       * ``"prefix"`` — exact: a rare-first prefix filter over an inverted index finds every
-         pair that can reach the overlap (no pair lost), but its candidate lists grow fast
-         on large data full of common words;
-       * ``"minhash"`` — MinHash LSH over tagged word unigrams (``("the", 0)``,
-         ``("the", 1)`` for a second "the"): ``bands`` x ``rows`` hashes, rows of a band
-         hashed together, texts that agree on a whole band share a bucket. A pair at the
-         weakest admissible Jaccard (0.538 for t = 0.7) is proposed with probability
-         ``lsh_recall(0.538, 48, 3)`` ~ 0.9997; typical near-duplicates sit far above it.
-         Buckets larger than ``cap`` (common openings such as "Write a") are sorted by length
-         and each member is paired with its ``cap - 1`` nearest-length neighbours only.
-    3. **Exact scoring**: candidates pass the length and overlap bounds (vectorized /
-       set intersection), then the exact LCS (bit-parallel :func:`lcs_length`).
-
-    ``"auto"`` uses prefix up to 2,000 distinct texts and minhash above.
+    ``"auto"`` scans all pairs up to ``ALL_PAIRS_UP_TO`` distinct texts, MinHash above.
     """
+    import numpy as np
+
     toks = [rouge_tokens(t) if isinstance(t, str) else [] for t in texts]
     first: dict[tuple, int] = {}
-    rep_of = [-1] * len(toks)
-    uniq: list[int] = []
-    pairs_i: list[int] = []
-    pairs_j: list[int] = []
-    scores: list[float] = []
+    found: dict[tuple[int, int], float] = {}
     for i, t in enumerate(toks):
-        key = tuple(t)
-        r = first.get(key)
-        if r is not None:
-            rep_of[i] = r
-            if t:
-                pairs_i.append(r)
-                pairs_j.append(i)
-                scores.append(1.0)
-        else:
-            first[key] = i
-            if t:
-                uniq.append(i)
-    exact_groups = len({r for r, i in zip(rep_of, range(len(toks))) if r >= 0 and toks[i]})
-
-    # tagged multisets as integer ids: the k-th occurrence of a word is its own item
-    vocab: dict = {}
-    tagged: list[list[int]] = []
-    for i in uniq:
-        seen: dict[str, int] = {}
-        ids = []
-        for w in toks[i]:
-            k = seen.get(w, 0)
-            seen[w] = k + 1
-            key = w if k == 0 else (w, k)
-            v = vocab.get(key)
-            if v is None:
-                v = vocab[key] = len(vocab)
-            ids.append(v)
-        tagged.append(ids)
+        if t:
+            r = first.setdefault(tuple(t), i)
+            if r != i:
+                found[r, i] = 1.0
+    uniq = np.array(list(first.values()), dtype=np.int64)
     if method == "auto":
-        method = "prefix" if len(uniq) <= 2000 else "minhash"
-    bound = _Bounds(tagged, threshold)
-    if method == "prefix":
-        cand_u = _prefix_candidates(tagged, len(vocab), threshold)
-        n_cand, capped = len(cand_u), 0
-        cand_u = cand_u[bound.keep(cand_u[:, 0], cand_u[:, 1])]
+        method = "all_pairs" if len(uniq) <= ALL_PAIRS_UP_TO else "minhash"
+    if method == "all_pairs":
+        pairs, blocks = np.empty((0, 2), dtype=np.int64), [uniq]
     elif method == "minhash":
-        cand_u, n_cand, capped = _minhash_candidates(tagged, len(vocab), seed, bands, rows, cap, bound)
+        pairs, blocks = _lsh_candidates([toks[i] for i in uniq], uniq, seed, bands, rows)
     else:
-        raise ValueError(f"method must be auto, prefix or minhash, not {method!r}")
-    scored = 0
-    masks: dict[int, dict] = {}
-    for x, y in cand_u.tolist():
-        tx, ty = toks[uniq[x]], toks[uniq[y]]
-        mx = masks.get(x)
-        if mx is None:
-            mx = masks[x] = _masks(tx)
-        scored += 1
-        f = 2 * lcs_length(tx, ty, mx) / (len(tx) + len(ty))
-        if f >= threshold - 1e-12:
-            i, j = uniq[x], uniq[y]
-            pairs_i.append(min(i, j))
-            pairs_j.append(max(i, j))
-            scores.append(f)
-    d = _dup_result(pairs_i, pairs_j, scores, len(toks), n_cand, len(uniq), exact_groups)
-    d.method, d.scored, d.capped_buckets = method, scored, capped
-    return d
+        raise ValueError(f"method must be auto, all_pairs or minhash, not {method!r}")
+    found.update(_pairs_scored(pairs, toks, threshold))
+    candidates = len(pairs)
+    for block in blocks:
+        candidates += len(block) * (len(block) - 1) // 2
+        found.update(_pairs_in_block(block, toks, threshold))
+    return _duplicates(found, len(toks), candidates, len(uniq), method,
+                       exact_groups=len({i for (i, j), f in found.items() if toks[i] == toks[j]}))
 
 
-def _prefix_candidates(tagged: list[list[int]], n_vocab: int, threshold: float):
-    """Exact candidate pairs ``(x, y)``, ``x < y`` (positions in ``tagged``), by a rare-first
-    prefix filter: a pair with overlap ``>= o`` shares a token among the first
-    ``len - o + 1`` rarest tokens of each side."""
-    import math
-
+def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, rows: int, small: int = 8):
+    """MinHash LSH blocking. Returns ``(pairs, big_blocks)``: the distinct pairs of ``ids``
+    that share a bucket of at most ``small`` texts in some band (an array ``k x 2``), and the
+    buckets of more texts (arrays of ``ids``), which are scored as whole blocks."""
     import numpy as np
+    from datasketch import MinHash
 
-    freq = np.zeros(n_vocab, dtype=np.int64)
-    for ids in tagged:
-        freq[ids] += 1
-    rank = np.empty(n_vocab, dtype=np.int64)
-    rank[np.lexsort((np.arange(n_vocab), freq))] = np.arange(n_vocab)
-    ratio = jaccard_floor(threshold)
-    order = sorted(range(len(tagged)), key=lambda x: len(tagged[x]))
-    index: dict[int, list[int]] = {}
-    out: set[tuple[int, int]] = set()
-    for x in order:
-        m = len(tagged[x])
-        ids = sorted(rank[tagged[x]].tolist())
-        n_min = math.ceil(ratio * m - 1e-9)
-        o_min = math.ceil(threshold * (m + n_min) / 2 - 1e-9)
-        plen = max(1, m - o_min + 1)
-        for tok in ids[:plen]:
-            for y in index.get(tok, ()):
-                out.add((y, x) if y < x else (x, y))
-        for tok in ids[:plen]:
-            index.setdefault(tok, []).append(x)
-    arr = np.array(sorted(out), dtype=np.int64).reshape(-1, 2)
-    return arr
+    def tagged(tokens):
+        seen: dict[str, int] = {}
+        for w in tokens:
+            seen[w] = seen.get(w, -1) + 1
+            yield f"{w} {seen[w]}".encode()
 
-
-class _Bounds:
-    """Vectorized necessary conditions for ``ROUGE-L F1 >= t`` (no true pair fails them).
-
-    * lengths: ``min(m, n) >= t / (2 - t) * max(m, n)``;
-    * overlap: the multiset overlap must reach ``t (m + n) / 2``. Each text carries a
-      512-bit set of its hashed tagged tokens; a bit of ``A`` absent from ``B`` proves at
-      least one token of ``A`` is not in ``B``, so ``overlap <= m - popcount(A & ~B)``
-      (a safe upper bound: hash collisions can only loosen it).
-    """
-
-    WORDS = 8
-
-    def __init__(self, tagged: list[list[int]], threshold: float):
-        import numpy as np
-
-        self.t = threshold
-        n = len(tagged)
-        self.lens = np.fromiter((len(x) for x in tagged), dtype=np.int64, count=n)
-        flat = np.fromiter((v for x in tagged for v in x), dtype=np.uint64, count=int(self.lens.sum()))
-        owner = np.repeat(np.arange(n), self.lens)
-        bit = (flat * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - 9)  # 0..511
-        bits = np.zeros((n, self.WORDS), dtype=np.uint64)
-        np.bitwise_or.at(bits, (owner, (bit >> np.uint64(6)).astype(np.int64)),
-                         np.uint64(1) << (bit & np.uint64(63)))
-        self.bits = bits
-        self.word = np.bitwise_or.reduce(bits, axis=1)  # the same tokens folded into 64 bits
-
-    def _ub_ok(self, ba, bb, la, lb):
-        import numpy as np
-
-        if ba.ndim == 1:
-            only_a, only_b = np.bitwise_count(ba & ~bb), np.bitwise_count(bb & ~ba)
-        else:
-            only_a = np.bitwise_count(ba & ~bb).sum(axis=1, dtype=np.int64)
-            only_b = np.bitwise_count(bb & ~ba).sum(axis=1, dtype=np.int64)
-        ub = np.minimum(la - only_a, lb - only_b)
-        return 2 * ub >= self.t * (la + lb) - 1e-9
-
-    def keep(self, a, b):
-        """Boolean mask: which pairs ``(a[k], b[k])`` can still reach the threshold."""
-        import numpy as np
-
-        la, lb = self.lens[a], self.lens[b]
-        idx = np.flatnonzero(np.minimum(la, lb) >= jaccard_floor(self.t) * np.maximum(la, lb) - 1e-9)
-        # the 64-bit fold first (cheap, looser), then the 512-bit sets for the survivors
-        idx = idx[self._ub_ok(self.word[a[idx]], self.word[b[idx]], la[idx], lb[idx])]
-        idx = idx[self._ub_ok(self.bits[a[idx]], self.bits[b[idx]], la[idx], lb[idx])]
-        out = np.zeros(len(a), dtype=bool)
-        out[idx] = True
-        return out
+    if not token_lists:
+        return np.empty((0, 2), dtype=np.int64), []
+    hashes = MinHash.generator((list(tagged(t)) for t in token_lists), num_perm=bands * rows, seed=seed)
+    signatures = np.stack([m.hashvalues for m in hashes])
+    n, codes, big = len(ids), [], []
+    for band in range(bands):
+        # the band's `rows` hash values of a text as one bytes key; equal keys share a bucket
+        key = np.ascontiguousarray(signatures[:, band * rows:(band + 1) * rows]).view(f"V{4 * rows}").ravel()
+        _, bucket, size = np.unique(key, return_inverse=True, return_counts=True)
+        member = np.flatnonzero(size[bucket] > 1)
+        member = member[np.argsort(bucket[member], kind="stable")]  # bucket by bucket
+        b, s = bucket[member], size[bucket[member]]
+        for d in range(1, small):  # members d places apart in the same small bucket
+            same = np.flatnonzero((b[d:] == b[:-d]) & (s[d:] <= small))
+            codes.append(member[same] * n + member[same + d])
+        large = member[s > small]
+        big += np.split(ids[large], np.flatnonzero(np.diff(bucket[large])) + 1) if len(large) else []
+    code = np.unique(np.concatenate(codes))
+    x, y = code // n, code % n
+    return np.stack([ids[np.minimum(x, y)], ids[np.maximum(x, y)]], axis=1), big
 
 
-def _minhash_candidates(tagged: list[list[int]], n_vocab: int, seed: int, bands: int, rows: int,
-                        cap: int, bound: _Bounds):
-    """MinHash LSH candidates (numpy). Returns ``(distinct pairs[k, 2] passing ``bound``,
-    proposals (bucket pairs summed over bands), capped buckets)``."""
+def _pairs_scored(pairs, toks, threshold: float) -> dict:
+    """``{(i, j): rouge_l}`` for the listed pairs that reach ``threshold`` (rapidfuzz's LCS)."""
+    from rapidfuzz.distance import LCSseq
+
+    out = {}
+    for i, j in pairs.tolist():
+        f = 2 * LCSseq.similarity(toks[i], toks[j]) / (len(toks[i]) + len(toks[j]))
+        if f >= threshold:
+            out[i, j] = f
+    return out
+
+
+def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
+    """``{(i, j): rouge_l}`` for every pair ``i < j`` of the row ids in ``block`` that reaches
+    ``threshold``: rapidfuzz's LCS of all pairs (``cdist``), ``chunk`` rows at a time."""
     import numpy as np
+    from rapidfuzz import process
+    from rapidfuzz.distance import LCSseq
 
-    n = len(tagged)
-    lens = bound.lens
-    flat = np.fromiter((v for t in tagged for v in t), dtype=np.int64, count=int(lens.sum()))
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    rng = np.random.default_rng(seed)
-    mult = rng.integers(1, 1 << 61, rows, dtype=np.uint64) | np.uint64(1)
-    kept = []
-    n_prop = capped = 0
-    for _band in range(bands):
-        # one random value per token and row of the band (a random "permutation"); the
-        # text's minimum under each, mixed into one band key
-        h = rng.integers(0, 1 << 32, (rows, n_vocab), dtype=np.uint32)
-        mins = np.minimum.reduceat(h[:, flat], starts, axis=1).astype(np.uint64)
-        key = np.bitwise_xor.reduce(mins * mult[:, None], axis=0)
-        order = np.lexsort((lens, key))
-        sk = key[order]
-        same1 = sk[1:] == sk[:-1]
-        member = np.zeros(n, dtype=bool)
-        member[:-1] |= same1
-        member[1:] |= same1
-        order, sk = order[member], sk[member]  # only texts that share their bucket
-        if not len(order):
-            continue
-        brk = np.flatnonzero(sk[1:] != sk[:-1]) + 1
-        sizes = np.diff(np.concatenate([[0], brk, [len(sk)]]))
-        capped += int((sizes > cap).sum())
-        for d in range(1, min(cap, int(sizes.max()))):
-            same = np.flatnonzero(sk[d:] == sk[:-d])
-            if not len(same):
-                break
-            x, y = order[same], order[same + d]
-            lo, hi = np.minimum(x, y), np.maximum(x, y)
-            n_prop += len(lo)
-            ok = bound.keep(lo, hi)
-            kept.append(lo[ok] * n + hi[ok])
-    if not kept:
-        return np.empty((0, 2), dtype=np.int64), n_prop, capped
-    code = _sorted_unique(np.concatenate(kept))
-    return np.stack([code // n, code % n], axis=1), n_prop, capped
+    block = np.sort(block)
+    seqs = [toks[i] for i in block]
+    lens = np.array([len(t) for t in seqs])
+    out = {}
+    for start in range(0, len(block) - 1, chunk):
+        lcs = process.cdist(seqs[start:start + chunk], seqs[start:], scorer=LCSseq.similarity, dtype=np.int32)
+        f = np.triu(2 * lcs / (lens[start:start + chunk, None] + lens[start:]), 1)  # rouge_l's formula
+        r, c = np.nonzero(f >= threshold)
+        out.update(zip(zip(block[start + r].tolist(), block[start + c].tolist()), f[r, c].tolist()))
+    return out
 
 
-def _sorted_unique(x):
-    import numpy as np
-
-    if not len(x):
-        return x
-    x = np.sort(x)
-    return x[np.concatenate([[True], x[1:] != x[:-1]])]
-
-
-def _dup_result(pairs_i, pairs_j, scores, n_rows, candidates, n_uniq, exact_groups) -> Duplicates:
-    import numpy as np
+def _duplicates(found: dict, n_rows: int, candidates: int, n_uniq: int, method: str,
+                exact_groups: int) -> Duplicates:
     import pandas as pd
 
-    pairs = pd.DataFrame({"i": np.asarray(pairs_i, dtype=np.int64), "j": np.asarray(pairs_j, dtype=np.int64),
-                          "rouge_l": np.asarray(scores, dtype=float)})
+    pairs = pd.DataFrame([(i, j, f) for (i, j), f in found.items()], columns=["i", "j", "rouge_l"])
+    pairs = pairs.astype({"i": "int64", "j": "int64", "rouge_l": "float64"})
     pairs = pairs.sort_values(["i", "j"], ignore_index=True)
     dup_of = pd.Series(-1, index=range(n_rows), dtype="int64")
     if len(pairs):
         firsts = pairs.groupby("j")["i"].min()
         dup_of.loc[firsts.index] = firsts.values
-    return Duplicates(pairs, dup_of, candidates, n_uniq * (n_uniq - 1) // 2, exact_groups)
+    return Duplicates(pairs, dup_of, candidates, n_uniq * (n_uniq - 1) // 2, exact_groups, method)
 
 
 # ---------------------------------------------------------------------------
 # Instruction diversity: leading verbs (English) and main predicates (Korean)
 # ---------------------------------------------------------------------------
-_HANGUL = _re.compile(r"[가-힣]")
-_LATIN_WORD = _re.compile(r"[A-Za-z]+")
+_HANGUL = re.compile(r"[가-힣]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 _EN_FILLERS = {"please", "kindly", "now", "also", "then", "just", "so"}
 _EN_QUESTION = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are",
                 "was", "were", "do", "does", "did", "can", "could", "would", "should", "will",
@@ -937,16 +779,13 @@ def english_verb(instruction: str) -> tuple[str, str]:
     return words[0], obj
 
 
-_KIWI = None
-
-
+@cache
 def _kiwi():
-    global _KIWI
-    if _KIWI is None:
-        from kiwipiepy import Kiwi
+    """One Kiwi analyser, without its multi-word dictionary: we analyse eojeols one by one
+    (no spaces inside), so its entries could not apply, and it costs ~180 MB and ~3 s to load."""
+    from kiwipiepy import Kiwi
 
-        _KIWI = Kiwi()
-    return _KIWI
+    return Kiwi(load_multi_dict=False)
 
 
 _KO_TAIL = 3
@@ -1043,7 +882,7 @@ def instruction_verbs(instructions: Sequence[str]):
 # ---------------------------------------------------------------------------
 # Quality and translation-artifact flags
 # ---------------------------------------------------------------------------
-_MARKUP = _re.compile(r"#/|\\n|&[a-z]+;|</?[a-zA-Z]+>|\[\[|\]\]")
+_MARKUP = re.compile(r"#/|\\n|&[a-z]+;|</?[a-zA-Z]+>|\[\[|\]\]")
 _EN_FUNCTION = {"the", "a", "an", "about", "of", "to", "for", "with", "and", "or", "in", "on", "is",
                 "are", "following", "sentence", "write", "given"}
 
@@ -1093,82 +932,18 @@ def _majority_lang(texts) -> str:
 # ---------------------------------------------------------------------------
 # The whole report
 # ---------------------------------------------------------------------------
-# GPT-2's pre-tokenizer pattern in Python's ``re`` (\p{L} -> [^\W\d_], \p{N} -> \d); the two
-# differ only on numeric characters that are not decimal digits (e.g. "²", "½"), which
-# _bytelevel_counts sends to the tokenizer itself.
-_BYTELEVEL_SPLIT = _re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
-
-
-def _bytelevel_counts(uniq: list[str], rust) -> list[int] | None:
-    """Token counts for a byte-level BPE without normalizer: BPE never merges across
-    pre-tokens, so a text's count is the sum of its pre-tokens' counts, and each distinct
-    pre-token is encoded once. ``None`` when the tokenizer is not of that kind. Texts with
-    added tokens or with non-decimal numerals go through ``rust`` itself, and a sample of
-    texts is checked against it (any mismatch: ``None``, the caller encodes everything)."""
-    import json as _json
-
-    import numpy as np
-
-    try:
-        cfg = _json.loads(rust.to_str())
-    except Exception:  # noqa: BLE001 - not a tokenizers.Tokenizer
-        return None
-    pre = cfg.get("pre_tokenizer") or {}
-    if (cfg.get("normalizer") is not None or (cfg.get("model") or {}).get("type") != "BPE"
-            or pre.get("type") != "ByteLevel" or not pre.get("use_regex", True)
-            or pre.get("add_prefix_space")):
-        return None
-    enc = getattr(rust, "encode_batch_fast", rust.encode_batch)
-    chars = set("".join(uniq))
-    odd = {c for c in chars if c.isnumeric() and not c.isdecimal()}
-    added = [t["content"] for t in cfg.get("added_tokens", [])]
-    risky = [i for i, t in enumerate(uniq)
-             if (odd and any(c in t for c in odd)) or any(a in t for a in added)]
-    # A pre-token crosses a single space only as its leading " ", so a text without double
-    # spaces is the sum over its " "-separated chunks (each after a space gets that space
-    # back); chunks repeat a lot, so each distinct chunk is pre-tokenized and encoded once.
-    risky += [i for i, t in enumerate(uniq) if "  " in t]
-    chunks = [t.split(" ") for t in uniq]
-    firsts = set(c[0] for c in chunks)
-    spaced = set().union(*[c[1:] for c in chunks]) if chunks else set()
-    keys = [("", c) for c in firsts] + [(" ", c) for c in spaced]
-    pieces = [_BYTELEVEL_SPLIT.findall(sp + c) for sp, c in keys]
-    distinct = list(dict.fromkeys(w for ws in pieces for w in ws))
-    n_of = dict(zip(distinct, (len(e) for e in enc(distinct, add_special_tokens=False))))
-    chunk_n = {k: sum(n_of[w] for w in ws) for k, ws in zip(keys, pieces)}
-    first_n = {c: chunk_n[("", c)] for c in firsts}
-    space_n = {c: chunk_n[(" ", c)] for c in spaced}
-    counts = [first_n[c[0]] + sum(map(space_n.__getitem__, c[1:])) for c in chunks]
-    ends = np.fromiter((len(t) for t in uniq), dtype=np.int64, count=len(uniq))
-    if risky:
-        for i, e in zip(risky, enc([uniq[i] for i in risky], add_special_tokens=False)):
-            counts[i] = len(e)
-    check = sorted(set(range(min(64, len(uniq)))) | set(np.argsort(ends)[-64:].tolist()))
-    got = [len(e) for e in enc([uniq[i] for i in check], add_special_tokens=False)]
-    if any(counts[i] != g for i, g in zip(check, got)):
-        return None
-    return counts
-
-
 def token_lengths(texts: Sequence[str], tokenizer) -> list[int]:
-    """Token counts without special tokens for a ``tokenizers.Tokenizer`` or any
-    transformers tokenizer. Each distinct text is counted once. Byte-level BPE tokenizers
-    (GPT-2 style, as the tiny profile's) take a fast exact path (:func:`_bytelevel_counts`:
-    each distinct pre-token encoded once; verified against the tokenizer); other fast
-    tokenizers use one batched Rust call (``encode_batch_fast``); slow ones ``tokenizer(texts)``."""
+    """Token counts without special tokens, each distinct text counted once: one batched call
+    of the fast tokenizer (``encode_batch_fast``; a ``tokenizers.Tokenizer`` or a transformers
+    tokenizer's ``backend_tokenizer``), else ``tokenizer(texts)`` for a slow tokenizer."""
     texts = [t if isinstance(t, str) else "" for t in texts]
     uniq = list(dict.fromkeys(texts))
-    rust = getattr(tokenizer, "backend_tokenizer", None)
-    if rust is None and hasattr(tokenizer, "encode_batch") and not hasattr(tokenizer, "batch_decode"):
-        rust = tokenizer
-    counts = None
-    if rust is not None:
-        counts = _bytelevel_counts(uniq, rust)
-        if counts is None:
-            enc = getattr(rust, "encode_batch_fast", rust.encode_batch)
-            counts = [len(e) for e in enc(uniq, add_special_tokens=False)]
+    fast = getattr(tokenizer, "backend_tokenizer", tokenizer)
+    if hasattr(fast, "encode_batch_fast"):  # in batches of 1,000: the encodings are dropped as we go
+        counts = [len(e) for k in range(0, len(uniq), 1000)
+                  for e in fast.encode_batch_fast(uniq[k:k + 1000], add_special_tokens=False)]
     else:
-        counts = [len(x) for x in tokenizer(uniq, add_special_tokens=False)["input_ids"]]
+        counts = [len(ids) for ids in tokenizer(uniq, add_special_tokens=False)["input_ids"]]
     n_of = dict(zip(uniq, counts))
     return [n_of[t] for t in texts]
 
@@ -1184,7 +959,6 @@ class Anatomy:
     duplicates: Duplicates
     flags: Any          # per row booleans (+ near_duplicate)
     seconds: dict       # wall seconds per stage
-    stages: Any = None  # DataFrame stage, wall_s, cpu_s, peak_mb (see _StageClock)
 
     def verb_counts(self, top: int = 20, per_verb: int = 4):
         """The ``top`` verbs and their ``per_verb`` most common objects (the sunburst data)."""
@@ -1194,10 +968,6 @@ class Anatomy:
         c = sub.groupby(["verb", "object"]).size().rename("n").reset_index()
         c = c.sort_values(["verb", "n"], ascending=[True, False]).groupby("verb").head(per_verb)
         return c.reset_index(drop=True)
-
-    def length_summary(self):
-        return self.lengths.describe(percentiles=[0.1, 0.5, 0.9]).T[
-            ["mean", "10%", "50%", "90%", "max"]].round(1)
 
     def summary(self):
         """One column of headline numbers."""
@@ -1215,95 +985,59 @@ class Anatomy:
         return pd.Series(s, name=self.name)
 
 
-class _StageClock:
-    """Times stages: wall seconds, CPU seconds of the process (all threads) and the peak
-    resident memory during the stage (Linux: the high-water mark is reset at each stage
-    start through ``/proc/self/clear_refs``; elsewhere the process peak so far)."""
-
-    def __init__(self):
-        self.rows: list[dict] = []
-
-    @staticmethod
-    def _reset_peak() -> bool:
-        try:
-            with open("/proc/self/clear_refs", "w") as fh:
-                fh.write("5")
-            return True
-        except OSError:
-            return False
-
-    @staticmethod
-    def _peak_mb() -> float:
-        try:
-            with open("/proc/self/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        import resource
-        import sys
-
-        r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return r / 1024 / (1024 if sys.platform == "darwin" else 1)
-
-    def __call__(self, stage: str):
-        import contextlib
-        import time
-
-        @contextlib.contextmanager
-        def run():
-            self._reset_peak()
-            w, c = time.perf_counter(), time.process_time()
-            yield
-            self.rows.append({"stage": stage, "wall_s": time.perf_counter() - w,
-                              "cpu_s": time.process_time() - c, "peak_mb": self._peak_mb()})
-        return run()
-
-
 def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "instruction",
-            threshold: float = 0.7, short_chars: int = 8, verbs: bool = True) -> Anatomy:
+            threshold: float = 0.7, short_chars: int = 8, verbs: bool = True, clock=None) -> Anatomy:
     """The whole report: counts, empty inputs, lengths (characters, and tokens of
     ``tokenizer`` if given), verbs/predicates, ROUGE-L near-duplicates on ``dup_field``
-    and quality flags. ``seconds`` holds the wall time of each stage and ``stages`` wall
-    and CPU seconds and peak memory per stage (what ``bench/anatomy.py`` prints)."""
+    and quality flags. ``seconds`` holds the wall time of each stage. ``clock(stage)``, if
+    given, is a context manager entered around each stage (``bench/anatomy.py`` passes one
+    that also records CPU time and peak memory)."""
+    import contextlib
+    import time
+
     import pandas as pd
 
     for col in ("instruction", "output"):
         if col not in df:
             raise KeyError(f"anatomy needs column {col!r}; got {list(df.columns)} (use load())")
-    clock = _StageClock()
+    seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(label: str):
+        start = time.perf_counter()
+        with clock(label) if clock else contextlib.nullcontext():
+            yield
+        seconds[label] = time.perf_counter() - start
+
     df = df.reset_index(drop=True)
     if "input" not in df:
         df = df.assign(input="")
     fields = ("instruction", "input", "output")
-    with clock("chars"):
+    with stage("chars"):
         texts = {f: df[f].fillna("").astype(str).tolist() for f in fields}
         lang = _majority_lang(texts["instruction"])
         lengths = pd.DataFrame({f"chars_{f}": df[f].fillna("").astype(str).str.len().to_numpy()
                                 for f in fields})
     if tokenizer is not None:
-        with clock("tokens"):
+        with stage("tokens"):
             for f in fields:
                 lengths[f"tokens_{f}"] = token_lengths(texts[f], tokenizer)
-    with clock("verbs"):
+    with stage("verbs"):
         vb = instruction_verbs(texts["instruction"]) if verbs else pd.DataFrame(
             {"lang": [lang] * len(df), "verb": "(none)", "object": ""})
-    with clock("duplicates"):
+    with stage("duplicates"):
         dups = near_duplicates(texts[dup_field], threshold)
-    with clock("flags"):
+    with stage("flags"):
         flags = quality_flags(df, short_chars=short_chars, lang=lang)
         flags["near_duplicate"] = dups.dup_of.values >= 0
         counts = {"rows": len(df), "unique_instructions": int(df["instruction"].nunique()),
                   "with_input": int((~flags["empty_input"]).sum())}
-    sec = {k["stage"]: k["wall_s"] for k in clock.rows}
-    sec["total"] = sum(sec.values())
-    return Anatomy(name or df.attrs.get("source", "dataset"), lang, counts, lengths, vb, dups, flags, sec,
-                   pd.DataFrame(clock.rows))
+    seconds["total"] = sum(seconds.values())
+    return Anatomy(name or df.attrs.get("source", "dataset"), lang, counts, lengths, vb, dups, flags, seconds)
 
 
-def compare(*reports: Anatomy):
-    """Side-by-side summary of several :class:`Anatomy` reports."""
+def summary_table(*reports: Anatomy):
+    """Side-by-side headline numbers of several :class:`Anatomy` reports (one column each)."""
     import pandas as pd
 
     return pd.concat([r.summary() for r in reports], axis=1)
@@ -1311,109 +1045,19 @@ def compare(*reports: Anatomy):
 
 def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int = 2000,
                seed: int = 0) -> dict:
-    """Median of ``column`` in ``b`` minus in ``a`` with a 95 % bootstrap interval."""
+    """Median of ``column`` in ``b`` minus in ``a``, with a 95 % percentile bootstrap interval
+    (``scipy.stats.bootstrap``, each sample resampled on its own)."""
     import numpy as np
+    from scipy import stats
 
-    x = a.lengths[column].to_numpy()
-    y = b.lengths[column].to_numpy()
-    rng = np.random.default_rng(seed)
-    bx = np.median(rng.choice(x, (n_boot, len(x))), axis=1)
-    by = np.median(rng.choice(y, (n_boot, len(y))), axis=1)
-    d = by - bx
+    x = a.lengths[column].to_numpy(dtype=float)
+    y = b.lengths[column].to_numpy(dtype=float)
+    res = stats.bootstrap((x, y), lambda x, y, axis: np.median(y, axis=axis) - np.median(x, axis=axis),
+                          n_resamples=n_boot, confidence_level=0.95, method="percentile",
+                          batch=100, rng=np.random.default_rng(seed))
     return {"column": column, "median_a": float(np.median(x)), "median_b": float(np.median(y)),
             "gap": float(np.median(y) - np.median(x)),
-            "ci95": (float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5)))}
-
-
-def scale(df, n: int, seed: int = 0, swap: float = 0.25, near_dup: float = 0.03,
-          exact_dup: float = 0.01):
-    """Grow ``df`` to ``n`` rows by deterministic perturbation (for benchmarks).
-
-    The first ``len(df)`` rows are ``df`` itself. Every further row is one of:
-
-    * an **exact duplicate** of an earlier row (probability ``exact_dup``);
-    * a **near duplicate** of an earlier row (``near_dup``): one word of each text replaced
-      and, in texts of 6+ words, one word dropped (ROUGE-L about 0.8-0.9 to its source);
-    * otherwise a **new row** of the word length of a random base row: the opening of base
-      row ``a`` (its first 20-40 % of words, so the leading verb / opening phrase survives),
-      a middle of words drawn from the column's own word-frequency distribution (so common
-      words stay common), and the ending of base row ``b`` (its last 20-30 %, so the final
-      Korean predicate survives); the opening and ending keep each word with probability
-      ``1 - swap``. No new row takes more than 40 % of its words from one base row.
-
-    Lengths, languages, openings and predicates stay those of the sample and the shares of
-    duplicates are set by the parameters (chance near-duplicates between new rows remain,
-    as in real data, mostly short texts sharing an opening and an ending). A plain
-    copy-and-swap would instead make clusters of ``n / len(df)`` variants of every row, a
-    duplicate structure no real dataset has.
-    Other columns (url, category, ...) come from the opening's base row. The same ``seed``
-    always gives the same frame.
-    """
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    base = df.reset_index(drop=True)
-    nb = len(base)
-    if n <= nb:
-        out = base.iloc[:n].copy()
-        out.attrs = dict(base.attrs)
-        return out
-    kind = rng.random(n)
-    kind[:nb] = 1.0
-    src = np.arange(n) % nb
-    src[nb:] = rng.integers(0, nb, n - nb)
-    other = rng.integers(0, nb, n)
-    cut_a = rng.uniform(0.2, 0.4, n)
-    cut_b = rng.uniform(0.2, 0.3, n)
-    like = rng.integers(0, nb, n)  # the base row whose length a new row takes
-    earlier = (rng.random(n) * np.arange(n)).astype(np.int64)
-    exact = kind < exact_dup
-    near = (kind >= exact_dup) & (kind < exact_dup + near_dup)
-    row_of = src.copy()
-    row_of[exact | near] = -1  # filled from earlier rows below
-    cols = [c for c in ("instruction", "input", "output") if c in base]
-    words = {c: [t.split() for t in base[c].fillna("").astype(str)] for c in cols}
-    pool = {c: np.array([w for ws in words[c] for w in ws] or [""], dtype=object) for c in cols}
-    vals = {c: base[c].fillna("").astype(str).tolist() + [""] * (n - nb) for c in cols}
-    base_row = np.concatenate([np.arange(nb), np.zeros(n - nb, dtype=np.int64)])
-    for k in range(nb, n):
-        if exact[k] or near[k]:
-            j = earlier[k]
-            base_row[k] = base_row[j]
-            for c in cols:
-                ws = vals[c][j].split()
-                if near[k] and ws:
-                    ws = list(ws)
-                    ws[int(rng.integers(len(ws)))] = str(pool[c][rng.integers(len(pool[c]))])
-                    if len(ws) >= 6:
-                        del ws[int(rng.integers(1, len(ws) - 1))]
-                vals[c][k] = " ".join(ws) if near[k] else vals[c][j]
-            continue
-        a, b = src[k], other[k]
-        base_row[k] = a
-        for c in cols:
-            wa, wb = words[c][a], words[c][b]
-            if c == "input" and not wa:
-                continue  # rows without input stay without input
-            size = len(words[c][like[k]]) or len(wa)
-            ia = min(size, max(1, int(round(size * cut_a[k]))))
-            ib = min(size - ia, int(round(size * cut_b[k])))
-            head = wa[:ia]
-            tail = wb[len(wb) - ib:] if ib else []
-            mid = pool[c][rng.integers(0, len(pool[c]), max(0, size - len(head) - len(tail)))].tolist()
-            ws = head + mid + tail
-            if len(ws) > 2:
-                hit = np.flatnonzero(rng.random(len(ws) - 2) < swap) + 1
-                if len(hit):
-                    for h, w in zip(hit, pool[c][rng.integers(0, len(pool[c]), len(hit))]):
-                        ws[h] = str(w)
-            vals[c][k] = " ".join(ws)
-    out = base.iloc[base_row].reset_index(drop=True).copy()
-    for c in cols:
-        out[c] = vals[c]
-    out.attrs = {**base.attrs, "source": f"{base.attrs.get('source', 'dataset')} scaled to {n}"}
-    return pd.DataFrame(out)
+            "ci95": (float(res.confidence_interval.low), float(res.confidence_interval.high))}
 
 
 # ---------------------------------------------------------------------------
@@ -1436,6 +1080,7 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
     ``instruction, stage, max_rouge, closest``. Stage list and word list follow the
     self-instruct code (``SELF_INSTRUCT_SOURCE``)."""
     import pandas as pd
+    from rapidfuzz.distance import LCSseq
 
     kept: list[list[str]] = []
     kept_text: list[str] = []
@@ -1455,10 +1100,9 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
             stage = "non_ascii"
         else:
             toks = rouge_tokens(t)
-            masks = _masks(toks)
             for k, other in enumerate(kept):
-                if other and toks:
-                    f = 2 * lcs_length(toks, other, masks) / (len(toks) + len(other))
+                if other and toks:  # rouge_l's formula, rapidfuzz's LCS
+                    f = 2 * LCSseq.similarity(toks, other) / (len(toks) + len(other))
                     if f > best:
                         best, closest = f, kept_text[k]
             stage = "rouge" if best >= threshold else "kept"
@@ -1500,3 +1144,59 @@ def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0,
     out["value"] = out["value"].round(3)
     out.insert(0, "dataset", report.name)
     return out
+
+
+# ---------------------------------------------------------------------------
+# Figures and the record browser (notebook 03)
+# ---------------------------------------------------------------------------
+LENGTH_TITLES = {"chars_output": "답 길이 (문자)", "tokens_output": "답 길이 (토큰, tiny 토크나이저)"}
+
+
+def length_figure(*reports: Anatomy, columns: Sequence[str] = ("chars_output", "tokens_output")):
+    """Histograms of answer lengths, one outline per report and one panel per column."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    plots.use_korean_font()
+    fig, axes = plt.subplots(1, len(columns), figsize=(5 * len(columns), 3.2), dpi=72, squeeze=False)
+    for ax, col in zip(axes[0], columns):
+        for r in reports:
+            ax.hist(r.lengths[col], bins=30, histtype="step", label=r.name)
+        ax.set_title(LENGTH_TITLES.get(col, col))
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def verb_figure(report: Anatomy, top: int = 10, per_verb: int = 3, title: str | None = None):
+    """Sunburst of the ``top`` verbs/predicates and their most common objects (plotly)."""
+    import plotly.express as px
+
+    from helpers import plots
+
+    fig = px.sunburst(report.verb_counts(top=top, per_verb=per_verb), path=["verb", "object"], values="n",
+                      title=title or f"{report.name}: 술어(동사)와 목적어")
+    return plots.korean_layout(fig, width=520, height=420)
+
+
+def browse(data: Mapping[str, Any], i: int = 0, dataset: str = "koalpaca_v1_0",
+           template_name: str = "koalpaca_v1_1", eos_token: str = "</s>") -> str:
+    """Row ``i`` of ``data[dataset]`` (a DataFrame from :func:`load`) as the model sees it
+    with ``template_name``, the loss-carrying part marked."""
+    return render_marked(data[dataset].iloc[i].to_dict(), template_name, eos_token=eos_token)
+
+
+def record_browser(data: Mapping[str, Any], datasets: Sequence[str] | None = None,
+                   template_name: str = "koalpaca_v1_1"):
+    """A thin ipywidgets front-end over :func:`browse`: a row slider (spanning the chosen
+    dataset), a dataset and a template menu."""
+    import ipywidgets
+
+    names = list(datasets or data)
+    dataset = ipywidgets.Dropdown(options=names, value=names[0], description="dataset")
+    row = ipywidgets.IntSlider(0, 0, len(data[names[0]]) - 1, description="i")
+    dataset.observe(lambda change: setattr(row, "max", len(data[change.new]) - 1), names="value")
+    menu = ipywidgets.Dropdown(options=list(templates()["name"]), value=template_name, description="template")
+    return ipywidgets.interactive(lambda i, dataset, template: print(browse(data, i, dataset, template)),
+                                  i=row, dataset=dataset, template=menu)
