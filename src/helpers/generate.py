@@ -37,7 +37,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -58,7 +58,7 @@ class PromptFileError(ValueError):
     """A prompt record is malformed; the message names the file, the line and the field."""
 
 
-def load_prompts(path: str | Path | None = None, categories: Iterable[str] | None = None):
+def load_prompts(path: str | Path | None = None):
     """Our Korean prompts (``data/prompts/ko_prompts.jsonl``) as a DataFrame, one row per prompt.
 
     Columns: ``id, category, instruction, input, good_answer, source, note``. ``good_answer`` says
@@ -103,14 +103,7 @@ def load_prompts(path: str | Path | None = None, categories: Iterable[str] | Non
             rows.append({k: rec.get(k, "") for k in _PROMPT_FIELDS})
     if not rows:
         raise PromptFileError(f"{path}: no prompts")
-    df = pd.DataFrame(rows)
-    if categories is not None:
-        wanted = list(categories)
-        unknown = set(wanted) - set(CATEGORIES)
-        if unknown:
-            raise ValueError(f"unknown categories {sorted(unknown)}; known: {', '.join(CATEGORIES)}")
-        df = df[df["category"].isin(wanted)].reset_index(drop=True)
-    return df
+    return pd.DataFrame(rows)
 
 
 def one_per_category(prompts=None):
@@ -343,7 +336,7 @@ def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Dec
         kept = row if stop_at is None else row[:stop_at]
         n = len(row) if stop_at is None else stop_at + 1
         results.append(Generation(tok.decode(kept, skip_special_tokens=True), n,
-                               "length" if stop_at is None else "eos"))
+                                  "length" if stop_at is None else "eos"))
     return results, seconds, width
 
 
@@ -370,8 +363,7 @@ _COLUMNS = ["model", "label", "profile", "prompt_id", "category", "prompt_format
             "tokens_per_s", "seed", "description", "error"]
 
 
-def side_by_side(models: Sequence[Any], prompts, *, batch_size: int = 8, profile: str | None = None,
-            on_row: Callable[[dict], None] | None = None, **decoding):
+def side_by_side(models: Sequence[Any], prompts, *, batch_size: int = 8, profile: str | None = None, **decoding):
     """The same prompts through several models with the same decoding settings.
 
     ``models``: registry ids (loaded with ``zoo.load(id, profile)`` one at a time and freed after
@@ -395,10 +387,7 @@ def side_by_side(models: Sequence[Any], prompts, *, batch_size: int = 8, profile
     rows: list[dict] = []
 
     def emit(row: dict) -> None:
-        row = {c: row.get(c) for c in _COLUMNS}
-        rows.append(row)
-        if on_row:
-            on_row(row)
+        rows.append({c: row.get(c) for c in _COLUMNS})
 
     for m in models:
         owned = isinstance(m, str)
@@ -462,7 +451,7 @@ def throughput(results):
 # --------------------------------------------------------------------------- streaming
 
 
-def stream(loaded, prompt, *, prompt_format: str | None = None, **decoding) -> Iterator[str]:
+def stream(loaded, prompt, **decoding) -> Iterator[str]:
     """Yield the output text of one prompt piece by piece as the model writes it.
 
     ``prompt`` is a string (the user's words) or a prompt record; it is rendered in the model's
@@ -474,7 +463,7 @@ def stream(loaded, prompt, *, prompt_format: str | None = None, **decoding) -> I
 
     dec = Decoding.of(**decoding)
     rec = {"instruction": prompt, "input": ""} if isinstance(prompt, str) else prompt
-    fmt = prompt_format or _prompt_format(loaded)
+    fmt = _prompt_format(loaded)
     text = render_prompt(rec, fmt, loaded.tokenizer)
     model, tok = loaded.model, loaded.tokenizer
     enc = tok([text], return_tensors="pt", add_special_tokens=(fmt != "chat_template"))
@@ -524,7 +513,7 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
     ``models``: registry ids (loaded on first use with ``zoo.load(id, profile)``; one at a time, so
     real models that do not fit together still work), loaded tuples, or a mapping label -> either.
     """
-    import ipywidgets as w
+    import ipywidgets as widgets
 
     from . import zoo
 
@@ -542,14 +531,14 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
             held[key] = zoo.load(m, profile)
         return held[key]
 
-    box = w.Textarea(value=prompt, description="프롬프트", layout=w.Layout(width="95%", height="70px"))
-    choice = w.Dropdown(options=list(models), description="모델")
-    temp = w.FloatSlider(value=defaults.get("temperature", 0.8), min=0.0, max=1.5, step=0.05,
+    box = widgets.Textarea(value=prompt, description="프롬프트", layout=widgets.Layout(width="95%", height="70px"))
+    choice = widgets.Dropdown(options=list(models), description="모델")
+    temp = widgets.FloatSlider(value=defaults.get("temperature", 0.8), min=0.0, max=1.5, step=0.05,
                          description="temperature")
-    top_p = w.FloatSlider(value=defaults.get("top_p", 0.95), min=0.05, max=1.0, step=0.05, description="top-p")
-    max_new = w.IntSlider(value=defaults.get("max_new_tokens", 48), min=1, max=256, description="max new")
-    button = w.Button(description="생성 (generate)", button_style="primary")
-    out = w.HTML()
+    top_p = widgets.FloatSlider(value=defaults.get("top_p", 0.95), min=0.05, max=1.0, step=0.05, description="top-p")
+    max_new = widgets.IntSlider(value=defaults.get("max_new_tokens", 48), min=1, max=256, description="max new")
+    button = widgets.Button(description="생성 (generate)", button_style="primary")
+    out = widgets.HTML()
 
     def show(label: str, body: str, note: str = "") -> None:
         out.value = (f"<div><b>{html.escape(label)}</b> {html.escape(note)}</div>"
@@ -578,7 +567,7 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
             button.disabled = False
 
     button.on_click(run)
-    ui = w.VBox([box, w.HBox([choice, button]), w.HBox([temp, top_p, max_new]), out])
+    ui = widgets.VBox([box, widgets.HBox([choice, button]), widgets.HBox([temp, top_p, max_new]), out])
     ui.run = run  # for tests and for calling without a browser
     return ui
 
@@ -617,33 +606,25 @@ def tokenizer_kind(tok) -> str:
 _HEX_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
 
-def piece_bytes(piece: str, kind: str) -> bytes:
-    """The UTF-8 bytes a vocabulary piece stands for."""
-    if kind == "byte_level":
-        table = _byte_decoder()
-        try:
-            return bytes(table[c] for c in piece)
-        except KeyError:  # an added token stored as plain text
-            return piece.encode("utf-8")
-    m = _HEX_PIECE.match(piece)
-    if m:
-        return bytes([int(m.group(1), 16)])
-    return piece.replace("▁", " ").encode("utf-8")
-
-
 def _classify(piece: str, tid: int, kind: str, unk_id, special: set[int]) -> tuple[bytes, str]:
+    """The UTF-8 bytes a vocabulary piece stands for, and its type (see :func:`pieces`)."""
     if tid in special and tid != unk_id:
         return piece.encode("utf-8"), "special"
     if unk_id is not None and tid == unk_id:
         return b"", "unknown"
-    raw = piece_bytes(piece, kind)
-    if kind == "byte_fallback" and _HEX_PIECE.match(piece):
+    hex_piece = _HEX_PIECE.match(piece)
+    if kind == "byte_level" and all(c in _byte_decoder() for c in piece):
+        raw = bytes(_byte_decoder()[c] for c in piece)  # (an added token is stored as plain text)
+    elif hex_piece:
+        raw = bytes([int(hex_piece.group(1), 16)])
+    else:
+        raw = piece.replace("▁", " ").encode("utf-8")
+    if kind == "byte_fallback" and hex_piece:
         return raw, "byte_fallback"
-    if kind == "byte_level":
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return raw, "byte_fallback"  # not whole characters: part of a multi-byte character
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw, "byte_fallback"  # not whole characters: part of a multi-byte character
     return raw, "whole"
 
 
@@ -655,29 +636,13 @@ def pieces(tok, text: str):
 
     kind = tokenizer_kind(tok)
     ids = tok(text, add_special_tokens=False)["input_ids"]
-    toks = tok.convert_ids_to_tokens(ids)
     special = set(getattr(tok, "all_special_ids", []) or [])
     rows = []
-    for i, (tid, piece) in enumerate(zip(ids, toks)):
+    for i, (tid, piece) in enumerate(zip(ids, tok.convert_ids_to_tokens(ids))):
         raw, typ = _classify(piece, tid, kind, tok.unk_token_id, special)
-        shown = raw.decode("utf-8") if typ == "whole" else ""
-        rows.append({"i": i, "id": tid, "piece": piece, "bytes": raw.hex(" ").upper(), "text": shown,
-                     "type": typ})
+        rows.append({"i": i, "id": tid, "piece": piece, "bytes": raw.hex(" ").upper(),
+                     "text": raw.decode("utf-8") if typ == "whole" else "", "type": typ})
     return pd.DataFrame(rows, columns=["i", "id", "piece", "bytes", "text", "type"])
-
-
-def _as_tokenizers(tokenizers) -> dict[str, Any]:
-    if isinstance(tokenizers, Mapping):
-        return dict(tokenizers)
-    out = {}
-    for t in tokenizers:
-        if hasattr(t, "info") and hasattr(t, "tokenizer"):
-            out[t.info.label] = t.tokenizer
-        elif isinstance(t, tuple) and len(t) == 2:
-            out[t[0]] = t[1]
-        else:
-            out[getattr(t, "name_or_path", None) or f"tokenizer {len(out) + 1}"] = t
-    return out
 
 
 def token_efficiency(tokenizers, texts):
@@ -688,31 +653,22 @@ def token_efficiency(tokenizers, texts):
     ``tokens_per_char``, ``tokens_per_eojeol``, ``bytes_per_token``, ``byte_fallback`` and
     ``byte_fallback_share`` (pieces that are not whole characters: for byte-level BPE, pieces that
     decode to partial UTF-8; for SentencePiece, ``<0x..>`` pieces), ``unknown`` and ``unknown_share``.
-    ``tokenizers``: name -> tokenizer, or loaded tuples, or tokenizers.
+    ``tokenizers``: a mapping (or pairs) name -> tokenizer.
     """
     import pandas as pd
 
-    if isinstance(texts, str):
-        texts = [texts]
-    texts = list(texts)
+    texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts:
         raise ValueError("no texts given")
     chars = sum(len(t) for t in texts)
     eojeol = sum(len(t.split()) for t in texts)
     nbytes = sum(len(t.encode("utf-8")) for t in texts)
     rows = []
-    for name, tok in _as_tokenizers(tokenizers).items():
-        kind = tokenizer_kind(tok)
-        special = set(getattr(tok, "all_special_ids", []) or [])
-        n = fb = unk = 0
-        for ids in tok(texts, add_special_tokens=False)["input_ids"]:
-            for tid, piece in zip(ids, tok.convert_ids_to_tokens(ids)):
-                _, typ = _classify(piece, tid, kind, tok.unk_token_id, special)
-                n += 1
-                fb += typ == "byte_fallback"
-                unk += typ == "unknown"
-        rows.append({"tokenizer": name, "kind": kind, "vocab": len(tok), "texts": len(texts), "chars": chars,
-                     "eojeol": eojeol, "bytes": nbytes, "tokens": n,
+    for name, tok in dict(tokenizers).items():
+        types = pd.concat([pieces(tok, t)["type"] for t in texts])
+        n, fb, unk = len(types), int((types == "byte_fallback").sum()), int((types == "unknown").sum())
+        rows.append({"tokenizer": name, "kind": tokenizer_kind(tok), "vocab": len(tok), "texts": len(texts),
+                     "chars": chars, "eojeol": eojeol, "bytes": nbytes, "tokens": n,
                      "tokens_per_char": n / chars if chars else float("nan"),
                      "tokens_per_eojeol": n / eojeol if eojeol else float("nan"),
                      "bytes_per_token": nbytes / n if n else float("nan"),
@@ -738,7 +694,7 @@ def pieces_html(tokenizers, text: str) -> str:
     """One row of coloured boxes per tokenizer, one box per piece (partial-byte pieces in red,
     shown as their hex bytes); small HTML for the notebook."""
     rows = []
-    for name, tok in _as_tokenizers(tokenizers).items():
+    for name, tok in dict(tokenizers).items():
         df = pieces(tok, text)
         boxes = []
         for r in df.itertuples():

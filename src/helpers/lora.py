@@ -47,11 +47,6 @@ class HardwareError(RuntimeError):
 
 # =========================================================================== SFT examples
 
-def _ids(tokenizer, text: str, first: bool) -> list[int]:
-    # the first segment gets the tokenizer's own specials (LLaMA's BOS); later ones none
-    return list(tokenizer(text, add_special_tokens=first)["input_ids"])
-
-
 def tokenize_segments(segments: Sequence[tuple[str, bool]], tokenizer, cutoff_len: int = 256,
                       train_on_inputs: bool = False) -> dict:
     """Tokenize ``(text, carries_loss)`` segments into ``input_ids``, ``attention_mask``, ``labels``.
@@ -66,7 +61,8 @@ def tokenize_segments(segments: Sequence[tuple[str, bool]], tokenizer, cutoff_le
     input_ids: list[int] = []
     labels: list[int] = []
     for k, (text, loss) in enumerate(segments):
-        ids = _ids(tokenizer, text, first=(k == 0))
+        # the first segment gets the tokenizer's own specials (LLaMA's BOS); later ones none
+        ids = list(tokenizer(text, add_special_tokens=k == 0)["input_ids"])
         input_ids += ids
         labels += ids if (loss or train_on_inputs) else [IGNORE_INDEX] * len(ids)
     full = len(input_ids)
@@ -125,14 +121,15 @@ class SFTDataset:
 
 
 def build_dataset(rows, tokenizer, template: str = "koalpaca_v1_1", cutoff_len: int = 256,
-                  train_on_inputs: bool = False, drop_empty: bool = True) -> SFTDataset:
-    """Tokenize every row of a ``helpers.instruct.load`` DataFrame (or a list of dicts)."""
+                  train_on_inputs: bool = False) -> SFTDataset:
+    """Tokenize every row of a ``helpers.instruct.load`` DataFrame (or a list of dicts); rows that
+    truncation leaves without an answer token are dropped (and counted)."""
     records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
     out, truncated, dropped = [], 0, 0
     for rec in records:
         ex = tokenize_record(rec, tokenizer, template, cutoff_len, train_on_inputs)
         truncated += ex["truncated"]
-        if drop_empty and ex["n_answer"] == 0:
+        if ex["n_answer"] == 0:
             dropped += 1
             continue
         out.append(ex)

@@ -67,23 +67,17 @@ class MemoryFactsError(ValueError):
 
 @lru_cache(maxsize=2)
 def _read_facts(path: str, mtime: float) -> dict:
-    import yaml
+    from .zoo import yaml_entries
 
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    raw = yaml.safe_load(text) or {}
-    node = yaml.compose(text)
-    lines = {}  # model id -> line number, for errors that point at the entry
-    for key, value in node.value:
-        if key.value == "models":
-            lines = {k.value: k.start_mark.line + 1 for k, _ in value.value}
-    for section in ("gpus", "models"):
-        if not isinstance(raw.get(section), dict) or not raw[section]:
-            raise MemoryFactsError(f"{path}: expected a top-level '{section}:' mapping")
+    raw, where_is = yaml_entries(path, "models", MemoryFactsError)
+    if not isinstance(raw.get("gpus"), dict) or not raw["gpus"]:
+        raise MemoryFactsError(f"{path}: expected a top-level 'gpus:' mapping")
     if not 0 < float(raw.get("usable_share", 0)) <= 1:
         raise MemoryFactsError(f"{path}, field 'usable_share': expected a share in (0, 1]")
     for mid, fields in raw["models"].items():
-        where = f"{path}, line {lines.get(mid, '?')}, model {mid!r}"
+        where = f"{where_is[mid]}, model {mid!r}"
+        if not isinstance(fields, dict):
+            raise MemoryFactsError(f"{where}: expected a mapping of config.json fields")
         missing = [f for f in _SHAPE_FIELDS if f not in fields or (fields[f] is None and f not in _NULLABLE)]
         if missing:
             raise MemoryFactsError(f"{where}: missing field(s) {', '.join(missing)}")

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -72,46 +72,40 @@ def _registry_path() -> Path:
     return env.data_path(REGISTRY_FILE)
 
 
-@lru_cache(maxsize=4)
-def _read_registry(path: str, mtime: float) -> dict[str, ModelSpec]:
+def yaml_entries(path: str | Path, section: str, error: type[Exception] = ValueError) -> tuple[dict, dict]:
+    """A YAML file's content, and where each key under ``section`` is (``"<file>, line N"``, for
+    errors that point at the entry); ``error`` is raised when ``section`` is not a mapping."""
     import yaml
 
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
-    models = (raw or {}).get("models")
-    if not isinstance(models, dict) or not models:
-        raise RegistryError(f"{path}: expected a top-level 'models:' mapping of id -> fields")
-    # line numbers, for errors that point at the entry
-    lines = {}
-    with open(path, encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            stripped = line.rstrip()
-            if line.startswith("  ") and not line.startswith("   ") and stripped.endswith(":"):
-                lines[stripped.strip()[:-1]] = no
+    text = Path(path).read_text(encoding="utf-8")
+    raw = yaml.safe_load(text) or {}
+    if not isinstance(raw.get(section), dict) or not raw[section]:
+        raise error(f"{path}: expected a top-level '{section}:' mapping")
+    node = next(value for key, value in yaml.compose(text).value if key.value == section)
+    return raw, {key.value: f"{path}, line {key.start_mark.line + 1}" for key, _ in node.value}
+
+
+@lru_cache(maxsize=4)
+def _read_registry(path: str, mtime: float) -> dict[str, ModelSpec]:
+    raw, where_is = yaml_entries(path, "models", RegistryError)
+    choices = {"family": FAMILIES, "kind": KINDS, "prompt_format": PROMPT_FORMATS,
+               "tokenizer": tuple(TOKENIZER_RECIPES)}
     out = {}
-    for mid, fields in models.items():
-        where = f"{path}, line {lines.get(mid, '?')}, model {mid!r}"
+    for mid, fields in raw["models"].items():
+        where = f"{where_is[mid]}, model {mid!r}"
         if not isinstance(fields, dict):
             raise RegistryError(f"{where}: expected a mapping of fields")
         missing = [k for k in _REQUIRED if fields.get(k) in (None, "")]
         if missing:
             raise RegistryError(f"{where}: missing field(s) {', '.join(missing)}")
-        if fields["family"] not in FAMILIES:
-            raise RegistryError(f"{where}, field 'family': {fields['family']!r} is not one of {FAMILIES}")
-        if fields["kind"] not in KINDS:
-            raise RegistryError(f"{where}, field 'kind': {fields['kind']!r} is not one of {KINDS}")
-        if fields["prompt_format"] not in PROMPT_FORMATS:
-            raise RegistryError(
-                f"{where}, field 'prompt_format': {fields['prompt_format']!r} is not one of {PROMPT_FORMATS}")
-        if fields.get("tokenizer", "ko") not in TOKENIZER_RECIPES:
-            raise RegistryError(
-                f"{where}, field 'tokenizer': {fields.get('tokenizer')!r} is not one of {tuple(TOKENIZER_RECIPES)}")
+        for name, allowed in choices.items():
+            if fields.get(name, ModelSpec.tokenizer) not in allowed:
+                raise RegistryError(f"{where}, field {name!r}: {fields[name]!r} is not one of {allowed}")
         try:
             params = float(fields["params_b"])
         except (TypeError, ValueError):
             raise RegistryError(f"{where}, field 'params_b': expected a number, got {fields['params_b']!r}") from None
-        known = {f for f in ModelSpec.__dataclass_fields__}
-        extra = set(fields) - known
+        extra = set(fields) - set(ModelSpec.__dataclass_fields__)
         if extra:
             raise RegistryError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
         out[mid] = ModelSpec(id=mid, **{**fields, "params_b": params, "revision": str(fields["revision"])})
@@ -404,7 +398,7 @@ def _build_tiny(s: ModelSpec, out: Path) -> dict:
     arch = recipe["arch"]
     t0 = time.perf_counter()
     if "sft" in recipe:
-        base = _ensure_built(_base_spec(s))
+        base = _ensure_built(replace(s, kind="base"))  # the same recipe without the second stage
         tok = AutoTokenizer.from_pretrained(base)
         model = AutoModelForCausalLM.from_pretrained(base)
         base_meta = json.loads((base / "standin.json").read_text(encoding="utf-8"))
@@ -458,13 +452,6 @@ def _train(model, opt, sched, batches) -> list[float]:
         opt.zero_grad(set_to_none=True)
         losses.append(round(float(loss.detach()), 4))
     return losses
-
-
-def _base_spec(s: ModelSpec) -> ModelSpec:
-    """The spec of the base stand-in an instruct stand-in starts from (same recipe, no second stage)."""
-    import dataclasses
-
-    return dataclasses.replace(s, kind="base")
 
 
 def _spec_path(s: ModelSpec) -> Path:
