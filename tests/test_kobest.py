@@ -153,6 +153,11 @@ def test_encode_pair_moves_trailing_space_like_the_harness(tok):
     octx, ocont = kobest.encode_pair(tok, "문단 답변: ", " 예", "polyglot")
     assert octx == tok.encode("문단 답변: ", add_special_tokens=False) and octx != ctx
     assert ocont == tok.encode(" 예", add_special_tokens=False)
+    pairs = [("문단 답변: ", " 예"), ("문단 답변: ", " 아니오"), ("다른 문단", " 예")]
+    for variant in kobest.VARIANTS:  # one batched tokenizer call gives what one call per pair gives
+        assert kobest.encode_pairs(tok, pairs, variant) == [kobest.encode_pair(tok, *p, variant) for p in pairs]
+    with pytest.raises(ValueError, match="empty context"):
+        kobest.encode_pair(tok, "", " 예")
 
 
 # --------------------------------------------------------------------------- scorer

@@ -317,21 +317,25 @@ def build_items(data: KoBESTTask, n_shot: int = 0, variant: str = "harness", lim
 # --------------------------------------------------------------------------- tokenization
 
 
-def encode_pair(tokenizer, context: str, continuation: str, variant: str = "harness") -> tuple[list[int], list[int]]:
-    """Token ids of (context, continuation). ``harness``: trailing whitespace of the context moves to
-    the continuation; the whole string is encoded and the continuation is what follows the context's
-    own token count. ``polyglot``: both encoded separately."""
-    def encode(text: str) -> list[int]:
-        return list(tokenizer.encode(text, add_special_tokens=False))
-
-    if not context:
+def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]], variant: str = "harness") -> list[tuple[list, list]]:
+    """Token ids of (context, continuation) pairs. ``harness``: trailing whitespace of the context moves
+    to the continuation; the whole string is encoded and the continuation is what follows the context's
+    own token count. ``polyglot``: both encoded separately. Each distinct string is encoded once, all in
+    one tokenizer call (the choices of a question share its context)."""
+    if not all(ctx for ctx, _ in pairs):
         raise ValueError("empty context: a KoBEST prompt always has text before the answer")
-    if _check("variant", variant, VARIANTS) == "polyglot":
-        return encode(context), encode(continuation)
-    stripped = context.rstrip()  # trailing spaces move to the continuation
-    context, continuation = stripped, context[len(stripped):] + continuation
-    context_ids = encode(context)
-    return context_ids, encode(context + continuation)[len(context_ids):]
+    if _check("variant", variant, VARIANTS) == "harness":  # (context, whole string) per pair
+        pairs = [(ctx.rstrip(), ctx.rstrip() + ctx[len(ctx.rstrip()):] + cont) for ctx, cont in pairs]
+    unique = list(dict.fromkeys(text for pair in pairs for text in pair))
+    ids = dict(zip(unique, tokenizer(unique, add_special_tokens=False)["input_ids"], strict=True))
+    if variant == "polyglot":
+        return [(ids[ctx], ids[cont]) for ctx, cont in pairs]
+    return [(ids[ctx], ids[whole][len(ids[ctx]):]) for ctx, whole in pairs]
+
+
+def encode_pair(tokenizer, context: str, continuation: str, variant: str = "harness") -> tuple[list, list]:
+    """Token ids of one (context, continuation) pair, as :func:`encode_pairs`."""
+    return encode_pairs(tokenizer, [(context, continuation)], variant)[0]
 
 
 def max_length(model, tokenizer) -> int:
@@ -562,7 +566,7 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
     items = build_items(data, n_shot, variant, limit)
     max_len = max_length(model, tokenizer)
     keys = [(it.doc_id, j) for it in items for j in range(len(it.prompt.choices))]  # a request per (doc, choice)
-    requests = [encode_pair(tokenizer, it.context, c, variant) for it in items for c in it.prompt.continuations]
+    requests = encode_pairs(tokenizer, [(it.context, c) for it in items for c in it.prompt.continuations], variant)
     hashes = [hashlib.sha1(json.dumps(r).encode()).hexdigest()[:16] for r in requests]
     name = f"{task}-{variant}-{n_shot}shot-test.jsonl"
     path = env.cache_dir() / "kobest" / model_key(model, tokenizer) / name if cache is True else cache or None
