@@ -28,6 +28,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz.distance import LCSseq
+
 from helpers import env
 
 
@@ -90,15 +92,9 @@ def templates():
 
 
 def _text_field(record: Mapping[str, Any], key: str) -> str:
-    v = record.get(key, "")
-    if v is None:
-        return ""
-    try:  # pandas NA / NaN
-        if v != v:
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(v)
+    """``record[key]`` as text; missing, None and NaN (pandas' empty cell) give ``""``."""
+    v = record.get(key)
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
 
 
 def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
@@ -327,16 +323,13 @@ def _check_record(rec: Any, schema: str, file: str, where: str) -> None:
         if key not in rec:
             raise InstructFormatError(file, where, key, f"missing (schema {schema} needs "
                                       f"{', '.join(_FIELDS[schema])})")
-        v = rec[key]
-        if hasattr(v, "tolist") and not isinstance(v, str):  # numpy arrays from parquet
-            v = v.tolist()
+        v = _as_list(rec[key])
         if not isinstance(v, types):
             want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise InstructFormatError(file, where, key, f"expected {want}, got "
                                       f"{type(v).__name__} {str(v)[:40]!r}")
     if schema == "self_instruct":
-        inst = rec["instances"]
-        inst = inst.tolist() if hasattr(inst, "tolist") else inst
+        inst = _as_list(rec["instances"])
         if not inst:
             raise InstructFormatError(file, where, "instances", "empty list")
         for j, it in enumerate(inst):
@@ -350,32 +343,30 @@ def _check_record(rec: Any, schema: str, file: str, where: str) -> None:
         raise InstructFormatError(file, where, "role", f"{rec['role']!r}; expected prompter or assistant")
 
 
-def _normalize(recs: list[tuple[str, dict]], schema: str, file: str, report: LoadReport,
-               skip_errors: bool):
+def _as_list(v):
+    return v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v  # numpy arrays from parquet
+
+
+def _normalize(recs: list[tuple[str, dict]], schema: str, file: str, report: LoadReport, skip_errors: bool):
+    """One row per example: ``instruction, input, output``, the source's own fields, ``src_where``."""
     import pandas as pd
 
-    rows: list[dict] = []
     if schema == "oasst1":
         return _oasst_pairs(recs, file, report, skip_errors)
+    rows: list[dict] = []
     for where, r in recs:
-        src = {"src_where": where}
-        if schema == "alpaca":
-            rows.append({"instruction": r["instruction"], "input": r["input"], "output": r["output"],
-                         **{k: v for k, v in r.items() if k not in ("instruction", "input", "output")}, **src})
-        elif schema == "koalpaca_v1_1":
-            rows.append({"instruction": r["instruction"], "input": "", "output": r["output"],
-                         **{k: v for k, v in r.items() if k not in ("instruction", "output")}, **src})
-        elif schema == "dolly":
-            rows.append({"instruction": r["instruction"], "input": r["context"], "output": r["response"],
-                         "category": r["category"], **src})
-        elif schema == "self_instruct":
-            inst = r["instances"].tolist() if hasattr(r["instances"], "tolist") else r["instances"]
-            for j, it in enumerate(inst):
-                rows.append({"instruction": r["instruction"], "input": it["input"], "output": it["output"],
-                             "id": r["id"], "name": r["name"], "is_classification": r["is_classification"],
-                             "instance": j, **src})
-    df = pd.DataFrame(rows, columns=None if rows else ["instruction", "input", "output", "src_where"])
-    return df
+        if schema == "self_instruct":  # one row per instance
+            rows += [{"instruction": r["instruction"], "input": it["input"], "output": it["output"], "id": r["id"],
+                      "name": r["name"], "is_classification": r["is_classification"], "instance": j,
+                      "src_where": where} for j, it in enumerate(_as_list(r["instances"]))]
+            continue
+        if schema == "dolly":
+            r = {"instruction": r["instruction"], "input": r["context"], "output": r["response"],
+                 "category": r["category"]}
+        rows.append({"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"],
+                     **{k: v for k, v in r.items() if k not in ("instruction", "input", "output")},
+                     "src_where": where})
+    return pd.DataFrame(rows, columns=None if rows else ["instruction", "input", "output", "src_where"])
 
 
 def _oasst_pairs(recs, file, report, skip_errors):
@@ -486,7 +477,7 @@ def _records_of(source, profile, revision):
     if src in known and not Path(src).exists():
         spec = known[src]
         if profile == "real" and not (revision or spec.get("revision")):
-            _records_from_real(src, spec, revision)  # raises: unpinned
+            _records_from_real(src, spec, revision)  # says "unpinned" before the profile checks the hub
         if env.profile(profile) == "real":
             label, recs = _records_from_real(src, spec, revision)
         else:
@@ -596,7 +587,7 @@ class Duplicates:
     """Result of :func:`near_duplicates`."""
     pairs: Any          # DataFrame i, j (row positions, i < j), rouge_l
     dup_of: Any         # Series: for each row, the first earlier row it duplicates (or -1)
-    candidates: int     # pairs scored exactly (minhash: summed over the blocks of every band)
+    candidates: int     # pairs scored exactly (minhash: those of small buckets once, large buckets per band)
     all_pairs: int      # pairs a scan of all distinct texts scores
     exact_groups: int   # groups of identical token sequences (short-circuited, never scored)
     method: str         # "all_pairs" or "minhash"
@@ -622,11 +613,15 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = 
        band share that band's block. A pair with ROUGE-L >= t has a Jaccard similarity of at
        least ``jaccard_floor(t)`` (0.538 for 0.7) and shares some block with probability
        ``lsh_recall(J, bands, rows)``: 0.9989 at the floor for 40 x 3, 1.0000 at J = 0.7.
-    3. **Exact scores** inside each block: rapidfuzz's LCS of the token lists
-       (``process.cdist`` with ``LCSseq.similarity``) and ``F = 2 LCS / (m + n)``, the same
-       formula (and floats) as :func:`rouge_l`.
+    3. **Exact scores**: rapidfuzz's LCS of the token lists and ``F = 2 LCS / (m + n)``, the
+       same formula (and floats) as :func:`rouge_l`. Buckets of up to 8 texts give their pairs
+       (each pair once, however many bands propose it); larger buckets are scored whole, all
+       pairs at once with ``process.cdist``.
 
     ``"auto"`` scans all pairs up to ``ALL_PAIRS_UP_TO`` distinct texts, MinHash above.
+    The buckets are formed with numpy from the datasketch signatures: datasketch's own
+    ``MinHashLSH`` index does the same with one Python call per text and band, about 15 s
+    for 50,000 texts (``bench/anatomy.py``'s target is 20 s for the whole report).
     """
     import numpy as np
 
@@ -691,16 +686,15 @@ def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, ro
     return np.stack([ids[np.minimum(x, y)], ids[np.maximum(x, y)]], axis=1), big
 
 
-def _pairs_scored(pairs, toks, threshold: float) -> dict:
-    """``{(i, j): rouge_l}`` for the listed pairs that reach ``threshold`` (rapidfuzz's LCS)."""
-    from rapidfuzz.distance import LCSseq
+def _rouge_l_fast(x: list[str], y: list[str]) -> float:
+    """:func:`rouge_l` of two non-empty token lists, with rapidfuzz's LCS (C++, bit-parallel)."""
+    return 2 * LCSseq.similarity(x, y) / (len(x) + len(y))
 
-    out = {}
-    for i, j in pairs.tolist():
-        f = 2 * LCSseq.similarity(toks[i], toks[j]) / (len(toks[i]) + len(toks[j]))
-        if f >= threshold:
-            out[i, j] = f
-    return out
+
+def _pairs_scored(pairs, toks, threshold: float) -> dict:
+    """``{(i, j): rouge_l}`` for the listed pairs that reach ``threshold``."""
+    scores = {(i, j): _rouge_l_fast(toks[i], toks[j]) for i, j in pairs.tolist()}
+    return {p: f for p, f in scores.items() if f >= threshold}
 
 
 def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
@@ -708,7 +702,6 @@ def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
     ``threshold``: rapidfuzz's LCS of all pairs (``cdist``), ``chunk`` rows at a time."""
     import numpy as np
     from rapidfuzz import process
-    from rapidfuzz.distance import LCSseq
 
     block = np.sort(block)
     seqs = [toks[i] for i in block]
@@ -1080,7 +1073,6 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
     ``instruction, stage, max_rouge, closest``. Stage list and word list follow the
     self-instruct code (``SELF_INSTRUCT_SOURCE``)."""
     import pandas as pd
-    from rapidfuzz.distance import LCSseq
 
     kept: list[list[str]] = []
     kept_text: list[str] = []
@@ -1101,8 +1093,8 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
         else:
             toks = rouge_tokens(t)
             for k, other in enumerate(kept):
-                if other and toks:  # rouge_l's formula, rapidfuzz's LCS
-                    f = 2 * LCSseq.similarity(toks, other) / (len(toks) + len(other))
+                if other and toks:
+                    f = _rouge_l_fast(toks, other)
                     if f > best:
                         best, closest = f, kept_text[k]
             stage = "rouge" if best >= threshold else "kept"
