@@ -8,7 +8,8 @@ Main entry points
 ``models()``      one row per model family / checkpoint line (dates as dates, sizes as numbers)
 ``datasets()``    training data sets (how they were made, licence, generator API)
 ``apis()``        closed APIs that generated or judged data (genealogy nodes, not models)
-``genealogy()``   edges child -> parent with a relation; ``genealogy_graph()`` the same as a networkx graph
+``genealogy()``   edges child -> parent with a relation; ``genealogy_graph()`` the same as a networkx graph,
+                  walked by ``generations(graph, root)`` and ``trained_on_api_data()``
 ``survey(name)``  one of the survey's tables (``survey_tables()`` lists them)
 ``check_claims()`` the survey's claims set against the catalog, verdicts computed
 ``filter_models(df, ...)`` the landscape filter; ``filter_widget()`` is its thin front-end
@@ -551,33 +552,32 @@ def trained_on_api_data() -> list[str]:
 
 def filter_widget(df: pd.DataFrame | None = None):
     """ipywidgets controls + an itables table, a thin front-end over :func:`filter_models`."""
-    import ipywidgets as w
+    import ipywidgets as widgets
     from IPython.display import display
     from itables import show
 
     plots.interactive_tables()  # DataTables offline unless on Colab; never a CDN fetch that hangs
     df = models() if df is None else df
-    lic = sorted({x for v in df["weights_license"] for x in split(v)})
-    years = (int(df["year"].min()), int(df["year"].max()))
-    c_lic = w.SelectMultiple(options=lic, value=tuple(lic), description="라이선스", rows=6)
-    c_com = w.SelectMultiple(options=COMMERCIAL, value=COMMERCIAL, description="상업적 이용")
-    c_ko = w.SelectMultiple(options=KOREAN, value=KOREAN, description="한국어")
-    c_size = w.FloatRangeSlider(value=(0, float(df["max_size_b"].max())), min=0,
-                                max=float(df["max_size_b"].max()), step=0.5, description="크기(B)")
-    c_year = w.IntRangeSlider(value=years, min=years[0], max=years[1], description="연도")
-    out = w.Output()
+    licence_ids = sorted({x for v in df["weights_license"] for x in split(v)})
+    years, biggest = (int(df["year"].min()), int(df["year"].max())), float(df["max_size_b"].max())
+    licence = widgets.SelectMultiple(options=licence_ids, value=tuple(licence_ids), description="라이선스", rows=6)
+    commercial = widgets.SelectMultiple(options=COMMERCIAL, value=COMMERCIAL, description="상업적 이용")
+    korean = widgets.SelectMultiple(options=KOREAN, value=KOREAN, description="한국어")
+    size = widgets.FloatRangeSlider(value=(0, biggest), min=0, max=biggest, step=0.5, description="크기(B)")
+    year = widgets.IntRangeSlider(value=years, min=years[0], max=years[1], description="연도")
+    out = widgets.Output()
 
     def refresh(*_):
-        picked = filter_models(df, licenses=c_lic.value, commercial=c_com.value, korean=c_ko.value,
-                               min_size_b=c_size.value[0], max_size_b=c_size.value[1], years=c_year.value)
+        picked = filter_models(df, licenses=licence.value, commercial=commercial.value, korean=korean.value,
+                               min_size_b=size.value[0], max_size_b=size.value[1], years=year.value)
         out.clear_output()
         with out:
             show(summary(picked), paging=False)
 
-    for ctl in (c_lic, c_com, c_ko, c_size, c_year):
-        ctl.observe(refresh, names="value")
+    for control in (licence, commercial, korean, size, year):
+        control.observe(refresh, names="value")
     refresh()
-    box = w.VBox([w.HBox([c_lic, c_com, c_ko]), c_size, c_year, out])
+    box = widgets.VBox([widgets.HBox([licence, commercial, korean]), size, year, out])
     display(box)
     return box
 

@@ -137,7 +137,8 @@ class License:
 def _lines_of(text: str) -> dict[str, int]:
     """Line number (1-based) of each licence id in the YAML text."""
     root = yaml.compose(text)
-    for key, value in root.value if isinstance(root, yaml.MappingNode) else ():
+    top_level = root.value if isinstance(root, yaml.MappingNode) else []
+    for key, value in top_level:
         if key.value == "licenses" and isinstance(value, yaml.MappingNode):
             return {k.value: k.start_mark.line + 1 for k, _ in value.value}
     return {}
@@ -516,12 +517,12 @@ def ask(model: str, use: str) -> str:
 
 def widget(resolver: Resolver | None = None):
     """"I want to use model X for purpose Y": a thin ipywidgets front-end over :meth:`Verdict.explain`."""
-    import ipywidgets as w
+    import ipywidgets as widgets
 
     res = resolver or default_resolver()
-    model = w.Dropdown(options=sorted(res.models), description="모델")
-    use = w.Dropdown(options=[(f"{USE_LABELS_KO[u]} ({u})", u) for u in USES], description="용도")
-    out = w.Output()
+    model = widgets.Dropdown(options=sorted(res.models), description="모델")
+    use = widgets.Dropdown(options=[(f"{USE_LABELS_KO[u]} ({u})", u) for u in USES], description="용도")
+    out = widgets.Output()
 
     def show(*_):
         out.clear_output()
@@ -531,7 +532,7 @@ def widget(resolver: Resolver | None = None):
     model.observe(show, names="value")
     use.observe(show, names="value")
     show()
-    return w.VBox([w.HBox([model, use]), out])
+    return widgets.VBox([widgets.HBox([model, use]), out])
 
 
 # --------------------------------------------------------------------------- figures (matplotlib)

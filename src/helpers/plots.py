@@ -97,20 +97,14 @@ def setup() -> None:
         os.environ["PLOTLY_RENDERER"] = renderer
 
 
-_TABLES_READY = False
-
-
+@lru_cache(maxsize=1)
 def interactive_tables() -> None:
     """Load itables' DataTables library once per kernel: from the CDN on Colab, else offline.
 
     Offline (CI, Binder without internet, a classroom behind a firewall) the library ships inside
     the itables package and is embedded once into the notebook's output (~0.7 MB), so tables work
-    with no network. Call it before the first ``itables.show``; later calls do nothing.
+    with no network. Call it before the first ``itables.show``; later calls do nothing (cached).
     """
-    global _TABLES_READY
-    if _TABLES_READY:
-        return
     import itables
 
     itables.init_notebook_mode(all_interactive=False, connected=env.runtime() == "colab")
-    _TABLES_READY = True
