@@ -589,7 +589,6 @@ class Duplicates:
     dup_of: Any         # Series: for each row, the first earlier row it duplicates (or -1)
     candidates: int     # pairs scored exactly (minhash: those of small buckets once, large buckets per band)
     all_pairs: int      # pairs a scan of all distinct texts scores
-    exact_groups: int   # groups of identical token sequences (short-circuited, never scored)
     method: str         # "all_pairs" or "minhash"
 
     @property
@@ -647,8 +646,7 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = 
     for block in blocks:
         candidates += len(block) * (len(block) - 1) // 2
         found.update(_pairs_in_block(block, toks, threshold))
-    return _duplicates(found, len(toks), candidates, len(uniq), method,
-                       exact_groups=len({i for (i, j), f in found.items() if toks[i] == toks[j]}))
+    return _duplicates(found, len(toks), candidates, len(uniq), method)
 
 
 def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, rows: int, small: int = 8):
@@ -715,8 +713,7 @@ def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
     return out
 
 
-def _duplicates(found: dict, n_rows: int, candidates: int, n_uniq: int, method: str,
-                exact_groups: int) -> Duplicates:
+def _duplicates(found: dict, n_rows: int, candidates: int, n_uniq: int, method: str) -> Duplicates:
     import pandas as pd
 
     pairs = pd.DataFrame([(i, j, f) for (i, j), f in found.items()], columns=["i", "j", "rouge_l"])
@@ -726,7 +723,7 @@ def _duplicates(found: dict, n_rows: int, candidates: int, n_uniq: int, method: 
     if len(pairs):
         firsts = pairs.groupby("j")["i"].min()
         dup_of.loc[firsts.index] = firsts.values
-    return Duplicates(pairs, dup_of, candidates, n_uniq * (n_uniq - 1) // 2, exact_groups, method)
+    return Duplicates(pairs, dup_of, candidates, n_uniq * (n_uniq - 1) // 2, method)
 
 
 # ---------------------------------------------------------------------------
