@@ -179,6 +179,13 @@ def test_bad_date_names_file_line_field(tmp_catalog):
     assert e.value.file == "models.csv" and e.value.line == 2 and e.value.field == "release_date"
 
 
+def test_release_month_must_agree_with_the_day(tmp_catalog):
+    _edit(tmp_catalog / "models.csv", "2023-02-24,2023-02", "2023-02-24,2023-03")
+    with pytest.raises(CatalogError, match="disagrees with release_date 2023-02-24") as e:
+        catalog.load(tmp_catalog)
+    assert (e.value.file, e.value.line, e.value.field) == ("models.csv", 2, "release_month")
+
+
 def test_negative_size_rejected(tmp_catalog):
     _edit(tmp_catalog / "models.csv", ",7;13;33;65,", ",7;-13;33;65,")
     with pytest.raises(CatalogError, match=r"models.csv, line 2, field 'sizes_b'"):

@@ -120,24 +120,21 @@ class _RowChecker:
         if vals and n is not None and len(vals) not in (1, n):
             self.fail(field, f"has {len(vals)} values; expected 1 or one per size ({n})")
 
-    def date(self, field: str) -> date | None:
-        v = self.row.get(field, "")
-        if not v:
-            return None
-        if not _DATE.match(v):
-            self.fail(field, f"{v!r} is not YYYY-MM-DD")
-        try:
-            return date.fromisoformat(v)
-        except ValueError:
-            self.fail(field, f"{v!r} is not a real date")
-
     def release(self) -> tuple[date | None, str]:
-        """``release_date`` (optional) and ``release_month`` (required), checked against each other."""
-        released, month = self.date("release_date"), self.row.get("release_month", "")
+        """``release_date`` (optional YYYY-MM-DD) and ``release_month`` (required YYYY-MM), which must agree."""
+        day, month = self.row.get("release_date", ""), self.row.get("release_month", "")
+        released = None
+        if day:
+            if not _DATE.match(day):
+                self.fail("release_date", f"{day!r} is not YYYY-MM-DD")
+            try:
+                released = date.fromisoformat(day)
+            except ValueError:
+                self.fail("release_date", f"{day!r} is not a real date")
         if not _MONTH.match(month) or not 1 <= int(month[5:]) <= 12:
             self.fail("release_month", f"{month!r} is not YYYY-MM")
-        if released and released.isoformat()[:7] != month:
-            self.fail("release_month", f"{month!r} disagrees with release_date {released.isoformat()}")
+        if released and day[:7] != month:
+            self.fail("release_month", f"{month!r} disagrees with release_date {day}")
         return released, month
 
     def numbers(self, field: str, *, n: int | None = None, integer: bool = False,
