@@ -212,7 +212,7 @@ def seed(n: int = 0) -> int:
     """Seed Python's ``random``, NumPy and torch (every device) with ``n``.
 
     ``accelerate``'s ``set_seed`` does the same as ``transformers.set_seed``, which would import
-    ``transformers.trainer_utils`` and with it peft (2-4 s) in a notebook that trains nothing.
+    ``transformers.trainer_utils`` and with it peft (seconds of imports) in a notebook that trains nothing.
     """
     from accelerate.utils import set_seed
 
