@@ -47,7 +47,7 @@ run: tiny
 	$(TINY) $(BIN)/python -m survey_tools.notebooks run
 
 app: tiny
-	$(TINY) $(BIN)/python -m helpers.app
+	$(TINY) $(BIN)/python -m survey_tools.app
 
 bench: tiny
 	for f in bench/*.py; do $(TINY) $(BIN)/python $$f || exit 1; done

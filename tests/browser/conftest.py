@@ -199,7 +199,7 @@ class Server:
 
 def start(name: str, argv: list[str], base: str, token: str, root: Path, log: Path, cwd: Path,
           extra_env: dict[str, str] | None = None) -> Server:
-    from helpers.app import wait_for_http
+    from survey_tools.app import wait_for_http
 
     fh = open(log, "w")
     # own process group: teardown stops the server and every kernel it started, and nothing else
@@ -244,7 +244,7 @@ LAB_SETTINGS = {
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory):
     """JupyterLab on a free port, serving copies of notebooks/*.ipynb (Lab writes plotly PNGs into notebooks)."""
-    from helpers.app import free_port
+    from survey_tools.app import free_port
 
     work = tmp_path_factory.mktemp("lab")
     root = work / "notebooks"
@@ -296,8 +296,8 @@ def lab_page(browser, lab_server, cost):
 
 @pytest.fixture(scope="session")
 def voila_server(tmp_path_factory):
-    """Voilà on a free port serving the apps exactly as `python -m helpers.app` builds them."""
-    from helpers.app import build_apps, free_port, voila_command
+    """Voilà on a free port serving the apps exactly as `python -m survey_tools.app` builds them."""
+    from survey_tools.app import build_apps, free_port, voila_command
 
     work = tmp_path_factory.mktemp("voila")
     build_apps(work / "apps")

@@ -11,7 +11,7 @@ import pytest
 from checks import NOTEBOOKS
 from interactions import INTERACTIONS, Interaction, NoWidgets, select
 
-from helpers import app as apps
+from survey_tools import app as apps
 
 
 def test_interactions_cover_every_notebook():
@@ -87,7 +87,7 @@ def test_free_port_is_bindable():
 
 
 def test_make_app_serves_both_apps_and_stops_on_ctrl_c(tmp_path):
-    """`make app` (python -m helpers.app): prints one URL per app, Voilà lists both, Ctrl-C stops everything."""
+    """`make app` (python -m survey_tools.app): prints one URL per app, Voilà lists both, Ctrl-C stops everything."""
     import os
     import re
     import signal
@@ -97,7 +97,7 @@ def test_make_app_serves_both_apps_and_stops_on_ctrl_c(tmp_path):
     import urllib.request
 
     port = apps.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "helpers.app", "--port", str(port), "--token", "t0ken"],
+    proc = subprocess.Popen([sys.executable, "-m", "survey_tools.app", "--port", str(port), "--token", "t0ken"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=apps.app_env(),
                             start_new_session=True)
@@ -122,7 +122,7 @@ def test_make_app_serves_both_apps_and_stops_on_ctrl_c(tmp_path):
             rc = proc.wait(timeout=40)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            raise AssertionError("python -m helpers.app did not stop within 40 s of Ctrl-C") from None
+            raise AssertionError("python -m survey_tools.app did not stop within 40 s of Ctrl-C") from None
     assert rc == 0, f"exit code {rc}"
     import socket
 

@@ -1,4 +1,4 @@
-"""The classroom apps (``python -m helpers.app``) in Voilà: no code, live widgets, charts, Korean text."""
+"""The classroom apps (``python -m survey_tools.app``) in Voilà: no code, live widgets, charts, Korean text."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from checks import (
 )
 from interactions import INTERACTIONS
 
-from helpers.app import APPS
+from survey_tools.app import APPS
 
 pytestmark = pytest.mark.browser
 

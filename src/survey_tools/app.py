@@ -1,14 +1,16 @@
 """Classroom apps: the landscape explorer (notebook 01) and the licence checker (notebook 02) as Voilà pages.
 
+A lecturer's tool (``make app``); notebooks never import it.
+
 An app is a short notebook of *calls* into ``helpers`` (the same widget functions the source notebook
 calls), written by :func:`build_apps` into ``build/apps/`` and served by Voilà, which runs it in a fresh
 kernel per visitor and shows only its outputs: Korean prose, live widgets and charts, no code.
 
 Serve both on localhost (tiny profile unless ``LLM_SURVEY_PROFILE`` says otherwise)::
 
-    .venv/bin/python -m helpers.app              # prints one URL per app; Ctrl-C stops Voilà
-    .venv/bin/python -m helpers.app --port 8900 --profile real
-    .venv/bin/python -m helpers.app --build-only # just write build/apps/*.ipynb
+    .venv/bin/python -m survey_tools.app               # prints one URL per app; Ctrl-C stops Voilà
+    .venv/bin/python -m survey_tools.app --port 8900 --profile real
+    .venv/bin/python -m survey_tools.app --build-only  # just write build/apps/*.ipynb
 
 The browser tests (``tests/browser/``) use :func:`build_apps` and :func:`voila_command` too, so what
 they check is what ``make app`` serves.
@@ -29,7 +31,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import env
+from helpers import env
 
 DEFAULT_PORT = 8866
 APP_DIR = env.REPO_ROOT / "build" / "apps"
@@ -111,7 +113,7 @@ def app_notebook(app: App):
         cells.append(new_markdown_cell(source) if kind == "markdown" else new_code_cell(source))
     cells.append(new_markdown_cell(
         f"---\n*{app.title}: open-llm-survey의 `notebooks/{app.notebook}`에서 만든 Voilà 앱 "
-        f"(helpers.app이 생성; 직접 고치지 마세요).*"))
+        f"(survey_tools.app이 생성; 직접 고치지 마세요).*"))
     nb = new_notebook(cells=cells, metadata={"title": app.title, "language_info": {"name": "python"},
                                              "kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"}})
@@ -223,7 +225,7 @@ def serve(port: int = DEFAULT_PORT, profile: str | None = None, token: str | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.app", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m survey_tools.app", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     parser.add_argument("--profile", choices=env.PROFILES, default=None,
                         help="default: $LLM_SURVEY_PROFILE, else tiny")
