@@ -247,8 +247,12 @@ def test_bootstrap_interval_is_over_items():
 
 
 def test_committed_lm_eval_yamls_are_current(tmp_path):
-    kobest.write_lm_eval_tasks(tmp_path, relative=True)
+    """data/kobest/lm_eval/ is what survey_tools.kobest_tasks writes from kobest.lm_eval_group today."""
+    from survey_tools import kobest_tasks
+
+    kobest_tasks.write(tmp_path)
     committed = env.data_path("kobest", "lm_eval")
+    assert sorted(f.name for f in committed.iterdir()) == sorted(f.name for f in tmp_path.iterdir())
     for f in sorted(tmp_path.iterdir()):
         assert (committed / f.name).read_text(encoding="utf-8") == f.read_text(encoding="utf-8"), f.name
 

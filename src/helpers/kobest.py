@@ -3,20 +3,9 @@
 The five tasks of ``skt/kobest_v1`` (BoolQ, COPA, WiC, HellaSwag, SentiNeg) are multiple choice, scored
 as EleutherAI's lm-evaluation-harness scores them: each choice's *log-likelihood* is the sum of the
 log-probabilities of its tokens given the prompt; the prediction is the choice with the largest one.
-
-Two prompt/tokenization *variants*:
-
-``"harness"``
-    lm-evaluation-harness 0.4.x. The prompts are read from the harness's own installed task files
-    (``lm_eval/tasks/kobest/kobest_<task>.yaml`` and ``utils.py``), so they equal the harness's by
-    construction. Evaluation split ``test`` in file order; few-shot examples from ``train``, drawn by one
-    ``random.Random(1234)`` consumed doc after doc; trailing spaces of the context move to the continuation
-    and the pair is tokenized as the harness's ``_encode_pair`` does.
-``"polyglot"``
-    the older branch behind Polyglot-ko's published KoBEST table (``lm_eval/tasks/kobest.py`` at
-    EleutherAI/lm-evaluation-harness@35ff52e; Python, no task file to read, so its prompts are written
-    here, once): docs shuffled by ``random.Random(42)``, the same generator draws the few-shot examples;
-    COPA's connector has one space (0.4 has two); context and continuation are tokenized separately.
+Two prompt/tokenization *variants*: ``"harness"`` (lm-evaluation-harness 0.4.x, prompts read from its own
+installed task files, so they equal the harness's by construction) and ``"polyglot"`` (the older branch
+behind Polyglot-ko's published KoBEST table: Python only, so its prompts are written here, once).
 
 Scoring the plain way, :func:`score_requests_plain`, runs the model once per (context, continuation).
 The fast way gives the same numbers: requests whose model input starts with the same tokens form a
@@ -38,7 +27,6 @@ import logging
 import os
 import random
 import re
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +75,6 @@ def _check(kind: str, value: str, allowed: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------- data
-
-
 @dataclass
 class KoBESTTask:
     """One task's splits as lists of dicts (the hub's columns), and where they came from."""
@@ -180,8 +166,6 @@ def _load_hub(task: str) -> KoBESTTask:
 
 
 # --------------------------------------------------------------------------- prompts
-
-
 @dataclass(frozen=True)
 class Prompt:
     """How one doc is asked: ``text`` (no answer), the answer ``choices``, the ``gold`` index, and the
@@ -315,8 +299,6 @@ def build_items(data: KoBESTTask, n_shot: int = 0, variant: str = "harness", lim
 
 
 # --------------------------------------------------------------------------- tokenization
-
-
 def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]], variant: str = "harness") -> list[tuple[list, list]]:
     """Token ids of (context, continuation) pairs. ``harness``: trailing whitespace of the context moves
     to the continuation; the whole string is encoded and the continuation is what follows the context's
@@ -350,8 +332,6 @@ def max_length(model, tokenizer) -> int:
 
 
 # --------------------------------------------------------------------------- scoring
-
-
 def continuation_logprobs(model, context_ids: Sequence[int], continuation_ids: Sequence[int],
                           max_len: int) -> list[float]:
     """One forward pass, as lm-eval runs each request: the model reads the window
@@ -448,8 +428,6 @@ def score_prefix_groups(model, groups: Sequence[PrefixGroup], batch_size: int = 
 
 
 # --------------------------------------------------------------------------- resumable cache
-
-
 def model_key(model, tokenizer) -> str:
     """A short id of model and tokenizer: name, config, a fingerprint of a few tensors, the vocabulary."""
     h = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
@@ -462,31 +440,28 @@ def model_key(model, tokenizer) -> str:
     return f"{name or 'model'}-{h.hexdigest()[:12]}"
 
 
-def _read_cache(path: Path | None) -> dict[tuple[int, int], tuple[str, float]]:
-    """(doc, choice) -> (request hash, log-likelihood) from a cache file; a line cut by an interruption
-    (the last one) is left out and computed again."""
+def _read_cache(path: Path | None) -> dict[str, float]:
+    """Request hash -> log-likelihood from a cache file; a line cut by an interruption (the last one)
+    is left out and computed again."""
     entries = {}
     if path and path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             with contextlib.suppress(json.JSONDecodeError, KeyError, TypeError, ValueError):
                 rec = json.loads(line)
-                entries[(int(rec["doc"]), int(rec["choice"]))] = (rec["h"], float(rec["ll"]))
+                entries[rec["h"]] = float(rec["ll"])
     return entries
 
 
-def _append_cache(path: Path | None, values: dict[tuple[int, int], tuple[str, float]]) -> None:
+def _append_cache(path: Path | None, values: dict[str, float]) -> None:
     if path and values:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as fh:
-            fh.writelines(json.dumps({"doc": d, "choice": c, "h": h, "ll": ll}) + "\n"
-                          for (d, c), (h, ll) in values.items())
+            fh.writelines(json.dumps({"h": h, "ll": ll}) + "\n" for h, ll in values.items())
             fh.flush()
             os.fsync(fh.fileno())
 
 
 # --------------------------------------------------------------------------- metrics
-
-
 def macro_f1(golds: Sequence[int], preds: Sequence[int]) -> float:
     """scikit-learn's ``f1_score(average="macro")``, as the harness's KoBEST aggregation: the unweighted
     mean of each class's F1 over the classes in golds or preds."""
@@ -532,8 +507,6 @@ def bootstrap_ci(samples, task: str, metric: str = "acc", n_boot: int = 1000, le
 
 
 # --------------------------------------------------------------------------- evaluate
-
-
 @dataclass
 class EvalResult:
     task: str
@@ -554,8 +527,8 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
     """Score ``task``'s test docs with ``model`` at ``n_shot`` shots.
 
     ``cache``: True -> a file per (model, task, variant, shots) under :func:`helpers.env.cache_dir`;
-    a path -> that file; False -> none. An interrupted run resumes there: each line holds one request's
-    log-likelihood and a hash of its tokens (other data or prompts do not match). Returns an
+    a path -> that file; False -> none. An interrupted run resumes there: each line holds a hash of one
+    request's tokens and its log-likelihood (other data or prompts do not match). Returns an
     :class:`EvalResult` with ``.metrics`` and ``.samples`` (a DataFrame, one row per doc).
     """
     import numpy as np
@@ -565,22 +538,21 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
     data = load_task(task, source)
     items = build_items(data, n_shot, variant, limit)
     max_len = max_length(model, tokenizer)
-    keys = [(it.doc_id, j) for it in items for j in range(len(it.prompt.choices))]  # a request per (doc, choice)
     requests = encode_pairs(tokenizer, [(it.context, c) for it in items for c in it.prompt.continuations], variant)
     hashes = [hashlib.sha1(json.dumps(r).encode()).hexdigest()[:16] for r in requests]
     name = f"{task}-{variant}-{n_shot}shot-test.jsonl"
     path = env.cache_dir() / "kobest" / model_key(model, tokenizer) / name if cache is True else cache or None
     path = Path(path) if path else None
     cached = _read_cache(path)
-    lls = [cached[k][1] if cached.get(k, ("",))[0] == h else None for k, h in zip(keys, hashes, strict=True)]
+    lls = [cached.get(h) for h in hashes]  # one request per (doc, choice), in item order
     todo = [k for k, ll in enumerate(lls) if ll is None]
     groups = group_by_shared_prefix([requests[k] for k in todo], max_len)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), desc=f"kobest_{task} {n_shot}-shot",
+    bar = tqdm(total=len(requests), initial=len(requests) - len(todo), desc=f"kobest_{task} {n_shot}-shot",
                disable=_progress_disabled(progress), leave=False)
 
     def on_batch(results: dict[int, float]) -> None:
-        _append_cache(path, {keys[todo[t]]: (hashes[todo[t]], ll) for t, ll in results.items()})
+        _append_cache(path, {hashes[todo[t]]: ll for t, ll in results.items()})
         bar.update(len(results))
 
     was_training = model.training
@@ -602,47 +574,22 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
         rows.append({**row, **{f"ll_{j}": v for j, v in enumerate(ll)}, "ctx_tokens": len(reqs[0][0]),
                      "truncated": any(len(ctx) + len(cont) > max_len + 1 for ctx, cont in reqs)})
     samples = pd.DataFrame(rows)
-    info = {"source": data.source, "max_length": max_len, "requests": len(keys), "from_cache": len(keys) - len(todo),
-            "prefix_runs": len(groups), "cache_file": str(path) if path else None}
+    info = {"source": data.source, "max_length": max_len, "requests": len(requests), "prefix_runs": len(groups),
+            "from_cache": len(requests) - len(todo), "cache_file": str(path) if path else None}
     return EvalResult(task, n_shot, variant, metrics_from_samples(samples, task), samples, info)
 
 
 # --------------------------------------------------------------------------- the lm-eval bridge
-
-_LM_EVAL_HEADER = """\
-# lm-evaluation-harness's own task kobest_{task} (lm_eval/tasks/kobest/kobest_{task}.yaml) on OUR samples,
-# offline. Generated by helpers.kobest.write_lm_eval_tasks(): only the data changes, and the F1 metric
-# drops hf_evaluate (it would fetch a metric script from the hub); the aggregation is the harness's own.
-"""
-
-
-def lm_eval_task_name(task: str) -> str:
-    return f"kobest_ours_{_check('task', task, TASKS)}"
-
-
-def write_lm_eval_tasks(dest: str | Path, relative: bool = False) -> Path:
-    """Write one lm-eval group per task, ``kobest_ours_<task>``: the harness's own ``kobest_<task>`` with
-    its data pointed at our samples. ``relative=True``: repo-relative data paths (run lm-eval from the
-    repository root); otherwise absolute ones."""
-    import yaml
-
-    class TaskFileDumper(yaml.SafeDumper):  # a function is written back as lm-eval's !function module.name
-        pass
-
-    TaskFileDumper.add_representer(types.FunctionType, lambda dumper, fn: dumper.represent_scalar(
-        "!function", f"{fn.__module__}.{fn.__name__}"))
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    for task in TASKS:
-        files = {s: f"data/kobest/{task}/{s}.jsonl" if relative else str(samples_dir().resolve() / task / f"{s}.jsonl")
-                 for s in SPLITS}
-        metrics = [{k: v for k, v in m.items() if k != "hf_evaluate"} for m in harness_config(task).metric_list]
-        group = {"group": lm_eval_task_name(task), "task": [{
-            "task": f"kobest_{task}", "task_alias": f"kobest_{task} (our samples)", "dataset_path": "json",
-            "dataset_name": None, "dataset_kwargs": {"data_files": files}, "metric_list": metrics}]}
-        (dest / f"{lm_eval_task_name(task)}.yaml").write_text(_LM_EVAL_HEADER.format(task=task) + yaml.dump(
-            group, Dumper=TaskFileDumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return dest
+def lm_eval_group(task: str, data_dir: str | Path | None = None) -> dict:
+    """lm-eval group ``kobest_ours_<task>``: the harness's own ``kobest_<task>`` on our samples (under
+    ``data_dir``, default :func:`samples_dir`), offline. Only the data changes, and the F1 metric drops
+    ``hf_evaluate`` (it would fetch a metric script from the hub); the aggregation stays the harness's.
+    :func:`run_lm_eval` passes it to lm-eval as it is; ``data/kobest/lm_eval/`` holds it as YAML files."""
+    files = {s: str(Path(data_dir or samples_dir().resolve()) / task / f"{s}.jsonl") for s in SPLITS}
+    metrics = [{k: v for k, v in m.items() if k != "hf_evaluate"} for m in harness_config(task).metric_list]
+    return {"group": f"kobest_ours_{task}", "task": [{
+        "task": f"kobest_{task}", "task_alias": f"kobest_{task} (our samples)", "dataset_path": "json",
+        "dataset_name": None, "dataset_kwargs": {"data_files": files}, "metric_list": metrics}]}
 
 
 def lm_eval_command(model: str = "EleutherAI/polyglot-ko-1.3b", n_shot: int = 5, official: bool = True) -> str:
@@ -652,36 +599,34 @@ def lm_eval_command(model: str = "EleutherAI/polyglot-ko-1.3b", n_shot: int = 5,
                 f"--tasks kobest_boolq,kobest_copa,kobest_wic,kobest_hellaswag,kobest_sentineg "
                 f"--num_fewshot {n_shot} --batch_size 8 --output_path results/")
     return (f"HF_HUB_OFFLINE=1 lm_eval --model hf --model_args pretrained={model} --include_path data/kobest/lm_eval "
-            f"--tasks {','.join(lm_eval_task_name(t) for t in TASKS)} --num_fewshot {n_shot} --batch_size 8")
+            f"--tasks {','.join(f'kobest_ours_{t}' for t in TASKS)} --num_fewshot {n_shot} --batch_size 8")
 
 
 def run_lm_eval(model, tokenizer, tasks: Iterable[str], n_shot: int = 0, limit: int | None = None,
                 batch_size: int = 1, progress: bool | None = None) -> dict[str, dict]:
     """Run lm-evaluation-harness itself on our samples, offline: HFLM on this very model object, the
-    groups of :func:`write_lm_eval_tasks`. lm-eval's warnings about being handed a model object and a
+    groups of :func:`lm_eval_group`. lm-eval's warnings about being handed a model object and a
     shot count are muted (its errors are not); ``progress=False`` also hides its progress bars.
 
     Returns per task ``{"metrics": {...}, "lls": [[ll per choice] per doc], "docs": [doc ids],
     "contexts": [context per doc]}``.
     """
-    import tempfile
-
     import lm_eval
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     tasks = [_check("task", t, TASKS) for t in tasks]
     logger = logging.getLogger("lm_eval")
-    with tempfile.TemporaryDirectory(prefix="kobest-lmeval-") as tmp, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
         stack.callback(logger.setLevel, logger.level)
         logger.setLevel(logging.ERROR)
         if _progress_disabled(progress):
             stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
         harness_folder = Path(importlib.import_module(f"{HARNESS_MODULE}.utils").__file__).parent
-        manager = TaskManager(include_path=[str(harness_folder), str(write_lm_eval_tasks(tmp))], include_defaults=False)
+        manager = TaskManager(include_path=[str(harness_folder)], include_defaults=False)  # not all 14,000 tasks
         device = str(next(model.parameters()).device)
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=device)
-        out = lm_eval.simple_evaluate(model=lm, tasks=[lm_eval_task_name(t) for t in tasks], num_fewshot=n_shot,
+        out = lm_eval.simple_evaluate(model=lm, tasks=[lm_eval_group(t) for t in tasks], num_fewshot=n_shot,
                                       limit=limit, log_samples=True, task_manager=manager, bootstrap_iters=0)
     res = {}
     for t in tasks:
@@ -694,8 +639,6 @@ def run_lm_eval(model, tokenizer, tasks: Iterable[str], n_shot: int = 0, limit: 
 
 
 # --------------------------------------------------------------------------- figures
-
-
 def token_logprobs(model, tokenizer, context: str, continuation: str, variant: str = "harness"):
     """Per-token view of one request: each continuation token and its log-probability (they sum to the
     request's log-likelihood). A DataFrame with ``token`` and ``logprob``."""
