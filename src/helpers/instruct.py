@@ -1,21 +1,15 @@
-"""Instruction datasets opened up: loaders, prompt templates, statistics, duplicates.
+"""Instruction datasets opened up: templates, loaders, statistics, near-duplicates (in notebook 03's order).
 
-The module reads top to bottom in the order of notebook 03:
-
-* **Templates** are data (``data/instruct/templates/*.json``), never strings in code.
-  ``render(record, name)`` returns ``(prompt, answer)``: ``prompt + answer`` is the exact text the
-  model sees, and only ``answer`` carries the loss (the prompt is masked).
-  ``render_conversation(turns, "vicuna_v1_1")`` does the same for multi-turn chats and returns
-  :class:`Segment` objects with a ``loss`` flag.
-* **Loading**: ``load(name_or_file)`` reads six schemas into one DataFrame; malformed records raise
+* **Templates** are data (``data/instruct/templates/*.json``). ``render(record, name)`` returns
+  ``(prompt, answer)``: ``prompt + answer`` is the exact text the model sees, and only ``answer`` carries
+  the loss. ``render_conversation`` does the same for multi-turn chats.
+* **Loading**: ``load(name_or_file)`` reads six schemas into one DataFrame; a malformed record raises
   :class:`InstructFormatError` naming the file, the line/record and the field.
 * **ROUGE-L and near-duplicates**: :func:`rouge_l` is the textbook LCS table (the idea);
-  :func:`near_duplicates` finds every pair with ROUGE-L >= 0.7 in large data with MinHash LSH
-  (``datasketch``) for blocking and ``rapidfuzz``'s LCS for exact scores.
-* **Statistics**: instruction verbs/predicates (kiwipiepy for Korean), quality flags, token lengths,
-  and :func:`anatomy`, the whole report, with :func:`summary_table`, :func:`median_gap`,
-  :func:`sft_checks` and the self-instruct filter stages.
-* **Figures and the record browser** for the notebook.
+  :func:`near_duplicates` finds every pair with ROUGE-L >= 0.7 in large data (datasketch MinHash LSH
+  for blocking, rapidfuzz's LCS for exact scores).
+* **Statistics**: verbs/predicates (kiwipiepy for Korean), quality flags, token lengths, the whole
+  report :func:`anatomy`, the self-instruct filter and :func:`sft_checks`; figures and a record browser.
 """
 
 from __future__ import annotations
@@ -26,8 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import pydantic
 from rapidfuzz.distance import LCSseq
 
 from helpers import env
@@ -38,57 +33,46 @@ def instruct_dir() -> Path:
     return env.data_path("instruct")
 
 
-# ---------------------------------------------------------------------------
-# Templates
-# ---------------------------------------------------------------------------
-
-_TEMPLATE_KEYS_SINGLE = ("prompt_input", "prompt_no_input", "answer_format", "response_split",
-                         "eos", "source", "description", "kind")
-_TEMPLATE_KEYS_CONV = _TEMPLATE_KEYS_SINGLE + ("system", "roles", "sep", "sep2")
+# --- Templates -------------------------------------------------------------------------------------------
+_TEMPLATE_KEYS = ("prompt_input", "prompt_no_input", "answer_format", "response_split", "eos", "source",
+                  "description", "kind")
+_CONVERSATION_KEYS = _TEMPLATE_KEYS + ("system", "roles", "sep", "sep2")
 
 
 @cache
-def _template_files() -> dict[str, Path]:
-    folder = instruct_dir() / "templates"
-    return {p.stem: p for p in sorted(folder.glob("*.json"))}
-
-
-@cache
-def _read_template(path: str) -> dict:
-    p = Path(path)
-    try:
-        t = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{p}: line {e.lineno}: not valid JSON ({e.msg})") from e
-    need = _TEMPLATE_KEYS_CONV if t.get("kind") == "conversation" else _TEMPLATE_KEYS_SINGLE
-    for key in need:
-        if key not in t:
-            raise ValueError(f"{p}: field {key!r} missing (template needs {', '.join(need)})")
-    if "{output}" not in t["answer_format"]:
-        raise ValueError(f"{p}: field 'answer_format' must contain '{{output}}'")
-    if t.get("name", p.stem) != p.stem:
-        raise ValueError(f"{p}: field 'name' is {t['name']!r} but the file is {p.stem!r}")
-    t["name"] = p.stem
-    return t
+def _templates() -> dict[str, dict]:
+    """Every template file, checked: a missing key or a bad ``name`` names the file and the field."""
+    out = {}
+    for p in sorted((instruct_dir() / "templates").glob("*.json")):
+        try:
+            t = json.loads(p.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: line {e.lineno}: not valid JSON ({e.msg})") from e
+        need = _CONVERSATION_KEYS if t.get("kind") == "conversation" else _TEMPLATE_KEYS
+        for key in need:
+            if key not in t:
+                raise ValueError(f"{p}: field {key!r} missing (template needs {', '.join(need)})")
+        if "{output}" not in t["answer_format"]:
+            raise ValueError(f"{p}: field 'answer_format' must contain '{{output}}'")
+        if t.setdefault("name", p.stem) != p.stem:
+            raise ValueError(f"{p}: field 'name' is {t['name']!r} but the file is {p.stem!r}")
+        out[p.stem] = t
+    return out
 
 
 def template(name: str) -> dict:
     """One prompt template as a dict (a copy; editing it changes nothing on disk)."""
-    files = _template_files()
-    if name not in files:
-        raise KeyError(f"unknown template {name!r}; known: {', '.join(files)}")
-    return dict(_read_template(str(files[name])))
+    if name not in _templates():
+        raise KeyError(f"unknown template {name!r}; known: {', '.join(_templates())}")
+    return dict(_templates()[name])
 
 
 def templates():
     """All templates as a DataFrame (name, kind, description, source, note)."""
     import pandas as pd
 
-    rows = []
-    for name in _template_files():
-        t = template(name)
-        rows.append({k: t.get(k, "") for k in ("name", "kind", "description", "source", "note")})
-    return pd.DataFrame(rows)
+    columns = ("name", "kind", "description", "source", "note")
+    return pd.DataFrame([{k: t.get(k, "") for k in columns} for t in _templates().values()])
 
 
 def _text_field(record: Mapping[str, Any], key: str) -> str:
@@ -110,8 +94,7 @@ def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
     t = template(template_name)
     if "instruction" not in record:
         raise KeyError(f"record has no 'instruction' field (fields: {sorted(record)})")
-    instruction = _text_field(record, "instruction")
-    inp = _text_field(record, "input")
+    instruction, inp = _text_field(record, "instruction"), _text_field(record, "input")
     fmt = t["prompt_input"] if inp.strip() else t["prompt_no_input"]
     prompt = fmt.replace("{instruction}", instruction).replace("{input}", inp)
     answer = t["answer_format"].replace("{output}", _text_field(record, "output"))
@@ -120,11 +103,14 @@ def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
     return prompt, answer
 
 
+MARKS = ("⟦", "⟧")  # around the loss-carrying text when it is shown
+
+
 def render_marked(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
-                  eos_token: str | None = None, marks: tuple[str, str] = ("⟦", "⟧")) -> str:
-    """The training text with the loss-carrying part between ``marks``."""
+                  eos_token: str | None = None) -> str:
+    """The training text with the loss-carrying part between :data:`MARKS`."""
     prompt, answer = render(record, template_name, eos_token)
-    return f"{prompt}{marks[0]}{answer}{marks[1]}"
+    return f"{prompt}{MARKS[0]}{answer}{MARKS[1]}"
 
 
 @dataclass(frozen=True)
@@ -136,15 +122,17 @@ class Segment:
 
 
 def _turn(turn: Any, i: int) -> tuple[str, str]:
+    """Turn ``i`` as ``(role, text)``; roles must alternate user/assistant, starting with the user."""
     if isinstance(turn, Mapping):
         role = turn.get("role", turn.get("from"))
         text = turn.get("text", turn.get("content", turn.get("value")))
     else:
         role, text = turn
     role = {"prompter": "user", "human": "user", "gpt": "assistant"}.get(role, role)
-    if role not in ("user", "assistant"):
-        raise ValueError(f"turn {i}: field 'role' is {role!r}; expected user/prompter/human "
-                         "or assistant/gpt")
+    want = ("user", "assistant")[i % 2]
+    if role != want:
+        raise ValueError(f"turn {i}: field 'role' is {role!r}; expected {want!r} (turns alternate "
+                         "user/prompter/human and assistant/gpt, starting with the user)")
     if not isinstance(text, str):
         raise ValueError(f"turn {i}: field 'text' must be a string, got {type(text).__name__}")
     return role, text
@@ -162,56 +150,55 @@ def render_conversation(turns: Sequence[Any], template_name: str = "vicuna_v1_1"
     """
     t = template(template_name)
     if t["kind"] != "conversation":
-        raise ValueError(f"template {template_name!r} is kind {t['kind']!r}, "
-                         "not a conversation template")
+        raise ValueError(f"template {template_name!r} is kind {t['kind']!r}, not a conversation template")
     roles = t["roles"]
     parsed = [_turn(x, i) for i, x in enumerate(turns)]
-    for i, (role, _) in enumerate(parsed):
-        want = "user" if i % 2 == 0 else "assistant"
-        if role != want:
-            raise ValueError(f"turn {i}: field 'role' is {role!r}; turns must alternate "
-                             f"user/assistant starting with user (expected {want!r})")
-    sys_text = t["system"] if system is None else system
-    segs = [Segment(sys_text + t["sep"], False, "system")]
+    segs = [Segment((t["system"] if system is None else system) + t["sep"], False, "system")]
     pending = ""
     for role, text in parsed:
         if role == "user":
             pending += f"{roles['user']}: {text}{t['sep']}{roles['assistant']}:"
         else:
-            segs.append(Segment(pending, False, "user"))
+            segs += [Segment(pending, False, "user"), Segment(f" {text}{t['sep2']}", True, "assistant")]
             pending = ""
-            segs.append(Segment(f" {text}{t['sep2']}", True, "assistant"))
     if pending:
         segs.append(Segment(pending, False, "user"))
     return segs
 
 
 def conversation_text(segments: Iterable[Segment], marks: tuple[str, str] | None = None) -> str:
-    """Join segments; with ``marks`` the loss-carrying ones are wrapped for display."""
-    out = []
-    for s in segments:
-        out.append(f"{marks[0]}{s.text}{marks[1]}" if (marks and s.loss) else s.text)
-    return "".join(out)
+    """Join segments; with ``marks`` (e.g. :data:`MARKS`) the loss-carrying ones are wrapped for display."""
+    return "".join(f"{marks[0]}{s.text}{marks[1]}" if marks and s.loss else s.text for s in segments)
 
 
-# ---------------------------------------------------------------------------
-# Loading
-# ---------------------------------------------------------------------------
-
+# --- Loading ---------------------------------------------------------------------------------------------
 SCHEMAS = ("alpaca", "koalpaca_v1_1", "self_instruct", "dolly", "oasst1")
 DOLLY_CATEGORIES = ("open_qa", "general_qa", "classification", "closed_qa", "brainstorming",
                     "information_extraction", "summarization", "creative_writing")
-_STR = (str,)
-_OPT_STR = (str, type(None))
-_FIELDS: dict[str, dict[str, tuple]] = {
-    "alpaca": {"instruction": _STR, "input": _STR, "output": _STR},
-    "koalpaca_v1_1": {"instruction": _STR, "output": _STR, "url": _STR},
-    "self_instruct": {"id": _STR, "name": _STR, "instruction": _STR, "instances": (list,),
-                      "is_classification": (bool,)},
-    "dolly": {"instruction": _STR, "context": _STR, "response": _STR, "category": _STR},
-    "oasst1": {"message_id": _STR, "parent_id": _OPT_STR, "text": _STR, "role": _STR,
-               "lang": _STR, "message_tree_id": _STR},
+
+
+class _Instance(pydantic.BaseModel, strict=True):
+    input: str
+    output: str
+
+
+# The fields each schema requires, with their types (strict: 3 is not a string); other fields are kept.
+_FIELDS: dict[str, dict[str, Any]] = {
+    "alpaca": {"instruction": str, "input": str, "output": str},
+    "koalpaca_v1_1": {"instruction": str, "output": str, "url": str},
+    "self_instruct": {"id": str, "name": str, "instruction": str, "is_classification": bool,
+                      "instances": Annotated[list[_Instance], pydantic.Field(min_length=1)]},
+    "dolly": {"instruction": str, "context": str, "response": str, "category": Literal[DOLLY_CATEGORIES]},
+    "oasst1": {"message_id": str, "parent_id": str | None, "text": str,
+               "role": Literal["prompter", "assistant"], "lang": str, "message_tree_id": str},
 }
+_MODELS = {schema: pydantic.create_model(schema, __config__=pydantic.ConfigDict(strict=True),
+                                         **{key: (kind, ...) for key, kind in fields.items()})
+           for schema, fields in _FIELDS.items()}
+# detect_schema: the first schema whose keys a record has (alpaca rows with "input" may also carry a url)
+_SIGNATURES = (("self_instruct", {"instances", "is_classification"}), ("oasst1", {"message_id", "parent_id"}),
+               ("dolly", {"context", "response", "category"}), ("alpaca", {"instruction", "input", "output"}),
+               ("koalpaca_v1_1", {"instruction", "output", "url"}), ("alpaca", {"instruction", "output"}))
 
 
 class InstructFormatError(ValueError):
@@ -254,14 +241,13 @@ def _json_array(text: str, file: str):
     pos = _JSON_SPACE.match(text, pos + 1).end()
     index, line, counted = 0, 1, 0
     while not text.startswith("]", pos):
+        line, counted = line + text.count("\n", counted, pos), pos
         if index:
             if not text.startswith(",", pos):
-                line += text.count("\n", counted, pos)
                 raise InstructFormatError(file, f"record {index} (line {line})", None,
                                           "expected ',' or ']' between records")
             pos = _JSON_SPACE.match(text, pos + 1).end()
-        line += text.count("\n", counted, pos)
-        counted = pos
+            line, counted = line + text.count("\n", counted, pos), pos
         try:
             record, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as e:
@@ -272,93 +258,64 @@ def _json_array(text: str, file: str):
         pos = _JSON_SPACE.match(text, pos).end()
 
 
-def _read_records(path: Path):
-    """Yield ``(where, obj)`` from a JSON array, JSONL or Parquet file."""
-    file = str(path)
+def _read_records(path: Path) -> list[tuple[str, Any]]:
+    """``[(where, record)]`` from a JSON array, JSONL or Parquet file."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         import pandas as pd
 
-        for i, rec in enumerate(pd.read_parquet(path).to_dict("records")):
-            yield f"row {i}", rec
-        return
+        def plain(v):  # Parquet lists arrive as numpy arrays
+            return v.tolist() if hasattr(v, "tolist") else v
+
+        return [(f"row {i}", {k: plain(v) for k, v in rec.items()})
+                for i, rec in enumerate(pd.read_parquet(path).to_dict("records"))]
     text = path.read_text(encoding="utf-8")
-    if suffix == ".jsonl" or (suffix != ".json" and not text.lstrip().startswith("[")):
-        for ln, raw in enumerate(text.splitlines(), 1):
-            if not raw.strip():
-                continue
+    if suffix == ".json" or (suffix != ".jsonl" and text.lstrip().startswith("[")):
+        return list(_json_array(text, str(path)))
+    out = []
+    for ln, raw in enumerate(text.splitlines(), 1):
+        if raw.strip():
             try:
-                yield f"line {ln}", json.loads(raw)
+                out.append((f"line {ln}", json.loads(raw)))
             except json.JSONDecodeError as e:
-                raise InstructFormatError(file, f"line {ln}, column {e.colno}", None,
+                raise InstructFormatError(str(path), f"line {ln}, column {e.colno}", None,
                                           f"not valid JSON: {e.msg}") from None
-        return
-    yield from _json_array(text, file)
+    return out
 
 
 def detect_schema(record: Mapping[str, Any], file: str = "<records>", where: str = "record 0") -> str:
     """Guess the schema from one record's keys."""
     if not isinstance(record, Mapping):
-        raise InstructFormatError(file, where, None,
-                                  f"expected a JSON object, got {type(record).__name__}")
-    k = set(record)
-    if {"instances", "is_classification"} <= k:
-        return "self_instruct"
-    if {"message_id", "parent_id"} <= k:
-        return "oasst1"
-    if {"context", "response", "category"} <= k:
-        return "dolly"
-    if {"instruction", "output", "url"} <= k and "input" not in k:
-        return "koalpaca_v1_1"
-    if {"instruction", "output"} <= k:
-        return "alpaca"
-    raise InstructFormatError(file, where, None, f"cannot tell the schema from fields {sorted(k)}; "
+        raise InstructFormatError(file, where, None, f"expected a JSON object, got {type(record).__name__}")
+    for schema, keys in _SIGNATURES:
+        if keys <= record.keys():
+            return schema
+    raise InstructFormatError(file, where, None, f"cannot tell the schema from fields {sorted(record)}; "
                               f"pass schema= one of {', '.join(SCHEMAS)}")
 
 
 def _check_record(rec: Any, schema: str, file: str, where: str) -> None:
-    if not isinstance(rec, Mapping):
-        raise InstructFormatError(file, where, None, f"expected a JSON object, got {type(rec).__name__}")
-    for key, types in _FIELDS[schema].items():
-        if key not in rec:
-            raise InstructFormatError(file, where, key, f"missing (schema {schema} needs "
-                                      f"{', '.join(_FIELDS[schema])})")
-        v = _as_list(rec[key])
-        if not isinstance(v, types):
-            want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise InstructFormatError(file, where, key, f"expected {want}, got "
-                                      f"{type(v).__name__} {str(v)[:40]!r}")
-    if schema == "self_instruct":
-        inst = _as_list(rec["instances"])
-        if not inst:
-            raise InstructFormatError(file, where, "instances", "empty list")
-        for j, it in enumerate(inst):
-            for f in ("input", "output"):
-                if not isinstance(it, Mapping) or not isinstance(it.get(f), str):
-                    raise InstructFormatError(file, where, f"instances[{j}].{f}", "expected a string")
-    if schema == "dolly" and rec["category"] not in DOLLY_CATEGORIES:
-        raise InstructFormatError(file, where, "category", f"{rec['category']!r} is not one of "
-                                  f"{', '.join(DOLLY_CATEGORIES)}")
-    if schema == "oasst1" and rec["role"] not in ("prompter", "assistant"):
-        raise InstructFormatError(file, where, "role", f"{rec['role']!r}; expected prompter or assistant")
+    """Validate ``rec`` against the schema's model; the first error names its field."""
+    try:
+        _MODELS[schema].model_validate(rec)
+    except pydantic.ValidationError as e:
+        err = e.errors()[0]
+        name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or None
+        if err["type"] == "missing":
+            message = f"missing (schema {schema} needs {', '.join(_FIELDS[schema])})"
+        else:
+            message = f"{err['msg']}, got {type(err['input']).__name__} {str(err['input'])[:40]!r}"
+        raise InstructFormatError(file, where, name, message) from None
 
 
-def _as_list(v):
-    return v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v  # numpy arrays from parquet
-
-
-def _normalize(recs: list[tuple[str, dict]], schema: str, file: str, report: LoadReport, skip_errors: bool):
+def _rows(recs: list[tuple[str, dict]], schema: str) -> list[dict]:
     """One row per example: ``instruction, input, output``, the source's own fields, ``src_where``."""
-    import pandas as pd
-
-    if schema == "oasst1":
-        return _oasst_pairs(recs, file, report, skip_errors)
-    rows: list[dict] = []
+    rows = []
     for where, r in recs:
         if schema == "self_instruct":  # one row per instance
-            rows += [{"instruction": r["instruction"], "input": it["input"], "output": it["output"], "id": r["id"],
-                      "name": r["name"], "is_classification": r["is_classification"], "instance": j,
-                      "src_where": where} for j, it in enumerate(_as_list(r["instances"]))]
+            rows += [{"instruction": r["instruction"], "input": it["input"], "output": it["output"],
+                      "id": r["id"], "name": r["name"], "is_classification": r["is_classification"],
+                      "instance": j, "src_where": where} for j, it in enumerate(r["instances"])]
             continue
         if schema == "dolly":
             r = {"instruction": r["instruction"], "input": r["context"], "output": r["response"],
@@ -366,35 +323,26 @@ def _normalize(recs: list[tuple[str, dict]], schema: str, file: str, report: Loa
         rows.append({"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"],
                      **{k: v for k, v in r.items() if k not in ("instruction", "input", "output")},
                      "src_where": where})
-    return pd.DataFrame(rows, columns=None if rows else ["instruction", "input", "output", "src_where"])
+    return rows
 
 
-def _oasst_pairs(recs, file, report, skip_errors):
-    """OASST1 flat messages -> one row per (prompter message, assistant reply)."""
-    import pandas as pd
-
-    by_id = {r["message_id"]: (where, r) for where, r in recs}
+def _oasst_rows(recs: list[tuple[str, dict]], file: str, skip) -> list[dict]:
+    """OASST1 flat messages -> one row per (prompter message, assistant reply); a message whose
+    parent is not in the file goes to ``skip(error)``, which raises or records it."""
+    by_id = {r["message_id"]: r for _, r in recs}
     rows = []
     for where, r in recs:
         if r["parent_id"] is not None and r["parent_id"] not in by_id:
-            err = InstructFormatError(file, where, "parent_id", f"{r['parent_id']!r} is not a message_id "
-                                      "in this file")
-            if not skip_errors:
-                raise err
-            report.skipped.append(str(err))
-            continue
-        if r["role"] != "assistant" or r["parent_id"] is None:
-            continue
-        pw, parent = by_id[r["parent_id"]]
-        depth, p = 0, r
-        while p["parent_id"] is not None and p["parent_id"] in by_id:
-            p = by_id[p["parent_id"]][1]
-            depth += 1
-        rows.append({"instruction": parent["text"], "input": "", "output": r["text"], "lang": r["lang"],
-                     "rank": r.get("rank"), "message_tree_id": r["message_tree_id"],
-                     "message_id": r["message_id"], "parent_id": r["parent_id"], "depth": depth,
-                     "src_where": where})
-    return pd.DataFrame(rows)
+            skip(InstructFormatError(file, where, "parent_id", f"{r['parent_id']!r} is not a message_id in this file"))
+        elif r["role"] == "assistant" and r["parent_id"] is not None:
+            depth, p = 0, r
+            while p["parent_id"] in by_id:
+                p, depth = by_id[p["parent_id"]], depth + 1
+            rows.append({"instruction": by_id[r["parent_id"]]["text"], "input": "", "output": r["text"],
+                         "lang": r["lang"], "rank": r.get("rank"), "message_tree_id": r["message_tree_id"],
+                         "message_id": r["message_id"], "parent_id": r["parent_id"], "depth": depth,
+                         "src_where": where})
+    return rows
 
 
 @cache
@@ -411,21 +359,30 @@ def sources():
     return pd.DataFrame([{"name": k, **v} for k, v in _sources().items()])
 
 
-def _records_from_real(name: str, spec: dict, revision: str | None):
+def _records_of(source, profile, revision) -> tuple[str, list, str | None]:
+    """``(label, [(where, record)], schema or None)`` for a file or a known name."""
+    src, known = str(source), _sources()
+    if src not in known or Path(src).exists():
+        if not Path(src).exists():
+            raise FileNotFoundError(f"{src}: no such file, and not a known dataset name ({', '.join(known)})")
+        return src, _read_records(Path(src)), None
+    spec = known[src]
     rev = revision or spec.get("revision")
+    unpinned_real = profile == "real" and not rev  # said before env.profile() checks the hub
+    if not unpinned_real and env.profile(profile) == "tiny":
+        path = instruct_dir() / spec["sample"]
+        return str(path), _read_records(path), spec["schema"]
     if not rev:
-        raise ValueError(f"{name}: no pinned revision is recorded in data/instruct/sources.yaml; "
+        raise ValueError(f"{src}: no pinned revision is recorded in data/instruct/sources.yaml; "
                          f"pass revision='<commit sha>' (we never load an unpinned 'main')")
     import datasets
 
     if spec.get("hub"):
-        ds = datasets.load_dataset(spec["hub"], revision=rev, split="train")
-        label = f"hub:{spec['hub']}@{rev}"
+        label, ds = f"hub:{spec['hub']}@{rev}", datasets.load_dataset(spec["hub"], revision=rev, split="train")
     else:
-        url = spec["url"].format(revision=rev)
-        ds = datasets.load_dataset("json", data_files=url, split="train")
-        label = url
-    return label, [(f"record {i}", r) for i, r in enumerate(ds)]
+        label = spec["url"].format(revision=rev)
+        ds = datasets.load_dataset("json", data_files=label, split="train")
+    return label, [(f"record {i}", r) for i, r in enumerate(ds)], spec["schema"]
 
 
 def load(source: str | Path, schema: str | None = None, *, profile: str | None = None,
@@ -443,8 +400,10 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
     :class:`InstructFormatError`; with ``skip_errors=True`` they are skipped and listed in
     ``df.attrs["load_report"]`` (a :class:`LoadReport`, always present).
     """
-    label, recs, default_schema = _records_of(source, profile, revision)
-    schema = schema or default_schema
+    import pandas as pd
+
+    label, recs, known_schema = _records_of(source, profile, revision)
+    schema = schema or known_schema
     if schema is None:
         if not recs:
             raise InstructFormatError(label, "record 0", None, "file has no records; pass schema=")
@@ -452,43 +411,25 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
     if schema not in SCHEMAS:
         raise ValueError(f"unknown schema {schema!r}; expected one of {', '.join(SCHEMAS)}")
     report = LoadReport(label, schema, records=len(recs))
+
+    def skip(error: InstructFormatError):
+        if not skip_errors:
+            raise error
+        report.skipped.append(str(error))
+
     good = []
     for where, r in recs:
         try:
             _check_record(r, schema, label, where)
         except InstructFormatError as e:
-            if not skip_errors:
-                raise
-            report.skipped.append(str(e))
-            continue
-        good.append((where, r))
-    df = _normalize(good, schema, label, report, skip_errors)
-    report.rows = len(df)
-    df.attrs["load_report"] = report
-    df.attrs["schema"] = schema
-    df.attrs["source"] = label
-    return df
-
-
-def _records_of(source, profile, revision):
-    """``(label, [(where, record)], schema or None)`` for a file or a known name."""
-    src = str(source)
-    known = _sources()
-    if src in known and not Path(src).exists():
-        spec = known[src]
-        if profile == "real" and not (revision or spec.get("revision")):
-            _records_from_real(src, spec, revision)  # says "unpinned" before the profile checks the hub
-        if env.profile(profile) == "real":
-            label, recs = _records_from_real(src, spec, revision)
+            skip(e)
         else:
-            path = instruct_dir() / spec["sample"]
-            label, recs = str(path), list(_read_records(path))
-        return label, recs, spec["schema"]
-    path = Path(src)
-    if not path.exists():
-        raise FileNotFoundError(f"{src}: no such file, and not a known dataset name "
-                                f"({', '.join(known)})")
-    return str(path), list(_read_records(path)), None
+            good.append((where, r))
+    rows = _oasst_rows(good, label, skip) if schema == "oasst1" else _rows(good, schema)
+    df = pd.DataFrame(rows, columns=None if rows else ["instruction", "input", "output", "src_where"])
+    report.rows = len(df)
+    df.attrs.update(load_report=report, schema=schema, source=label)
+    return df
 
 
 def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, profile: str | None = None,
@@ -502,37 +443,23 @@ def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, prof
     label, recs, _ = _records_of(source, profile, revision)
     for where, r in recs:
         _check_record(r, "oasst1", label, where)
-    kids: dict[Any, list[dict]] = {}
-    for _, r in recs:
-        kids.setdefault(r["parent_id"], []).append(r)
+    replies: dict[Any, list[dict]] = {}
+    for _, r in sorted(recs, key=lambda wr: (wr[1].get("rank") is None, wr[1].get("rank") or 0)):
+        replies.setdefault(r["parent_id"], []).append(r)  # best-ranked first, unranked last
 
-    def order(rs):
-        return sorted(rs, key=lambda r: (r.get("rank") is None, r.get("rank") or 0))
+    def walk(msg: dict, thread: list[dict]) -> list[list[dict]]:
+        thread = thread + [{"role": "user" if msg["role"] == "prompter" else "assistant", "text": msg["text"]}]
+        nxt = replies.get(msg["message_id"], [])
+        if nxt:
+            return [t for child in (nxt[:1] if best_only else nxt) for t in walk(child, thread)]
+        if thread[-1]["role"] == "user":  # a leaf prompt without a reply ends the thread before it
+            thread = thread[:-1]
+        return [thread] if thread else []
 
-    threads: list[list[dict]] = []
-
-    def walk(msg: dict, acc: list[dict]):
-        role = "user" if msg["role"] == "prompter" else "assistant"
-        acc = acc + [{"role": role, "text": msg["text"]}]
-        nxt = order(kids.get(msg["message_id"], []))
-        if not nxt:
-            if role == "assistant":
-                threads.append(acc)
-            elif len(acc) > 1:
-                threads.append(acc[:-1])
-            return
-        for child in (nxt[:1] if best_only else nxt):
-            walk(child, acc)
-
-    for root in kids.get(None, []):
-        if root["role"] == "prompter":
-            walk(root, [])
-    return threads
+    return [t for root in replies.get(None, []) if root["role"] == "prompter" for t in walk(root, [])]
 
 
-# ---------------------------------------------------------------------------
-# ROUGE-L and near-duplicates
-# ---------------------------------------------------------------------------
+# --- ROUGE-L and near-duplicates -------------------------------------------------------------------------
 _WORD = re.compile(r"\w+")
 
 
@@ -564,6 +491,11 @@ def rouge_l(a: str | Sequence[str], b: str | Sequence[str]) -> float:
         prev = cur
     lcs = prev[-1]
     return 2 * lcs / (len(x) + len(y))
+
+
+def _rouge_l_fast(x: list[str], y: list[str]) -> float:
+    """:func:`rouge_l` of two non-empty token lists, with rapidfuzz's LCS (C++, bit-parallel)."""
+    return 2 * LCSseq.similarity(x, y) / (len(x) + len(y))
 
 
 def jaccard_floor(threshold: float) -> float:
@@ -623,36 +555,41 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = 
     for 50,000 texts (``bench/anatomy.py``'s target is 20 s for the whole report).
     """
     import numpy as np
+    import pandas as pd
 
     toks = [rouge_tokens(t) if isinstance(t, str) else [] for t in texts]
     first: dict[tuple, int] = {}
     found: dict[tuple[int, int], float] = {}
     for i, t in enumerate(toks):
-        if t:
-            r = first.setdefault(tuple(t), i)
-            if r != i:
-                found[r, i] = 1.0
+        if t and (r := first.setdefault(tuple(t), i)) != i:
+            found[r, i] = 1.0
     uniq = np.array(list(first.values()), dtype=np.int64)
     if method == "auto":
         method = "all_pairs" if len(uniq) <= ALL_PAIRS_UP_TO else "minhash"
     if method == "all_pairs":
-        pairs, blocks = np.empty((0, 2), dtype=np.int64), [uniq]
+        pairs, blocks = [], [uniq]
     elif method == "minhash":
         pairs, blocks = _lsh_candidates([toks[i] for i in uniq], uniq, seed, bands, rows)
     else:
         raise ValueError(f"method must be auto, all_pairs or minhash, not {method!r}")
-    found.update(_pairs_scored(pairs, toks, threshold))
-    candidates = len(pairs)
+    for i, j in pairs:
+        if (f := _rouge_l_fast(toks[i], toks[j])) >= threshold:
+            found[i, j] = f
     for block in blocks:
-        candidates += len(block) * (len(block) - 1) // 2
         found.update(_pairs_in_block(block, toks, threshold))
-    return _duplicates(found, len(toks), candidates, len(uniq), method)
+    table = pd.DataFrame([(i, j, f) for (i, j), f in found.items()], columns=["i", "j", "rouge_l"])
+    table = table.astype({"i": "int64", "j": "int64", "rouge_l": "float64"}).sort_values(["i", "j"], ignore_index=True)
+    dup_of = pd.Series(-1, index=range(len(toks)), dtype="int64")
+    firsts = table.groupby("j")["i"].min()
+    dup_of.loc[firsts.index] = firsts.values
+    candidates = len(pairs) + sum(len(b) * (len(b) - 1) // 2 for b in blocks)
+    return Duplicates(table, dup_of, candidates, len(uniq) * (len(uniq) - 1) // 2, method)
 
 
 def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, rows: int, small: int = 8):
     """MinHash LSH blocking. Returns ``(pairs, big_blocks)``: the distinct pairs of ``ids``
-    that share a bucket of at most ``small`` texts in some band (an array ``k x 2``), and the
-    buckets of more texts (arrays of ``ids``), which are scored as whole blocks."""
+    that share a bucket of at most ``small`` texts in some band (a list of ``(i, j)``, i < j), and
+    the buckets of more texts (arrays of ``ids``), which are scored as whole blocks."""
     import numpy as np
     from datasketch import MinHash
 
@@ -663,7 +600,7 @@ def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, ro
             yield f"{w} {seen[w]}".encode()
 
     if not token_lists:
-        return np.empty((0, 2), dtype=np.int64), []
+        return [], []
     hashes = MinHash.generator((list(tagged(t)) for t in token_lists), num_perm=bands * rows, seed=seed)
     signatures = np.stack([m.hashvalues for m in hashes])
     n, codes, big = len(ids), [], []
@@ -681,18 +618,7 @@ def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, ro
         big += np.split(ids[large], np.flatnonzero(np.diff(bucket[large])) + 1) if len(large) else []
     code = np.unique(np.concatenate(codes))
     x, y = code // n, code % n
-    return np.stack([ids[np.minimum(x, y)], ids[np.maximum(x, y)]], axis=1), big
-
-
-def _rouge_l_fast(x: list[str], y: list[str]) -> float:
-    """:func:`rouge_l` of two non-empty token lists, with rapidfuzz's LCS (C++, bit-parallel)."""
-    return 2 * LCSseq.similarity(x, y) / (len(x) + len(y))
-
-
-def _pairs_scored(pairs, toks, threshold: float) -> dict:
-    """``{(i, j): rouge_l}`` for the listed pairs that reach ``threshold``."""
-    scores = {(i, j): _rouge_l_fast(toks[i], toks[j]) for i, j in pairs.tolist()}
-    return {p: f for p, f in scores.items() if f >= threshold}
+    return np.stack([ids[np.minimum(x, y)], ids[np.maximum(x, y)]], axis=1).tolist(), big
 
 
 def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
@@ -713,22 +639,7 @@ def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
     return out
 
 
-def _duplicates(found: dict, n_rows: int, candidates: int, n_uniq: int, method: str) -> Duplicates:
-    import pandas as pd
-
-    pairs = pd.DataFrame([(i, j, f) for (i, j), f in found.items()], columns=["i", "j", "rouge_l"])
-    pairs = pairs.astype({"i": "int64", "j": "int64", "rouge_l": "float64"})
-    pairs = pairs.sort_values(["i", "j"], ignore_index=True)
-    dup_of = pd.Series(-1, index=range(n_rows), dtype="int64")
-    if len(pairs):
-        firsts = pairs.groupby("j")["i"].min()
-        dup_of.loc[firsts.index] = firsts.values
-    return Duplicates(pairs, dup_of, candidates, n_uniq * (n_uniq - 1) // 2, method)
-
-
-# ---------------------------------------------------------------------------
-# Instruction diversity: leading verbs (English) and main predicates (Korean)
-# ---------------------------------------------------------------------------
+# --- Instruction diversity: leading verbs (English) and main predicates (Korean) -------------------------
 _HANGUL = re.compile(r"[가-힣]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _EN_FILLERS = {"please", "kindly", "now", "also", "then", "just", "so"}
@@ -743,8 +654,7 @@ _EN_SKIP = {"a", "an", "the", "this", "these", "that", "those", "some", "any", "
 
 def lang_of(text: str) -> str:
     """``"ko"`` when Hangul makes up at least 30 % of the letters, else ``"en"``."""
-    h = len(_HANGUL.findall(text))
-    latin = sum(len(w) for w in _LATIN_WORD.findall(text))
+    h, latin = len(_HANGUL.findall(text)), sum(len(w) for w in _LATIN_WORD.findall(text))
     return "ko" if h and h >= 0.3 * (h + latin) else "en"
 
 
@@ -765,8 +675,7 @@ def english_verb(instruction: str) -> tuple[str, str]:
         return "(none)", ""
     if words[0] in _EN_QUESTION:
         return "(question)", words[0]
-    obj = next((w for w in words[1:] if w not in _EN_SKIP and len(w) > 1), "")
-    return words[0], obj
+    return words[0], next((w for w in words[1:] if w not in _EN_SKIP and len(w) > 1), "")
 
 
 @cache
@@ -778,40 +687,26 @@ def _kiwi():
     return Kiwi(load_multi_dict=False)
 
 
-_KO_TAIL = 3
+_KO_TAIL = 3  # eojeols at the end of a Korean instruction that hold its main predicate and object
 _PRED = ("VV", "VA", "XSV", "XSA", "VCP", "VCN")
 _NOUN = ("NNG", "NNP", "NP", "NR", "XR", "SL", "SN")
 
 
-def _korean_from_tokens(tokens) -> tuple[str, str]:
-    toks = list(tokens)
-    p = None
-    for k in range(len(toks) - 1, -1, -1):
-        if toks[k].tag.split("-")[0] in _PRED:
-            p = k
-            break
+def _korean_from_tokens(toks: Sequence) -> tuple[str, str]:
+    """``(predicate, object)`` from Kiwi morphemes: see :func:`korean_predicate`."""
+    tags = [t.tag.split("-")[0] for t in toks]  # "VV-R" (regular verb) -> "VV"
+    p = next((k for k in range(len(toks) - 1, -1, -1) if tags[k] in _PRED), None)
     if p is None:
         return "(none)", ""
-    t = toks[p]
-    tag = t.tag.split("-")[0]
-    if tag in ("XSV", "XSA") and p > 0 and toks[p - 1].tag.split("-")[0] in _NOUN:
-        verb = toks[p - 1].form + t.form + "다"
-        start = p - 1
-    elif tag in ("VCP", "VCN"):
-        verb = "이다" if tag == "VCP" else "아니다"
-        start = p
+    start = p - 1 if tags[p] in ("XSV", "XSA") and p > 0 and tags[p - 1] in _NOUN else p  # 번역 + 하다
+    if tags[p] in ("VCP", "VCN"):
+        verb = "이다" if tags[p] == "VCP" else "아니다"
     else:
-        verb = t.form + "다"
-        start = p
-    obj = ""
-    for k in range(start - 1, -1, -1):
-        if toks[k].tag == "JKO":
-            for q in range(k - 1, -1, -1):
-                if toks[q].tag.split("-")[0] in _NOUN:
-                    obj = toks[q].form
-                    break
-            break
-    if not obj and start > 0 and toks[start - 1].tag.split("-")[0] in _NOUN:
+        verb = "".join(t.form for t in toks[start:p + 1]) + "다"
+    # the noun before the last object marker (을/를); else the noun right before the predicate
+    marker = next((k for k in range(start - 1, -1, -1) if tags[k] == "JKO"), 0)
+    obj = next((toks[q].form for q in range(marker - 1, -1, -1) if tags[q] in _NOUN), "")
+    if not obj and start > 0 and tags[start - 1] in _NOUN:
         obj = toks[start - 1].form
     return verb, obj
 
@@ -833,45 +728,33 @@ def _kiwi_words(words: list[str]) -> list[list]:
     character offset. Kiwi may read neighbouring lines as context (e.g. 주 in a separate
     "주세요" becomes the auxiliary VX); the predicate logic does not depend on that."""
     import bisect
+    import itertools
 
-    starts, pos = [], 0
-    for w in words:
-        starts.append(pos)
-        pos += len(w) + 1
+    starts = list(itertools.accumulate((len(w) + 1 for w in words[:-1]), initial=0))
     out: list[list] = [[] for _ in words]
-    if not words:
-        return out
-    for tok in _kiwi().tokenize("\n".join(words)):
+    for tok in _kiwi().tokenize("\n".join(words)) if words else []:
         out[bisect.bisect_right(starts, tok.start) - 1].append(tok)
     return out
 
 
 def instruction_verbs(instructions: Sequence[str]):
-    """DataFrame ``lang, verb, object`` for each instruction (Korean ones batched through Kiwi)."""
+    """DataFrame ``lang, verb, object`` for each instruction.
+
+    Korean is head-final: the main predicate and its object sit in the last few eojeols. Each
+    distinct eojeol of those tails is analysed once (one batched Kiwi call, :func:`_kiwi_words`)
+    and a text's tail is the concatenation of its eojeols' morphemes."""
     import pandas as pd
 
-    uniq = list(dict.fromkeys(instructions))
-    langs = {u: lang_of(u) for u in uniq}
-    out: dict[str, tuple[str, str]] = {}
-    ko = [u for u in uniq if langs[u] == "ko"]
-    if ko:
-        # Korean is head-final: the main predicate and its object sit in the last few
-        # eojeols. Each distinct eojeol is analysed once (one batched Kiwi call) and a
-        # text's tail is the concatenation of its eojeols' morphemes.
-        tails = {u: u.split()[-_KO_TAIL:] for u in ko}
-        words = list(dict.fromkeys(w for t in tails.values() for w in t))
-        morphs = dict(zip(words, _kiwi_words(words)))
-        for u in ko:
-            out[u] = _korean_from_tokens([m for w in tails[u] for m in morphs[w]])
-    for u in uniq:
-        if langs[u] == "en":
-            out[u] = english_verb(u)
+    langs = {u: lang_of(u) for u in dict.fromkeys(instructions)}
+    tails = {u: u.split()[-_KO_TAIL:] for u, lang in langs.items() if lang == "ko"}
+    words = list(dict.fromkeys(w for tail in tails.values() for w in tail))
+    morphs = dict(zip(words, _kiwi_words(words)))
+    out = {u: _korean_from_tokens([m for w in tails[u] for m in morphs[w]]) if lang == "ko" else english_verb(u)
+           for u, lang in langs.items()}
     return pd.DataFrame([(langs[x], *out[x]) for x in instructions], columns=["lang", "verb", "object"])
 
 
-# ---------------------------------------------------------------------------
-# Quality and translation-artifact flags
-# ---------------------------------------------------------------------------
+# --- Quality and translation-artifact flags --------------------------------------------------------------
 _MARKUP = re.compile(r"#/|\\n|&[a-z]+;|</?[a-zA-Z]+>|\[\[|\]\]")
 _EN_FUNCTION = {"the", "a", "an", "about", "of", "to", "for", "with", "and", "or", "in", "on", "is",
                 "are", "following", "sentence", "write", "given"}
@@ -883,8 +766,7 @@ def untranslated_english(text: str) -> bool:
     words = _LATIN_WORD.findall(text)
     if not words:
         return False
-    h = len(_HANGUL.findall(text))
-    latin = sum(len(w) for w in words)
+    h, latin = len(_HANGUL.findall(text)), sum(len(w) for w in words)
     if len(words) >= 3 and h < 0.2 * (h + latin):
         return True
     return h > 0 and any(w.lower() in _EN_FUNCTION for w in words)
@@ -898,30 +780,24 @@ def quality_flags(df, *, short_chars: int = 8, lang: str | None = None):
     ins = df["instruction"].fillna("").astype(str)
     inp = df["input"].fillna("").astype(str) if "input" in df else pd.Series("", index=df.index)
     out = df["output"].fillna("").astype(str)
-    lang = lang or _majority_lang(ins)
     flags = pd.DataFrame(index=df.index)
     flags["empty_input"] = inp.str.strip().eq("")
     flags["empty_output"] = out.str.strip().eq("")
     flags["short_output"] = out.str.strip().str.len().lt(short_chars) & ~flags["empty_output"]
     flags["stray_markup"] = (ins + "\n" + inp + "\n" + out).str.contains(_MARKUP)
-    if lang == "ko":
-        flags["untranslated"] = [untranslated_english(a) or untranslated_english(b)
-                                 for a, b in zip(ins, inp)]
-    else:
-        flags["untranslated"] = False
+    flags["untranslated"] = ([untranslated_english(a) or untranslated_english(b) for a, b in zip(ins, inp)]
+                             if (lang or _majority_lang(ins)) == "ko" else False)
     flags["echo"] = out.str.strip().str.lower().eq(ins.str.strip().str.lower()) & ~flags["empty_output"]
     return flags
 
 
-def _majority_lang(texts) -> str:
-    sample = list(texts[:500]) if hasattr(texts, "__getitem__") else list(texts)[:500]
-    ko = sum(lang_of(t) == "ko" for t in sample)
-    return "ko" if ko * 2 >= max(1, len(sample)) else "en"
+def _majority_lang(texts: Iterable[str]) -> str:
+    """The language of most of the first 500 texts."""
+    sample = list(texts)[:500]
+    return "ko" if 2 * sum(lang_of(t) == "ko" for t in sample) >= max(1, len(sample)) else "en"
 
 
-# ---------------------------------------------------------------------------
-# The whole report
-# ---------------------------------------------------------------------------
+# --- The whole report ------------------------------------------------------------------------------------
 def token_lengths(texts: Sequence[str], tokenizer) -> list[int]:
     """Token counts without special tokens, each distinct text counted once: one batched call
     of the fast tokenizer (``encode_batch_fast``; a ``tokenizers.Tokenizer`` or a transformers
@@ -953,9 +829,8 @@ class Anatomy:
     def verb_counts(self, top: int = 20, per_verb: int = 4):
         """The ``top`` verbs and their ``per_verb`` most common objects (the sunburst data)."""
         v = self.verbs[self.verbs["verb"] != "(none)"]
-        top_verbs = v["verb"].value_counts().head(top).index
-        sub = v[v["verb"].isin(top_verbs)]
-        c = sub.groupby(["verb", "object"]).size().rename("n").reset_index()
+        v = v[v["verb"].isin(v["verb"].value_counts().head(top).index)]
+        c = v.groupby(["verb", "object"]).size().rename("n").reset_index()
         c = c.sort_values(["verb", "n"], ascending=[True, False]).groupby("verb").head(per_verb)
         return c.reset_index(drop=True)
 
@@ -1006,8 +881,7 @@ def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "in
     with stage("chars"):
         texts = {f: df[f].fillna("").astype(str).tolist() for f in fields}
         lang = _majority_lang(texts["instruction"])
-        lengths = pd.DataFrame({f"chars_{f}": df[f].fillna("").astype(str).str.len().to_numpy()
-                                for f in fields})
+        lengths = pd.DataFrame({f"chars_{f}": [len(t) for t in texts[f]] for f in fields})
     if tokenizer is not None:
         with stage("tokens"):
             for f in fields:
@@ -1050,9 +924,7 @@ def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int
             "ci95": (float(res.confidence_interval.low), float(res.confidence_interval.high))}
 
 
-# ---------------------------------------------------------------------------
-# The self-instruct filter stages and the three conditions of a good SFT set
-# ---------------------------------------------------------------------------
+# --- The self-instruct filter stages and the three conditions of a good SFT set --------------------------
 SELF_INSTRUCT_BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
                            "map", "maps", "draw", "plot", "go to", "video", "audio", "music",
                            "flowchart", "diagram")
@@ -1071,33 +943,28 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
     self-instruct code (``SELF_INSTRUCT_SOURCE``)."""
     import pandas as pd
 
-    kept: list[list[str]] = []
-    kept_text: list[str] = []
+    kept: list[tuple[list[str], str]] = []  # (tokens, text) of the pool
     rows = []
     for text in instructions:
         t = text.strip()
-        words = t.split()
-        low = " " + " ".join(_WORD.findall(t.lower())) + " "
+        toks = rouge_tokens(t)
+        words = f" {' '.join(toks)} "
         best, closest = 0.0, ""
-        if not (min_words <= len(words) <= max_words):
+        if not (min_words <= len(t.split()) <= max_words):
             stage = "length"
-        elif any(f" {w} " in low for w in SELF_INSTRUCT_BLACKLIST):
+        elif any(f" {w} " in words for w in SELF_INSTRUCT_BLACKLIST):
             stage = "blacklist"
         elif t and not t[0].isalnum():
             stage = "punctuation"
         elif t and not t[0].isascii():
             stage = "non_ascii"
         else:
-            toks = rouge_tokens(t)
-            for k, other in enumerate(kept):
-                if other and toks:
-                    f = _rouge_l_fast(toks, other)
-                    if f > best:
-                        best, closest = f, kept_text[k]
+            for other, other_text in kept:
+                if other and toks and (f := _rouge_l_fast(toks, other)) > best:
+                    best, closest = f, other_text
             stage = "rouge" if best >= threshold else "kept"
             if stage == "kept":
-                kept.append(toks)
-                kept_text.append(t)
+                kept.append((toks, t))
         rows.append({"instruction": t, "stage": stage, "max_rouge": round(best, 3), "closest": closest})
     return pd.DataFrame(rows)
 
@@ -1135,9 +1002,7 @@ def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0,
     return out
 
 
-# ---------------------------------------------------------------------------
-# Figures and the record browser (notebook 03)
-# ---------------------------------------------------------------------------
+# --- Figures and the record browser (notebook 03) --------------------------------------------------------
 LENGTH_TITLES = {"chars_output": "답 길이 (문자)", "tokens_output": "답 길이 (토큰, tiny 토크나이저)"}
 
 
@@ -1186,6 +1051,6 @@ def record_browser(data: Mapping[str, Any], datasets: Sequence[str] | None = Non
     dataset = ipywidgets.Dropdown(options=names, value=names[0], description="dataset")
     row = ipywidgets.IntSlider(0, 0, len(data[names[0]]) - 1, description="i")
     dataset.observe(lambda change: setattr(row, "max", len(data[change.new]) - 1), names="value")
-    menu = ipywidgets.Dropdown(options=list(templates()["name"]), value=template_name, description="template")
+    menu = ipywidgets.Dropdown(options=list(_templates()), value=template_name, description="template")
     return ipywidgets.interactive(lambda i, dataset, template: print(browse(data, i, dataset, template)),
                                   i=row, dataset=dataset, template=menu)
