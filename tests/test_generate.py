@@ -77,12 +77,16 @@ def test_render_plain_and_koalpaca_use_the_template_data():
 
 
 def test_decoding_rejects_unknown_and_bad_settings():
-    with pytest.raises(TypeError, match="max_tokens"):
-        generate.Decoding.of(max_tokens=3)
+    with pytest.raises(ValueError, match="max_tokens"):
+        generate.Decoding(max_tokens=3)
     with pytest.raises(ValueError, match="temperature"):
-        generate.Decoding.of(do_sample=True, temperature=0)
+        generate.Decoding(do_sample=True, temperature=0)
     with pytest.raises(ValueError, match="top_p"):
-        generate.Decoding.of(top_p=0)
+        generate.Decoding(top_p=0)
+    with pytest.raises(ValueError, match="min_new_tokens"):
+        generate.Decoding(max_new_tokens=4, min_new_tokens=5)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        generate.Decoding(max_new_tokens=0)
 
 
 def test_per_prompt_sampler_draws_each_row_with_its_own_generator():

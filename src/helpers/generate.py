@@ -1,30 +1,16 @@
 """Side-by-side Korean generation, timing, streaming, and what tokenizers do to Korean.
 
-Generation
-----------
-``side_by_side(models, prompts, **decoding)`` runs the same prompts through several models with the
-same decoding settings and returns one row per (model, prompt): the exact prompt text the model
-saw, the output, new tokens, latency and tokens/s. Each model gets its own prompt format from the
-registry (``zoo.spec(id).prompt_format``):
+:func:`side_by_side` runs the same prompts through several models with the same decoding settings: one
+row per (model, prompt) with the exact prompt text the model saw, the output, new tokens, latency and
+tokens/s. Each model gets its registry prompt format (``zoo.spec(id).prompt_format``): ``plain`` text
+for base models, the ``koalpaca`` v1.1 template (:func:`helpers.instruct.render`), or the tokenizer's own
+``chat_template``. Sampling is reproducible *per prompt* (:class:`PerPromptSampler`): a prompt gets the
+same seed in every model, and its output does not depend on which other prompts share its batch.
+:func:`stream` yields text as it is generated; :func:`respond` is the plain function behind :func:`widget`.
 
-* ``plain``          the instruction (and its input) as plain text, for base models;
-* ``koalpaca``       the KoAlpaca v1.1 template, rendered by :func:`helpers.instruct.render`;
-* ``chat_template``  the tokenizer's own chat template (``apply_chat_template``).
-
-Prompts are batched with left padding. Sampling is reproducible *per prompt*: every row draws its
-random numbers from its own ``torch.Generator`` seeded from ``(seed, prompt text)``, so a prompt
-gets the same seed in every model, and its output does not depend on which other prompts share
-its batch (see :class:`PerPromptSampler`). A model that fails to load becomes a row with the error
-and the others go on.
-
-``stream(loaded, prompt, **decoding)`` yields text as it is generated (``TextIteratorStreamer``);
-``respond`` is the plain function behind the notebook's widget.
-
-Tokenizers
-----------
-``token_efficiency(tokenizers, texts)`` gives tokens per character, per eojeol (space-separated
-word), bytes per token and the share of byte-fallback and unknown pieces for any fast tokenizer.
-``pieces(tokenizer, text)`` shows one text split into pieces, each with its bytes.
+:func:`token_efficiency` gives tokens per character and per eojeol (space-separated word), bytes per
+token and the share of byte-fallback and unknown pieces for any fast tokenizer; :func:`pieces` shows
+one text split into pieces, each with its bytes.
 """
 
 from __future__ import annotations
@@ -38,12 +24,15 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from . import env
+import pandas as pd
+import torch
+from pydantic import BaseModel, Field, model_validator
+
+from . import env, instruct, plots, zoo
 
 PROMPTS_FILE = ("prompts", "ko_prompts.jsonl")
 CATEGORIES = ("factual", "explanation", "summarization", "instruction", "chat", "koalpaca_qa")
@@ -51,9 +40,8 @@ KOALPACA_TEMPLATE = "koalpaca_v1_1"  # KoAlpaca on Polyglot-ko (the registry's K
 _PROMPT_FIELDS = {"id": True, "category": True, "instruction": True, "input": False,
                   "good_answer": True, "source": True, "note": False}
 
+
 # --------------------------------------------------------------------------- prompts
-
-
 class PromptFileError(ValueError):
     """A prompt record is malformed; the message names the file, the line and the field."""
 
@@ -64,8 +52,6 @@ def load_prompts(path: str | Path | None = None):
     Columns: ``id, category, instruction, input, good_answer, source, note``. ``good_answer`` says
     what a good answer contains, for a human reader; nothing here scores answers automatically.
     """
-    import pandas as pd
-
     path = Path(path) if path else env.data_path(*PROMPTS_FILE)
     rows, seen = [], {}
     with open(path, encoding="utf-8") as fh:
@@ -115,38 +101,34 @@ def one_per_category(prompts=None):
 
 
 def _records(prompts) -> list[dict]:
-    """Prompts as dicts with at least ``id``, ``instruction`` and ``input``."""
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    if hasattr(prompts, "to_dict"):  # DataFrame
-        items = prompts.to_dict("records")
-    else:
-        items = list(prompts)
+    """Prompts (a DataFrame from :func:`load_prompts`, dicts with ``instruction``, or strings) as dicts
+    with at least ``id``, ``category``, ``instruction`` and ``input``."""
+    items = [prompts] if isinstance(prompts, str) else prompts.to_dict("records") if hasattr(
+        prompts, "to_dict") else list(prompts)
     out = []
     for i, p in enumerate(items):
-        if isinstance(p, str):
-            rec = {"id": f"p{i + 1}", "category": "", "instruction": p, "input": ""}
-        elif isinstance(p, Mapping):
-            if "instruction" not in p:
-                raise ValueError(f"prompt {i}: no 'instruction' field (fields: {sorted(p)})")
-            rec = {"category": "", "input": "", **p}
-            rec.setdefault("id", f"p{i + 1}")
-            rec["input"] = "" if rec["input"] is None or rec["input"] != rec["input"] else str(rec["input"])
-        else:
+        if not isinstance(p, (str, Mapping)):
             raise TypeError(f"prompt {i}: expected a string or a mapping, got {type(p).__name__}")
-        out.append(rec)
+        rec = {"instruction": p} if isinstance(p, str) else dict(p)
+        if "instruction" not in rec:
+            raise ValueError(f"prompt {i}: no 'instruction' field (fields: {sorted(rec)})")
+        out.append({"id": f"p{i + 1}", "category": "", **rec, "input": _input(rec)})
     if not out:
         raise ValueError("no prompts given")
     return out
+
+
+def _input(record: Mapping[str, Any]) -> str:
+    """The record's ``input`` as text: empty when absent, None or NaN (a DataFrame's missing cell)."""
+    value = record.get("input")
+    return "" if value is None or value != value else str(value)
 
 
 def user_text(record: Mapping[str, Any] | str) -> str:
     """What the user asks: the instruction, then its input (if any) after a blank line."""
     if isinstance(record, str):
         return record
-    inp = record.get("input") or ""
-    inp = "" if inp != inp else str(inp)  # NaN
-    return record["instruction"] + (f"\n\n{inp}" if inp.strip() else "")
+    return record["instruction"] + (f"\n\n{_input(record)}" if _input(record).strip() else "")
 
 
 def render_prompt(record: Mapping[str, Any] | str, prompt_format: str, tokenizer=None) -> str:
@@ -157,15 +139,11 @@ def render_prompt(record: Mapping[str, Any] | str, prompt_format: str, tokenizer
     with the record's ``input`` as its context block; ``chat_template``: one user turn through the
     tokenizer's chat template, with the generation prompt added.
     """
-    rec = {"instruction": record, "input": ""} if isinstance(record, str) else record
+    rec = {"instruction": record} if isinstance(record, str) else record
     if prompt_format == "plain":
         return user_text(rec) + "\n"
     if prompt_format == "koalpaca":
-        from . import instruct
-
-        prompt, _ = instruct.render({"instruction": rec["instruction"], "input": rec.get("input") or ""},
-                                    KOALPACA_TEMPLATE)
-        return prompt
+        return instruct.render({"instruction": rec["instruction"], "input": _input(rec)}, KOALPACA_TEMPLATE)[0]
     if prompt_format == "chat_template":
         if tokenizer is None:
             raise ValueError("prompt_format 'chat_template' needs the model's tokenizer")
@@ -178,45 +156,31 @@ def render_prompt(record: Mapping[str, Any] | str, prompt_format: str, tokenizer
 
 
 # --------------------------------------------------------------------------- decoding
-
-
-@dataclass(frozen=True)
-class Decoding:
-    """Decoding settings shared by every model in a comparison.
+class Decoding(BaseModel, frozen=True, extra="forbid"):
+    """Decoding settings shared by every model in a comparison (unknown or out-of-range ones are errors).
 
     ``do_sample=False`` is greedy decoding. With sampling, ``temperature``, ``top_k`` (0: off) and
     ``top_p`` (1.0: off) shape the distribution, in that order, as in ``transformers``.
     """
-    max_new_tokens: int = 64
+
+    max_new_tokens: int = Field(64, ge=1)
     do_sample: bool = False
     temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    repetition_penalty: float = 1.0
-    no_repeat_ngram_size: int = 0
-    min_new_tokens: int = 0
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(0, ge=0)
+    repetition_penalty: float = Field(1.0, gt=0)
+    no_repeat_ngram_size: int = Field(0, ge=0)
+    min_new_tokens: int = Field(0, ge=0)
     seed: int = 0
 
-    def __post_init__(self):
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
-            raise ValueError(f"min_new_tokens must be in 0..max_new_tokens, got {self.min_new_tokens}")
+    @model_validator(mode="after")
+    def _consistent(self) -> Decoding:
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(f"min_new_tokens ({self.min_new_tokens}) must be <= max_new_tokens "
+                             f"({self.max_new_tokens})")
         if self.do_sample and self.temperature <= 0:
             raise ValueError("temperature must be > 0 when sampling; use do_sample=False for greedy decoding")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0 or self.repetition_penalty <= 0 or self.no_repeat_ngram_size < 0:
-            raise ValueError("top_k and no_repeat_ngram_size must be >= 0, repetition_penalty > 0")
-
-    @classmethod
-    def of(cls, **kwargs) -> Decoding:
-        known = {f.name for f in fields(cls)}
-        unknown = set(kwargs) - known
-        if unknown:
-            raise TypeError(f"unknown decoding setting(s) {', '.join(sorted(unknown))}; "
-                            f"known: {', '.join(sorted(known))}")
-        return cls(**kwargs)
+        return self
 
 
 def prompt_seed(seed: int, text: str) -> int:
@@ -238,8 +202,6 @@ class PerPromptSampler:
         self.generators = list(generators)
 
     def __call__(self, input_ids, scores):
-        import torch
-
         if scores.shape[0] != len(self.generators):
             raise ValueError(f"{len(self.generators)} generators for a batch of {scores.shape[0]}")
         probs = torch.softmax(scores.float(), dim=-1).cpu()
@@ -250,7 +212,6 @@ class PerPromptSampler:
 
 
 def _processors(dec: Decoding, seeds: Sequence[int]):
-    import torch
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
     procs = LogitsProcessorList()
@@ -266,14 +227,10 @@ def _processors(dec: Decoding, seeds: Sequence[int]):
 
 
 def _eos_ids(model, tok) -> list[int]:
-    ids: list[int] = []
-    for v in (getattr(model.generation_config, "eos_token_id", None), tok.eos_token_id):
-        if v is None:
-            continue
-        for x in (v if isinstance(v, (list, tuple)) else [v]):
-            if int(x) not in ids:
-                ids.append(int(x))
-    return ids
+    """The model's end-of-sequence ids (its generation config's, then its tokenizer's), each once."""
+    ids = model.generation_config.eos_token_id
+    ids = [*(ids if isinstance(ids, (list, tuple)) else [ids]), tok.eos_token_id]
+    return list(dict.fromkeys(int(x) for x in ids if x is not None))
 
 
 def _generate_kwargs(model, tok, dec: Decoding, seeds: Sequence[int]) -> dict:
@@ -292,25 +249,22 @@ def _generate_kwargs(model, tok, dec: Decoding, seeds: Sequence[int]) -> dict:
 
 
 def _sync(device) -> None:
-    import torch
-
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()
 
 
-@dataclass
-class Generation:
-    """One prompt's output: the text, how many tokens were generated, and why it stopped."""
+class Generation(NamedTuple):
+    """One prompt's output: the text, the prompt's and the output's token counts, and why it stopped."""
+
     text: str
+    prompt_tokens: int
     new_tokens: int
     stop: str  # "eos" or "length"
 
 
 def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Decoding,
-                    add_special_tokens: bool) -> tuple[list[Generation], float, int]:
-    """Left-padded batched generation; returns the results, the wall time and the prompt length."""
-    import torch
-
+                    add_special_tokens: bool) -> tuple[list[Generation], float]:
+    """Left-padded batched generation; returns the results and the wall time."""
     model, tok = loaded.model, loaded.tokenizer
     old_side = tok.padding_side
     tok.padding_side = "left"
@@ -329,30 +283,24 @@ def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Dec
         out = model.generate(**enc, **kw)
         _sync(model.device)
         seconds = time.perf_counter() - t0
-    width = enc["input_ids"].shape[1]
     results = []
-    for row in out[:, width:].tolist():
+    for row, n_prompt in zip(out[:, enc["input_ids"].shape[1]:].tolist(), enc["attention_mask"].sum(1).tolist()):
         stop_at = next((i for i, t in enumerate(row) if t in eos), None)
         kept = row if stop_at is None else row[:stop_at]
-        n = len(row) if stop_at is None else stop_at + 1
-        results.append(Generation(tok.decode(kept, skip_special_tokens=True), n,
-                                  "length" if stop_at is None else "eos"))
-    return results, seconds, width
+        results.append(Generation(tok.decode(kept, skip_special_tokens=True), n_prompt,
+                                  len(row) if stop_at is None else stop_at + 1, "length" if stop_at is None else "eos"))
+    return results, seconds
 
 
 def _prompt_format(loaded) -> str:
-    from . import zoo
-
     try:
         return zoo.spec(loaded.info.model_id).prompt_format
     except zoo.UnknownModelError:
         return "chat_template" if getattr(loaded.tokenizer, "chat_template", None) else "plain"
 
 
-def _free(loaded) -> None:
-    import torch
-
-    del loaded
+def _free_memory() -> None:
+    """Return the memory of models no longer referenced (to the GPU too), before the next one loads."""
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -376,65 +324,47 @@ def side_by_side(models: Sequence[Any], prompts, *, batch_size: int = 8, profile
     time (see :func:`throughput` for per-model totals). A model that fails to load or to generate
     gives rows whose ``error`` says why; the other models still run.
     """
-    import pandas as pd
-
-    from . import zoo
-
-    dec = Decoding.of(**decoding)
+    dec = Decoding(**decoding)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     recs = _records(prompts)
+    seeds = [prompt_seed(dec.seed, user_text(r)) for r in recs]
     rows: list[dict] = []
-
-    def emit(row: dict) -> None:
-        rows.append({c: row.get(c) for c in _COLUMNS})
-
     for m in models:
-        owned = isinstance(m, str)
-        name = m if owned else getattr(getattr(m, "info", None), "model_id", repr(m))
         try:
-            loaded = zoo.load(m, profile) if owned else m
+            loaded = zoo.load(m, profile) if isinstance(m, str) else m
         except Exception as e:  # noqa: BLE001 - reported in the table, the others go on
-            emit({"model": name, "label": name, "error": f"load failed: {type(e).__name__}: {e}",
-                  "seed": dec.seed})
+            rows.append({"model": m, "label": m, "seed": dec.seed, "error": f"load failed: {type(e).__name__}: {e}"})
             continue
         info = loaded.info
-        base = {"model": info.model_id, "label": info.label, "profile": info.profile,
-                "description": info.description, "seed": dec.seed}
+        base = {"model": info.model_id, "label": info.label, "profile": info.profile, "description": info.description,
+                "seed": dec.seed}
         try:
             fmt = _prompt_format(loaded)
             texts = [render_prompt(r, fmt, loaded.tokenizer) for r in recs]
         except Exception as e:  # noqa: BLE001
-            for r in recs:
-                emit({**base, "prompt_id": r["id"], "category": r.get("category", ""),
-                      "error": f"prompt failed: {type(e).__name__}: {e}"})
-            if owned:
-                _free(loaded)
-            continue
-        seeds = [prompt_seed(dec.seed, user_text(r)) for r in recs]
-        for b, start in enumerate(range(0, len(recs), batch_size)):
+            rows += [{**base, "prompt_id": r["id"], "category": r["category"],
+                      "error": f"prompt failed: {type(e).__name__}: {e}"} for r in recs]
+            texts = []  # nothing to generate
+        for b, start in enumerate(range(0, len(texts), batch_size)):
             chunk = slice(start, start + batch_size)
-            part = recs[chunk]
+            batch = [{**base, "prompt_id": r["id"], "category": r["category"], "prompt_format": fmt,
+                      "prompt_text": text, "batch": b} for r, text in zip(recs[chunk], texts[chunk])]
             try:
-                results, seconds, width = _generate_batch(loaded, texts[chunk], seeds[chunk], dec,
-                                                          add_special_tokens=(fmt != "chat_template"))
+                results, seconds = _generate_batch(loaded, texts[chunk], seeds[chunk], dec,
+                                                   add_special_tokens=(fmt != "chat_template"))
             except Exception as e:  # noqa: BLE001
-                for r, text in zip(part, texts[chunk]):
-                    emit({**base, "prompt_id": r["id"], "category": r.get("category", ""), "prompt_format": fmt,
-                          "prompt_text": text, "batch": b, "error": f"generate failed: {type(e).__name__}: {e}"})
+                rows += [{**row, "error": f"generate failed: {type(e).__name__}: {e}"} for row in batch]
                 continue
-            for r, text, res in zip(part, texts[chunk], results):
-                n_prompt = len(loaded.tokenizer(text, add_special_tokens=(fmt != "chat_template"))["input_ids"])
-                emit({**base, "prompt_id": r["id"], "category": r.get("category", ""), "prompt_format": fmt,
-                      "prompt_text": text, "output": res.text, "prompt_tokens": n_prompt,
-                      "new_tokens": res.new_tokens, "stop": res.stop, "batch": b, "batch_size": len(part),
-                      "latency_s": round(seconds, 4),
-                      "tokens_per_s": round(res.new_tokens / seconds, 2) if seconds > 0 else None,
-                      "seed": prompt_seed(dec.seed, user_text(r)), "error": ""})
-        if owned:
-            _free(loaded)
+            rows += [{**row, "output": res.text, "prompt_tokens": res.prompt_tokens, "new_tokens": res.new_tokens,
+                      "stop": res.stop, "batch_size": len(batch), "latency_s": round(seconds, 4),
+                      "tokens_per_s": round(res.new_tokens / seconds, 2) if seconds > 0 else None, "seed": seed,
+                      "error": ""} for row, res, seed in zip(batch, results, seeds[chunk])]
+        if isinstance(m, str):  # ours to free before the next model loads
+            del loaded
+            _free_memory()
     df = pd.DataFrame(rows, columns=_COLUMNS)
-    df.attrs["decoding"] = asdict(dec)
+    df.attrs["decoding"] = dec.model_dump()
     return df
 
 
@@ -458,10 +388,9 @@ def stream(loaded, prompt, **decoding) -> Iterator[str]:
     prompt format like in :func:`side_by_side`, and seeded the same way, so the joined stream equals
     :func:`side_by_side`'s output for the same prompt and settings.
     """
-    import torch
     from transformers import TextIteratorStreamer
 
-    dec = Decoding.of(**decoding)
+    dec = Decoding(**decoding)
     rec = {"instruction": prompt, "input": ""} if isinstance(prompt, str) else prompt
     fmt = _prompt_format(loaded)
     text = render_prompt(rec, fmt, loaded.tokenizer)
@@ -515,8 +444,6 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
     """
     import ipywidgets as widgets
 
-    from . import zoo
-
     if not isinstance(models, Mapping):
         models = {(m if isinstance(m, str) else m.info.label): m for m in models}
     held: dict[str, Any] = {}
@@ -526,8 +453,8 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
         if not isinstance(m, str):
             return m
         if key not in held:
-            for old in list(held):
-                _free(held.pop(old))
+            held.clear()
+            _free_memory()
             held[key] = zoo.load(m, profile)
         return held[key]
 
@@ -632,8 +559,6 @@ def pieces(tok, text: str):
     """``text`` split by ``tok``: one row per piece with its id, its bytes (hex), the text it
     stands for (whole characters only) and its type: ``whole``, ``byte_fallback`` (a byte-level
     piece that is not whole characters, or a SentencePiece ``<0x..>`` piece), ``unknown`` or ``special``."""
-    import pandas as pd
-
     kind = tokenizer_kind(tok)
     ids = tok(text, add_special_tokens=False)["input_ids"]
     special = set(getattr(tok, "all_special_ids", []) or [])
@@ -655,8 +580,6 @@ def token_efficiency(tokenizers, texts):
     decode to partial UTF-8; for SentencePiece, ``<0x..>`` pieces), ``unknown`` and ``unknown_share``.
     ``tokenizers``: a mapping (or pairs) name -> tokenizer.
     """
-    import pandas as pd
-
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts:
         raise ValueError("no texts given")
@@ -713,8 +636,6 @@ def efficiency_figure(efficiency, title: str = "토크나이저별 한국어 토
     """Grouped bars: tokens per character and per eojeol for each tokenizer (plotly)."""
     import plotly.graph_objects as go
 
-    from . import plots
-
     fig = go.Figure()
     for col, name in (("tokens_per_char", "글자당 토큰 (tokens/char)"),
                       ("tokens_per_eojeol", "어절당 토큰 (tokens/eojeol)")):
@@ -728,8 +649,6 @@ def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -
     Real profile: the real tokenizer of each registry model in ``model_ids`` at its pinned revision,
     named by hub id (fine-tunes that keep their base's tokenizer, like KoAlpaca on Polyglot-ko, show
     the same numbers as their base)."""
-    from . import zoo
-
     if env.profile(profile) == "tiny":
         return {"tiny BPE 'ko' (한국어 중심)": zoo.tiny_tokenizer("ko"),
                 "tiny BPE 'en' (영어 중심)": zoo.tiny_tokenizer("en")}

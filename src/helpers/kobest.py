@@ -32,6 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from tqdm.auto import tqdm
+
 from . import env
 
 TASKS = ("boolq", "copa", "wic", "hellaswag", "sentineg")
@@ -107,10 +113,9 @@ def validate_row(task: str, row: Any, where: str) -> dict:
         if name not in row:
             raise KoBESTDataError(f"{where}: missing field {name!r} (task {task} needs {', '.join(schema)})")
         value = row[name]
-        if typ is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise KoBESTDataError(f"{where}, field {name!r}: expected an integer, got {value!r}")
-        if typ is str and (not isinstance(value, str) or not value.strip()):
-            raise KoBESTDataError(f"{where}, field {name!r}: expected a non-empty string, got {value!r}")
+        if not (type(value) is int if typ is int else isinstance(value, str) and value.strip()):  # bool is no int
+            expected = "an integer" if typ is int else "a non-empty string"
+            raise KoBESTDataError(f"{where}, field {name!r}: expected {expected}, got {value!r}")
     if not 0 <= row["label"] < N_CHOICES[task]:
         raise KoBESTDataError(f"{where}, field 'label': {row['label']!r} is not in 0..{N_CHOICES[task] - 1}")
     if task == "copa" and row["question"].strip() not in COPA_CONNECTOR:
@@ -141,16 +146,12 @@ def load_task(task: str, source: str | Path | None = None) -> KoBESTTask:
     _check("task", task, TASKS)
     if source is None:
         source = "hub" if env.profile() == "real" else samples_dir()
-    if str(source) == "hub":
-        return _load_hub(task)
-    base = Path(source) / task if (Path(source) / task).is_dir() else Path(source)
-    files = {s: base / f"{s}.jsonl" for s in SPLITS if (base / f"{s}.jsonl").exists()}
-    if not files:
-        raise FileNotFoundError(f"no {task} split files (train/validation/test .jsonl) under {source}")
-    return KoBESTTask(task, {s: read_jsonl(p, task) for s, p in files.items()}, str(source))
-
-
-def _load_hub(task: str) -> KoBESTTask:
+    if str(source) != "hub":
+        base = Path(source) / task if (Path(source) / task).is_dir() else Path(source)
+        files = {s: base / f"{s}.jsonl" for s in SPLITS if (base / f"{s}.jsonl").exists()}
+        if not files:
+            raise FileNotFoundError(f"no {task} split files (train/validation/test .jsonl) under {source}")
+        return KoBESTTask(task, {s: read_jsonl(p, task) for s, p in files.items()}, str(source))
     import datasets
 
     try:
@@ -160,9 +161,9 @@ def _load_hub(task: str) -> KoBESTTask:
             f"could not load {HUB_ID} (config {task!r}, revision {HUB_REVISION}) from the hub: {exc}. If the hub's "
             f"format changed, write the splits as JSONL with the fields {', '.join(SCHEMA[task])} and pass "
             f"load_task({task!r}, source=<that folder>).") from exc
-    splits = {s: [validate_row(task, dict(r), f"{HUB_ID}@{HUB_REVISION} {task}/{s}, row {i}")
-                  for i, r in enumerate(dd[s])] for s in SPLITS if s in dd}
-    return KoBESTTask(task, splits, f"{HUB_ID}@{HUB_REVISION}")
+    hub = f"{HUB_ID}@{HUB_REVISION}"
+    return KoBESTTask(task, {s: [validate_row(task, dict(r), f"{hub} {task}/{s}, row {i}") for i, r in enumerate(dd[s])]
+                             for s in SPLITS if s in dd}, hub)
 
 
 # --------------------------------------------------------------------------- prompts
@@ -191,8 +192,6 @@ class Prompt:
 def harness_config(task: str):
     """lm-evaluation-harness's own ``lm_eval/tasks/kobest/kobest_<task>.yaml`` as its ``TaskConfig``;
     ``!function utils.<name>`` entries are the functions of the harness's ``utils.py``."""
-    import yaml
-
     try:
         from lm_eval.config.task import TaskConfig
 
@@ -225,8 +224,24 @@ def _harness_field(spec, doc: dict):
     return doc[spec] if spec in doc else _jinja(spec).render(**doc)
 
 
-def _harness_prompts(task: str, docs: list[dict]) -> list[Prompt]:
-    cfg = harness_config(task)
+_YES_NO = ("아니오", "예")
+POLYGLOT_PROMPTS = {  # task -> (doc -> text, doc -> choices), as in lm_eval/tasks/kobest.py at 35ff52e
+    "boolq": (lambda d: f"{d['paragraph']} 질문: {d['question']} 답변: ", lambda d: _YES_NO),
+    "copa": (lambda d: f"{d['premise']} {COPA_CONNECTOR[d['question'].strip()]}",
+             lambda d: (d["alternative_1"], d["alternative_2"])),
+    "wic": (lambda d: f"문장1: {d['context_1']} 문장2: {d['context_2']} 두 문장에서 {d['word']}가 같은 뜻으로 쓰였나?",
+            lambda d: _YES_NO),
+    "hellaswag": (lambda d: f"문장: {d['context']}", lambda d: tuple(d[f"ending_{k}"] for k in range(1, 5))),
+    "sentineg": (lambda d: f"문장: {d['sentence']} 긍부정:", lambda d: ("부정", "긍정")),
+}
+
+
+def prompts(task: str, docs: Sequence[dict], variant: str = "harness") -> list[Prompt]:
+    """The prompts of ``docs`` (rows of one split) in ``variant`` (see the module docstring)."""
+    if _check("variant", variant, VARIANTS) == "polyglot":
+        text, choices = POLYGLOT_PROMPTS[_check("task", task, TASKS)]
+        return [Prompt(text(d), tuple(choices(d)), int(d["label"])) for d in docs]
+    cfg, docs = harness_config(task), list(docs)
     if cfg.process_docs is not None and docs:  # HellaSwag: adds query/choices columns to a datasets.Dataset
         import datasets
 
@@ -245,26 +260,6 @@ def _harness_prompts(task: str, docs: list[dict]) -> list[Prompt]:
         gold = int(target) if str(target).isdigit() else list(choices).index(target)
         out.append(Prompt(_harness_field(cfg.doc_to_text, doc), tuple(choices), gold, cfg.target_delimiter))
     return out
-
-
-_YES_NO = ("아니오", "예")
-POLYGLOT_PROMPTS = {  # task -> (doc -> text, doc -> choices), as in lm_eval/tasks/kobest.py at 35ff52e
-    "boolq": (lambda d: f"{d['paragraph']} 질문: {d['question']} 답변: ", lambda d: _YES_NO),
-    "copa": (lambda d: f"{d['premise']} {COPA_CONNECTOR[d['question'].strip()]}",
-             lambda d: (d["alternative_1"], d["alternative_2"])),
-    "wic": (lambda d: f"문장1: {d['context_1']} 문장2: {d['context_2']} 두 문장에서 {d['word']}가 같은 뜻으로 쓰였나?",
-            lambda d: _YES_NO),
-    "hellaswag": (lambda d: f"문장: {d['context']}", lambda d: tuple(d[f"ending_{k}"] for k in range(1, 5))),
-    "sentineg": (lambda d: f"문장: {d['sentence']} 긍부정:", lambda d: ("부정", "긍정")),
-}
-
-
-def prompts(task: str, docs: Sequence[dict], variant: str = "harness") -> list[Prompt]:
-    """The prompts of ``docs`` (rows of one split) in ``variant`` (see the module docstring)."""
-    if _check("variant", variant, VARIANTS) == "harness":
-        return _harness_prompts(_check("task", task, TASKS), list(docs))
-    text, choices = POLYGLOT_PROMPTS[_check("task", task, TASKS)]
-    return [Prompt(text(d), tuple(choices(d)), int(d["label"])) for d in docs]
 
 
 @dataclass(frozen=True)
@@ -337,8 +332,6 @@ def continuation_logprobs(model, context_ids: Sequence[int], continuation_ids: S
     """One forward pass, as lm-eval runs each request: the model reads the window
     ``(context + continuation)[-(max_len + 1):][:-1]`` (a long context loses tokens on the left); at
     each continuation position we read the log-probability of the token that actually comes next."""
-    import torch
-
     device = next(model.parameters()).device
     window = (list(context_ids) + list(continuation_ids))[-(max_len + 1):][:-1]
     with torch.no_grad():
@@ -383,8 +376,6 @@ def score_prefix_groups(model, groups: Sequence[PrefixGroup], batch_size: int = 
     over all continuations but their last token on top of the cache, with an attention mask hiding the
     prefix padding and position ids that continue each prefix. ``on_batch(results)`` follows each batch.
     """
-    import torch
-
     device = next(model.parameters()).device
     accepted = set(inspect.signature(model.forward).parameters)
     cache_arg = "cache" if "cache" in accepted else "past_key_values"  # renamed in transformers 5
@@ -473,8 +464,6 @@ def macro_f1(golds: Sequence[int], preds: Sequence[int]) -> float:
 def _macro_f1_along(golds, preds, axis: int = -1):
     """:func:`macro_f1` of many resamples at once (rows along ``axis``), for the bootstrap: per class
     F1 = 2TP / (2TP + FP + FN), averaged over the classes each resample contains."""
-    import numpy as np
-
     golds, preds = np.moveaxis(golds, axis, -1)[..., None], np.moveaxis(preds, axis, -1)[..., None]
     is_gold, is_pred = golds == np.union1d(golds, preds), preds == np.union1d(golds, preds)  # [..., item, class]
     tp, fp, fn = (is_gold & is_pred).sum(-2), (~is_gold & is_pred).sum(-2), (is_gold & ~is_pred).sum(-2)
@@ -495,7 +484,6 @@ def bootstrap_ci(samples, task: str, metric: str = "acc", n_boot: int = 1000, le
                  seed: int = 0) -> tuple[float, float, float]:
     """(point, low, high): a percentile bootstrap over items (``scipy.stats.bootstrap``): the docs are
     drawn again with replacement ``n_boot`` times and ``metric`` is computed on each draw."""
-    import numpy as np
     from scipy import stats
 
     golds, preds = samples["gold"].to_numpy(), samples["pred_norm" if metric == "acc_norm" else "pred"].to_numpy()
@@ -531,10 +519,6 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
     request's tokens and its log-likelihood (other data or prompts do not match). Returns an
     :class:`EvalResult` with ``.metrics`` and ``.samples`` (a DataFrame, one row per doc).
     """
-    import numpy as np
-    import pandas as pd
-    from tqdm.auto import tqdm
-
     data = load_task(task, source)
     items = build_items(data, n_shot, variant, limit)
     max_len = max_length(model, tokenizer)
@@ -642,8 +626,6 @@ def run_lm_eval(model, tokenizer, tasks: Iterable[str], n_shot: int = 0, limit: 
 def token_logprobs(model, tokenizer, context: str, continuation: str, variant: str = "harness"):
     """Per-token view of one request: each continuation token and its log-probability (they sum to the
     request's log-likelihood). A DataFrame with ``token`` and ``logprob``."""
-    import pandas as pd
-
     ctx, cont = encode_pair(tokenizer, context, continuation, variant)
     return pd.DataFrame({"token": [tokenizer.decode([t]) for t in cont],
                          "logprob": continuation_logprobs(model, ctx, cont, max_length(model, tokenizer))})
