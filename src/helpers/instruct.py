@@ -1,19 +1,15 @@
-"""Instruction datasets opened up: templates, loaders, statistics, near-duplicates (in notebook 03's order).
-
-* **Templates** are data (``data/instruct/templates/*.json``). ``render(record, name)`` returns
-  ``(prompt, answer)``: ``prompt + answer`` is the exact text the model sees, and only ``answer`` carries
-  the loss. ``render_conversation`` does the same for multi-turn chats.
-* **Loading**: ``load(name_or_file)`` reads six schemas into one DataFrame; a malformed record raises
-  :class:`InstructFormatError` naming the file, the line/record and the field.
-* **ROUGE-L and near-duplicates**: :func:`rouge_l` is the textbook LCS table (the idea);
-  :func:`near_duplicates` finds every pair with ROUGE-L >= 0.7 in large data (datasketch MinHash LSH
-  for blocking, rapidfuzz's LCS for exact scores).
-* **Statistics**: verbs/predicates (kiwipiepy for Korean), quality flags, token lengths, the whole
-  report :func:`anatomy`, the self-instruct filter and :func:`sft_checks`; figures and a record browser.
+"""Instruction datasets opened up, in notebook 03's order: prompt templates (data, not code) and
+:func:`render`; :func:`load` for six schemas (errors name file, line and field); ROUGE-L, the textbook
+table :func:`rouge_l` and :func:`near_duplicates` for large data (datasketch MinHash LSH + rapidfuzz
+LCS); verbs/predicates (kiwipiepy), quality flags and the whole report :func:`anatomy`; the
+self-instruct filter, :func:`sft_checks`, the figures and the record browser of notebook 03.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,10 +18,14 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import pandas as pd
 import pydantic
+import yaml
+from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from helpers import env
+from helpers import env, plots
 
 
 def instruct_dir() -> Path:
@@ -69,8 +69,6 @@ def template(name: str) -> dict:
 
 def templates():
     """All templates as a DataFrame (name, kind, description, source, note)."""
-    import pandas as pd
-
     columns = ("name", "kind", "description", "source", "note")
     return pd.DataFrame([{k: t.get(k, "") for k in columns} for t in _templates().values()])
 
@@ -83,14 +81,10 @@ def _text_field(record: Mapping[str, Any], key: str) -> str:
 
 def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
            eos_token: str | None = None) -> tuple[str, str]:
-    """Return ``(prompt, answer)`` for one record.
-
-    ``prompt + answer`` is the exact training text. ``answer`` is the part that carries
-    the loss. Where the template's ``eos`` is true and ``eos_token`` is given, the answer
-    ends with it (the Stanford/KoAlpaca scripts append ``tokenizer.eos_token``); templates
-    whose separator already is an end marker (Vicuna's ``</s>``) have ``eos: false``.
-    The ``*_input`` variant is used when the record's ``input`` is non-empty after strip.
-    """
+    """``(prompt, answer)`` for one record: ``prompt + answer`` is the exact training text and only
+    ``answer`` carries the loss. The ``*_input`` variant is used when ``input`` is not blank. Where the
+    template's ``eos`` is true the answer ends with ``eos_token`` (the Stanford/KoAlpaca scripts append
+    ``tokenizer.eos_token``); Vicuna's separator already is ``</s>``, so its ``eos`` is false."""
     t = template(template_name)
     if "instruction" not in record:
         raise KeyError(f"record has no 'instruction' field (fields: {sorted(record)})")
@@ -138,23 +132,19 @@ def _turn(turn: Any, i: int) -> tuple[str, str]:
     return role, text
 
 
-def render_conversation(turns: Sequence[Any], template_name: str = "vicuna_v1_1",
-                        system: str | None = None) -> list[Segment]:
-    """Render a multi-turn conversation into segments, FastChat ``ADD_COLON_TWO`` style.
+def render_conversation(turns: Sequence[Any], template_name: str = "vicuna_v1_1") -> list[Segment]:
+    """A multi-turn conversation as segments, FastChat ``ADD_COLON_TWO`` style.
 
-    ``turns`` alternate user/assistant, starting with the user (dicts with ``role`` and
-    ``text``/``content``, or ``(role, text)`` pairs; OASST's ``prompter`` counts as user).
-    A trailing user turn yields an open ``"ASSISTANT:"`` for generation. Each assistant
-    reply with its closing ``sep2`` carries the loss; everything else is masked.
-    ``"".join(s.text for s in segments)`` is the exact model input.
+    ``turns`` alternate user/assistant, starting with the user (dicts with ``role`` and ``text``/``content``,
+    or ``(role, text)`` pairs). Each assistant reply with its closing ``sep2`` carries the loss; the rest is
+    masked; a trailing user turn ends in an open ``"ASSISTANT:"`` for generation. The segments' texts
+    joined are the exact model input.
     """
     t = template(template_name)
     if t["kind"] != "conversation":
         raise ValueError(f"template {template_name!r} is kind {t['kind']!r}, not a conversation template")
-    roles = t["roles"]
-    parsed = [_turn(x, i) for i, x in enumerate(turns)]
-    segs = [Segment((t["system"] if system is None else system) + t["sep"], False, "system")]
-    pending = ""
+    roles, parsed = t["roles"], [_turn(x, i) for i, x in enumerate(turns)]
+    segs, pending = [Segment(t["system"] + t["sep"], False, "system")], ""
     for role, text in parsed:
         if role == "user":
             pending += f"{roles['user']}: {text}{t['sep']}{roles['assistant']}:"
@@ -217,23 +207,15 @@ class LoadReport:
     schema: str
     records: int = 0
     rows: int = 0
-    skipped: list = field(default_factory=list)
-
-    def __str__(self) -> str:
-        s = f"{self.file}: schema {self.schema}, {self.records} records -> {self.rows} rows"
-        if self.skipped:
-            s += f", {len(self.skipped)} skipped:\n" + "\n".join(f"  {e}" for e in self.skipped)
-        return s
+    skipped: list = field(default_factory=list)  # the errors, as text
 
 
 _JSON_SPACE = re.compile(r"[ \t\r\n]*")
 
 
 def _json_array(text: str, file: str):
-    """Yield ``(where, record)`` for each element of a top-level JSON array.
-
-    ``json.JSONDecoder.raw_decode`` reads one element at a time, so each record knows its index
-    and first line, and a syntax error names both (``json.loads`` would name only the line)."""
+    """``(where, record)`` for each element of a top-level JSON array, read one at a time with
+    ``json.JSONDecoder.raw_decode`` so that each record and each syntax error names its index and line."""
     decoder = json.JSONDecoder()
     pos = _JSON_SPACE.match(text).end()
     if not text.startswith("[", pos):
@@ -261,13 +243,8 @@ def _json_array(text: str, file: str):
 def _read_records(path: Path) -> list[tuple[str, Any]]:
     """``[(where, record)]`` from a JSON array, JSONL or Parquet file."""
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pandas as pd
-
-        def plain(v):  # Parquet lists arrive as numpy arrays
-            return v.tolist() if hasattr(v, "tolist") else v
-
-        return [(f"row {i}", {k: plain(v) for k, v in rec.items()})
+    if suffix == ".parquet":  # its lists arrive as numpy arrays
+        return [(f"row {i}", {k: v.tolist() if hasattr(v, "tolist") else v for k, v in rec.items()})
                 for i, rec in enumerate(pd.read_parquet(path).to_dict("records"))]
     text = path.read_text(encoding="utf-8")
     if suffix == ".json" or (suffix != ".jsonl" and text.lstrip().startswith("[")):
@@ -308,54 +285,46 @@ def _check_record(rec: Any, schema: str, file: str, where: str) -> None:
         raise InstructFormatError(file, where, name, message) from None
 
 
-def _rows(recs: list[tuple[str, dict]], schema: str) -> list[dict]:
-    """One row per example: ``instruction, input, output``, the source's own fields, ``src_where``."""
+def _rows(recs: list[tuple[str, dict]], schema: str, file: str, skip) -> list[dict]:
+    """One row per example: ``instruction, input, output``, the source's own fields, ``src_where``. OASST1's
+    flat messages give a row per (prompter message, assistant reply); a message whose parent is not in the
+    file goes to ``skip(error)``, which raises or records it."""
+    by_id = {r["message_id"]: r for _, r in recs} if schema == "oasst1" else {}
     rows = []
     for where, r in recs:
-        if schema == "self_instruct":  # one row per instance
+        if schema == "oasst1":
+            if r["parent_id"] is not None and r["parent_id"] not in by_id:
+                skip(InstructFormatError(file, where, "parent_id", f"{r['parent_id']!r} is not a message_id "
+                                         "in this file"))
+            elif r["role"] == "assistant" and r["parent_id"] is not None:
+                depth, p = 0, r
+                while p["parent_id"] in by_id:
+                    p, depth = by_id[p["parent_id"]], depth + 1
+                rows.append({"instruction": by_id[r["parent_id"]]["text"], "input": "", "output": r["text"],
+                             "lang": r["lang"], "rank": r.get("rank"), "message_tree_id": r["message_tree_id"],
+                             "message_id": r["message_id"], "parent_id": r["parent_id"], "depth": depth,
+                             "src_where": where})
+        elif schema == "self_instruct":  # one row per instance
             rows += [{"instruction": r["instruction"], "input": it["input"], "output": it["output"],
                       "id": r["id"], "name": r["name"], "is_classification": r["is_classification"],
                       "instance": j, "src_where": where} for j, it in enumerate(r["instances"])]
-            continue
-        if schema == "dolly":
-            r = {"instruction": r["instruction"], "input": r["context"], "output": r["response"],
-                 "category": r["category"]}
-        rows.append({"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"],
-                     **{k: v for k, v in r.items() if k not in ("instruction", "input", "output")},
-                     "src_where": where})
-    return rows
-
-
-def _oasst_rows(recs: list[tuple[str, dict]], file: str, skip) -> list[dict]:
-    """OASST1 flat messages -> one row per (prompter message, assistant reply); a message whose
-    parent is not in the file goes to ``skip(error)``, which raises or records it."""
-    by_id = {r["message_id"]: r for _, r in recs}
-    rows = []
-    for where, r in recs:
-        if r["parent_id"] is not None and r["parent_id"] not in by_id:
-            skip(InstructFormatError(file, where, "parent_id", f"{r['parent_id']!r} is not a message_id in this file"))
-        elif r["role"] == "assistant" and r["parent_id"] is not None:
-            depth, p = 0, r
-            while p["parent_id"] in by_id:
-                p, depth = by_id[p["parent_id"]], depth + 1
-            rows.append({"instruction": by_id[r["parent_id"]]["text"], "input": "", "output": r["text"],
-                         "lang": r["lang"], "rank": r.get("rank"), "message_tree_id": r["message_tree_id"],
-                         "message_id": r["message_id"], "parent_id": r["parent_id"], "depth": depth,
+        else:
+            if schema == "dolly":
+                r = {"instruction": r["instruction"], "input": r["context"], "output": r["response"],
+                     "category": r["category"]}
+            rows.append({"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"],
+                         **{k: v for k, v in r.items() if k not in ("instruction", "input", "output")},
                          "src_where": where})
     return rows
 
 
 @cache
 def _sources() -> dict:
-    import yaml
-
     return yaml.safe_load((instruct_dir() / "sources.yaml").read_text(encoding="utf-8"))
 
 
 def sources():
     """Known dataset names with their sample file, hub source, pinned revision and note."""
-    import pandas as pd
-
     return pd.DataFrame([{"name": k, **v} for k, v in _sources().items()])
 
 
@@ -387,21 +356,14 @@ def _records_of(source, profile, revision) -> tuple[str, list, str | None]:
 
 def load(source: str | Path, schema: str | None = None, *, profile: str | None = None,
          revision: str | None = None, skip_errors: bool = False):
-    """Load an instruction dataset into one normalized DataFrame.
+    """An instruction dataset as one DataFrame: ``instruction, input, output`` (Dolly's context/response and
+    OASST's prompter/assistant pairs mapped onto them), the source's own fields, ``src_where`` (its line or record).
 
-    ``source`` is a file (JSON array, JSONL or Parquet) or a known name (see
-    :func:`sources`): in the tiny profile a name reads our sample in ``data/instruct``,
-    in the real profile the same name reads the real dataset from the hub at its pinned
-    revision. The schema is detected from the first record unless given.
-
-    Columns: ``instruction``, ``input``, ``output`` (Dolly's ``context``/``response`` and
-    OASST's prompter/assistant texts are mapped onto them), then the source's own fields,
-    then ``src_where`` (line or record of the source). Malformed records raise
-    :class:`InstructFormatError`; with ``skip_errors=True`` they are skipped and listed in
-    ``df.attrs["load_report"]`` (a :class:`LoadReport`, always present).
+    ``source`` is a file (JSON array, JSONL or Parquet) or a known name (:func:`sources`): our sample in
+    the tiny profile, the real dataset at its pinned revision in the real one. The schema is detected from
+    the first record unless given. Malformed records raise :class:`InstructFormatError`; with
+    ``skip_errors=True`` they are listed in ``df.attrs["load_report"]`` (a :class:`LoadReport`) instead.
     """
-    import pandas as pd
-
     label, recs, known_schema = _records_of(source, profile, revision)
     schema = schema or known_schema
     if schema is None:
@@ -425,7 +387,7 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
             skip(e)
         else:
             good.append((where, r))
-    rows = _oasst_rows(good, label, skip) if schema == "oasst1" else _rows(good, schema)
+    rows = _rows(good, schema, label, skip)
     df = pd.DataFrame(rows, columns=None if rows else ["instruction", "input", "output", "src_where"])
     report.rows = len(df)
     df.attrs.update(load_report=report, schema=schema, source=label)
@@ -434,12 +396,9 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
 
 def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, profile: str | None = None,
                   revision: str | None = None) -> list[list[dict]]:
-    """OASST1 trees as conversations (lists of ``{"role", "text"}``) for the Vicuna renderer.
-
-    From each root prompt follow the best-ranked reply (lowest ``rank``) and the first
-    prompter follow-up, so one tree gives one thread; ``best_only=False`` gives every
-    root-to-leaf path. Roots without any reply give no thread.
-    """
+    """OASST1 trees as conversations (lists of ``{"role", "text"}``) for :func:`render_conversation`: from
+    each root prompt the best-ranked reply (lowest ``rank``) and the first follow-up, one thread per tree;
+    ``best_only=False`` gives every root-to-leaf path. Roots without a reply give none."""
     label, recs, _ = _records_of(source, profile, revision)
     for where, r in recs:
         _check_record(r, "oasst1", label, where)
@@ -464,21 +423,15 @@ _WORD = re.compile(r"\w+")
 
 
 def rouge_tokens(text: str) -> list[str]:
-    """Lower-cased ``\\w+`` tokens (Unicode-aware, so Hangul words survive).
-
-    rouge-score's default tokenizer keeps only ``[a-z0-9]``, which would erase Korean;
-    for ASCII text the two agree.
-    """
+    """Lower-cased ``\\w+`` tokens: rouge-score's default tokenizer keeps only ``[a-z0-9]``, which would
+    erase Korean; for ASCII text the two agree."""
     return _WORD.findall(text.lower())
 
 
 def rouge_l(a: str | Sequence[str], b: str | Sequence[str]) -> float:
-    """ROUGE-L F1 between two texts (or token lists), the textbook LCS table.
-
-    ``F = 2 * LCS / (len(a) + len(b))`` — precision and recall are LCS/len, and their
-    harmonic mean reduces to this. Kept deliberately plain; :func:`near_duplicates` gets the
-    same numbers from rapidfuzz's LCS (C++, bit-parallel), which is hundreds of times faster.
-    """
+    """ROUGE-L F1 of two texts (or token lists) with the textbook LCS table: precision and recall are
+    LCS/len, so their harmonic mean is ``2 * LCS / (len(a) + len(b))``. Deliberately plain; :func:`near_duplicates`
+    gets the same floats from rapidfuzz's LCS (C++, bit-parallel), hundreds of times faster."""
     x = rouge_tokens(a) if isinstance(a, str) else list(a)
     y = rouge_tokens(b) if isinstance(b, str) else list(b)
     if not x or not y:
@@ -489,8 +442,7 @@ def rouge_l(a: str | Sequence[str], b: str | Sequence[str]) -> float:
         for j, yj in enumerate(y):
             cur.append(prev[j] + 1 if xi == yj else max(prev[j + 1], cur[j]))
         prev = cur
-    lcs = prev[-1]
-    return 2 * lcs / (len(x) + len(y))
+    return 2 * prev[-1] / (len(x) + len(y))  # prev[-1] is the LCS length
 
 
 def _rouge_l_fast(x: list[str], y: list[str]) -> float:
@@ -499,12 +451,9 @@ def _rouge_l_fast(x: list[str], y: list[str]) -> float:
 
 
 def jaccard_floor(threshold: float) -> float:
-    """Smallest Jaccard similarity of the tagged token multisets of two texts whose
-    ROUGE-L F1 reaches ``threshold``: ``t / (2 - t)`` (0.538 for 0.7).
-
-    ``F = 2 L / (m + n) >= t`` and the multiset overlap ``O >= L`` give
-    ``J = O / (m + n - O) >= (t/2) / (1 - t/2)``.
-    """
+    """Smallest Jaccard similarity of the tagged token multisets of two texts whose ROUGE-L F1 reaches
+    ``threshold`` t: ``F = 2 L / (m + n) >= t`` and the multiset overlap ``O >= L`` give
+    ``J = O / (m + n - O) >= t / (2 - t)`` (0.538 for 0.7)."""
     return threshold / (2 - threshold)
 
 
@@ -533,33 +482,23 @@ ALL_PAIRS_UP_TO = 3000  # distinct texts; above this "auto" blocks with MinHash 
 
 def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = "auto",
                     seed: int = 0, bands: int = 40, rows: int = 3) -> Duplicates:
-    """All pairs with ROUGE-L F1 >= ``threshold`` (self-instruct's filter uses 0.7).
+    """All pairs with ROUGE-L F1 >= ``threshold`` (self-instruct's filter uses 0.7), in three steps:
 
-    1. **Exact duplicates short-circuit**: texts with identical token sequences are grouped
-       (score 1.0) and only the first of each group goes on.
-    2. **Blocks.** ``"all_pairs"``: one block with every distinct text (exact, quadratic).
-       ``"minhash"``: MinHash LSH. Each text's set of *tagged* words (``"the 0"``, ``"the 1"``
-       for a second "the", so the set keeps the multiset) gets a ``datasketch`` MinHash of
-       ``bands * rows`` permutations; texts whose signatures agree on all ``rows`` values of a
-       band share that band's block. A pair with ROUGE-L >= t has a Jaccard similarity of at
-       least ``jaccard_floor(t)`` (0.538 for 0.7) and shares some block with probability
-       ``lsh_recall(J, bands, rows)``: 0.9989 at the floor for 40 x 3, 1.0000 at J = 0.7.
-    3. **Exact scores**: rapidfuzz's LCS of the token lists and ``F = 2 LCS / (m + n)``, the
-       same formula (and floats) as :func:`rouge_l`. Buckets of up to 8 texts give their pairs
-       (each pair once, however many bands propose it); larger buckets are scored whole, all
-       pairs at once with ``process.cdist``.
+    1. Texts with identical tokens are exact duplicates (score 1.0); only the first of each goes on.
+    2. Blocks. ``"all_pairs"``: one block of every distinct text. ``"minhash"``: LSH over a ``datasketch``
+       MinHash (``bands * rows`` permutations) of each text's *tagged* words ("the 0", "the 1" for a second
+       "the": the set keeps the multiset); texts whose signatures agree on a whole band share its bucket.
+       A pair with ROUGE-L >= t has Jaccard >= ``jaccard_floor(t)`` (0.538 for 0.7) and shares a bucket
+       with probability ``lsh_recall(J, bands, rows)``: 0.9989 at that floor for 40 x 3, 1.0000 at 0.7.
+    3. Exact scores from rapidfuzz's LCS, the formula (and floats) of :func:`rouge_l`: the pairs of buckets
+       of up to 8 texts once each, larger buckets whole with ``process.cdist``.
 
-    ``"auto"`` scans all pairs up to ``ALL_PAIRS_UP_TO`` distinct texts, MinHash above.
-    The buckets are formed with numpy from the datasketch signatures: datasketch's own
-    ``MinHashLSH`` index does the same with one Python call per text and band, about 15 s
-    for 50,000 texts (``bench/anatomy.py``'s target is 20 s for the whole report).
+    ``"auto"`` scans all pairs up to ``ALL_PAIRS_UP_TO`` distinct texts. The buckets come from the signatures
+    with numpy: datasketch's ``MinHashLSH`` index makes one Python call per text and band (about 15 s for
+    50,000 texts; ``bench/anatomy.py``'s target is 20 s for the whole report).
     """
-    import numpy as np
-    import pandas as pd
-
     toks = [rouge_tokens(t) if isinstance(t, str) else [] for t in texts]
-    first: dict[tuple, int] = {}
-    found: dict[tuple[int, int], float] = {}
+    first, found = {}, {}  # token tuple -> first row; (i, j) -> rouge_l
     for i, t in enumerate(toks):
         if t and (r := first.setdefault(tuple(t), i)) != i:
             found[r, i] = 1.0
@@ -590,7 +529,6 @@ def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, ro
     """MinHash LSH blocking. Returns ``(pairs, big_blocks)``: the distinct pairs of ``ids``
     that share a bucket of at most ``small`` texts in some band (a list of ``(i, j)``, i < j), and
     the buckets of more texts (arrays of ``ids``), which are scored as whole blocks."""
-    import numpy as np
     from datasketch import MinHash
 
     def tagged(tokens):
@@ -624,9 +562,6 @@ def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, ro
 def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
     """``{(i, j): rouge_l}`` for every pair ``i < j`` of the row ids in ``block`` that reaches
     ``threshold``: rapidfuzz's LCS of all pairs (``cdist``), ``chunk`` rows at a time."""
-    import numpy as np
-    from rapidfuzz import process
-
     block = np.sort(block)
     seqs = [toks[i] for i in block]
     lens = np.array([len(t) for t in seqs])
@@ -643,13 +578,13 @@ def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
 _HANGUL = re.compile(r"[가-힣]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _EN_FILLERS = {"please", "kindly", "now", "also", "then", "just", "so"}
-_EN_QUESTION = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are",
-                "was", "were", "do", "does", "did", "can", "could", "would", "should", "will",
-                "shall", "may", "might", "has", "have", "had", "if", "in", "on", "at", "based"}
-_EN_SKIP = {"a", "an", "the", "this", "these", "that", "those", "some", "any", "following", "given",
-            "me", "us", "my", "your", "our", "one", "two", "three", "four", "five", "ten", "short",
-            "simple", "new", "quick", "brief", "good", "list", "of", "to", "for", "in", "with",
-            "and", "or", "each", "every", "all", "more", "few", "several", "everyday", "first"}
+_EN_QUESTION = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were",
+                "do", "does", "did", "can", "could", "would", "should", "will", "shall", "may", "might", "has",
+                "have", "had", "if", "in", "on", "at", "based"}
+_EN_SKIP = {"a", "an", "the", "this", "these", "that", "those", "some", "any", "following", "given", "me", "us",
+            "my", "your", "our", "one", "two", "three", "four", "five", "ten", "short", "simple", "new", "quick",
+            "brief", "good", "list", "of", "to", "for", "in", "with", "and", "or", "each", "every", "all", "more",
+            "few", "several", "everyday", "first"}
 
 
 def lang_of(text: str) -> str:
@@ -659,15 +594,11 @@ def lang_of(text: str) -> str:
 
 
 def english_verb(instruction: str) -> tuple[str, str]:
-    """``(verb, object)`` of an English instruction by a documented heuristic.
-
-    Imperatives start with their verb ("Summarize the text" -> summarize/text): skip
-    fillers ("please"), take the first word as the verb and the next word that is not a
-    determiner, number or filler adjective as its object. Questions ("What is ...",
-    "Is the ...") get verb ``"(question)"`` and the question word as object. The
-    self-instruct paper used a full constituency parser (Berkeley Neural Parser); this is
-    a cheap stand-in that misreads e.g. "Name" used as a noun.
-    """
+    """``(verb, object)`` of an English instruction, by a heuristic: imperatives start with their verb
+    ("Please summarize the text" -> summarize/text: fillers skipped, the object is the next word that is not a
+    determiner, number or filler adjective); questions ("What is ...", "Is the ...") give ``"(question)"`` and
+    the question word. The self-instruct paper used a constituency parser (Berkeley Neural Parser); this
+    cheap stand-in misreads e.g. "Name" used as a noun."""
     words = [w.lower() for w in _LATIN_WORD.findall(instruction)]
     while words and words[0] in _EN_FILLERS:
         words = words[1:]
@@ -692,8 +623,12 @@ _PRED = ("VV", "VA", "XSV", "XSA", "VCP", "VCN")
 _NOUN = ("NNG", "NNP", "NP", "NR", "XR", "SL", "SN")
 
 
-def _korean_from_tokens(toks: Sequence) -> tuple[str, str]:
-    """``(predicate, object)`` from Kiwi morphemes: see :func:`korean_predicate`."""
+def korean_predicate(instruction: str | Sequence) -> tuple[str, str]:
+    """``(predicate, object)`` of a Korean instruction (or its Kiwi morphemes) with kiwipiepy. Korean is
+    head-final: the main predicate is the last verb/adjective/copula morpheme (auxiliaries such as 주다 in
+    "설명해 주세요" are skipped), noun + 하다 verbs kept whole ("번역하다"); the object is the noun before the
+    last 을/를."""
+    toks = _kiwi().tokenize(instruction) if isinstance(instruction, str) else instruction
     tags = [t.tag.split("-")[0] for t in toks]  # "VV-R" (regular verb) -> "VV"
     p = next((k for k in range(len(toks) - 1, -1, -1) if tags[k] in _PRED), None)
     if p is None:
@@ -711,25 +646,11 @@ def _korean_from_tokens(toks: Sequence) -> tuple[str, str]:
     return verb, obj
 
 
-def korean_predicate(instruction: str) -> tuple[str, str]:
-    """``(predicate, object)`` of a Korean instruction with kiwipiepy.
-
-    Korean is head-final, so the main predicate is the last verb/adjective/copula morpheme
-    (auxiliaries such as 주다 in "설명해 주세요" are skipped). Noun + 하다 verbs are kept
-    whole ("번역하다"). The object is the noun before the last object marker (을/를).
-    """
-    return _korean_from_tokens(_kiwi().tokenize(instruction))
-
-
 def _kiwi_words(words: list[str]) -> list[list]:
-    """Kiwi morphemes of each eojeol in ``words`` (no spaces inside), from ONE call on the
-    newline-joined list: Kiwi's per-call overhead dominates for short strings (one call on
-    1,000 eojeols is ~15x faster than the list API). Morphemes go back to their eojeol by
-    character offset. Kiwi may read neighbouring lines as context (e.g. 주 in a separate
-    "주세요" becomes the auxiliary VX); the predicate logic does not depend on that."""
-    import bisect
-    import itertools
-
+    """Kiwi morphemes of each eojeol in ``words`` from ONE call on the newline-joined list (Kiwi's per-call
+    overhead dominates for short strings: ~15x faster than its list API), sent back by character offset.
+    Kiwi may read neighbouring lines as context (주 of a lone "주세요" becomes the auxiliary VX); the
+    predicate logic does not depend on that."""
     starts = list(itertools.accumulate((len(w) + 1 for w in words[:-1]), initial=0))
     out: list[list] = [[] for _ in words]
     for tok in _kiwi().tokenize("\n".join(words)) if words else []:
@@ -738,18 +659,13 @@ def _kiwi_words(words: list[str]) -> list[list]:
 
 
 def instruction_verbs(instructions: Sequence[str]):
-    """DataFrame ``lang, verb, object`` for each instruction.
-
-    Korean is head-final: the main predicate and its object sit in the last few eojeols. Each
-    distinct eojeol of those tails is analysed once (one batched Kiwi call, :func:`_kiwi_words`)
-    and a text's tail is the concatenation of its eojeols' morphemes."""
-    import pandas as pd
-
+    """DataFrame ``lang, verb, object`` for each instruction. A Korean predicate and its object sit in the
+    last few eojeols: each distinct eojeol of those tails is analysed once (:func:`_kiwi_words`)."""
     langs = {u: lang_of(u) for u in dict.fromkeys(instructions)}
     tails = {u: u.split()[-_KO_TAIL:] for u, lang in langs.items() if lang == "ko"}
     words = list(dict.fromkeys(w for tail in tails.values() for w in tail))
     morphs = dict(zip(words, _kiwi_words(words)))
-    out = {u: _korean_from_tokens([m for w in tails[u] for m in morphs[w]]) if lang == "ko" else english_verb(u)
+    out = {u: korean_predicate([m for w in tails[u] for m in morphs[w]]) if lang == "ko" else english_verb(u)
            for u, lang in langs.items()}
     return pd.DataFrame([(langs[x], *out[x]) for x in instructions], columns=["lang", "verb", "object"])
 
@@ -775,8 +691,6 @@ def untranslated_english(text: str) -> bool:
 def quality_flags(df, *, short_chars: int = 8, lang: str | None = None):
     """Boolean flags per row: empty_input, empty_output, short_output, stray_markup,
     untranslated (only for Korean data), echo (output repeats the instruction)."""
-    import pandas as pd
-
     ins = df["instruction"].fillna("").astype(str)
     inp = df["input"].fillna("").astype(str) if "input" in df else pd.Series("", index=df.index)
     out = df["output"].fillna("").astype(str)
@@ -824,7 +738,6 @@ class Anatomy:
     verbs: Any          # per row: lang, verb, object
     duplicates: Duplicates
     flags: Any          # per row booleans (+ near_duplicate)
-    seconds: dict       # wall seconds per stage
 
     def verb_counts(self, top: int = 20, per_verb: int = 4):
         """The ``top`` verbs and their ``per_verb`` most common objects (the sunburst data)."""
@@ -836,44 +749,24 @@ class Anatomy:
 
     def summary(self):
         """One column of headline numbers."""
-        import pandas as pd
-
-        s = dict(self.counts)
-        s["empty_input_share"] = round(float(self.flags["empty_input"].mean()), 3)
-        for col in ("chars_output", "tokens_output"):
-            if col in self.lengths:
-                s[f"median_{col}"] = float(self.lengths[col].median())
-        s["near_duplicate_rows"] = self.duplicates.n_duplicate_rows
-        for f in ("short_output", "stray_markup", "untranslated", "empty_output"):
-            s[f"flag_{f}"] = int(self.flags[f].sum())
-        s["distinct_verbs"] = int(self.verbs["verb"].nunique())
-        return pd.Series(s, name=self.name)
+        medians = {f"median_{c}": float(self.lengths[c].median()) for c in ("chars_output", "tokens_output")
+                   if c in self.lengths}
+        flags = {f"flag_{f}": int(self.flags[f].sum()) for f in ("short_output", "stray_markup", "untranslated",
+                                                                 "empty_output")}
+        return pd.Series({**self.counts, "empty_input_share": round(float(self.flags["empty_input"].mean()), 3),
+                          **medians, "near_duplicate_rows": self.duplicates.n_duplicate_rows, **flags,
+                          "distinct_verbs": int(self.verbs["verb"].nunique())}, name=self.name)
 
 
 def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "instruction",
             threshold: float = 0.7, short_chars: int = 8, verbs: bool = True, clock=None) -> Anatomy:
-    """The whole report: counts, empty inputs, lengths (characters, and tokens of
-    ``tokenizer`` if given), verbs/predicates, ROUGE-L near-duplicates on ``dup_field``
-    and quality flags. ``seconds`` holds the wall time of each stage. ``clock(stage)``, if
-    given, is a context manager entered around each stage (``bench/anatomy.py`` passes one
-    that also records CPU time and peak memory)."""
-    import contextlib
-    import time
-
-    import pandas as pd
-
+    """The whole report: counts, empty inputs, lengths (characters, and tokens of ``tokenizer`` if given),
+    verbs/predicates, ROUGE-L near-duplicates on ``dup_field`` and quality flags. ``clock(stage)``, if given,
+    is a context manager entered around each stage (``bench/anatomy.py`` times the stages with it)."""
     for col in ("instruction", "output"):
         if col not in df:
             raise KeyError(f"anatomy needs column {col!r}; got {list(df.columns)} (use load())")
-    seconds: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def stage(label: str):
-        start = time.perf_counter()
-        with clock(label) if clock else contextlib.nullcontext():
-            yield
-        seconds[label] = time.perf_counter() - start
-
+    stage = clock or (lambda label: contextlib.nullcontext())
     df = df.reset_index(drop=True)
     if "input" not in df:
         df = df.assign(input="")
@@ -896,14 +789,11 @@ def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "in
         flags["near_duplicate"] = dups.dup_of.values >= 0
         counts = {"rows": len(df), "unique_instructions": int(df["instruction"].nunique()),
                   "with_input": int((~flags["empty_input"]).sum())}
-    seconds["total"] = sum(seconds.values())
-    return Anatomy(name or df.attrs.get("source", "dataset"), lang, counts, lengths, vb, dups, flags, seconds)
+    return Anatomy(name or df.attrs.get("source", "dataset"), lang, counts, lengths, vb, dups, flags)
 
 
 def summary_table(*reports: Anatomy):
     """Side-by-side headline numbers of several :class:`Anatomy` reports (one column each)."""
-    import pandas as pd
-
     return pd.concat([r.summary() for r in reports], axis=1)
 
 
@@ -911,7 +801,6 @@ def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int
                seed: int = 0) -> dict:
     """Median of ``column`` in ``b`` minus in ``a``, with a 95 % percentile bootstrap interval
     (``scipy.stats.bootstrap``, each sample resampled on its own)."""
-    import numpy as np
     from scipy import stats
 
     x = a.lengths[column].to_numpy(dtype=float)
@@ -933,16 +822,11 @@ SELF_INSTRUCT_SOURCE = "https://github.com/yizhongw/self-instruct (self_instruct
 
 def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, min_words: int = 3,
                          max_words: int = 150):
-    """Run self-instruct's filter stages over ``instructions`` in order, as new candidates
-    entering a task pool. Stages (first failing one is recorded): ``length`` (fewer than
-    ``min_words`` or more than ``max_words`` words), ``blacklist`` (a word that an LM cannot
-    act on: image, graph, file, draw, ...), ``punctuation`` (starts with punctuation),
-    ``non_ascii`` (starts with a non-ASCII character), ``rouge`` (ROUGE-L >= ``threshold``
-    with an instruction already kept); otherwise ``kept``. Returns a DataFrame
-    ``instruction, stage, max_rouge, closest``. Stage list and word list follow the
-    self-instruct code (``SELF_INSTRUCT_SOURCE``)."""
-    import pandas as pd
-
+    """Self-instruct's filter stages (its code, ``SELF_INSTRUCT_SOURCE``) over ``instructions`` in order, as
+    candidates entering a task pool; the first failing stage is recorded: ``length`` (not ``min_words`` to
+    ``max_words`` words), ``blacklist`` (a word an LM cannot act on: image, graph, file, draw, ...),
+    ``punctuation`` / ``non_ascii`` (the first character), ``rouge`` (ROUGE-L >= ``threshold`` with an
+    instruction already kept), else ``kept``. DataFrame ``instruction, stage, max_rouge, closest``."""
     kept: list[tuple[list[str], str]] = []  # (tokens, text) of the pool
     rows = []
     for text in instructions:
@@ -978,24 +862,19 @@ def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0,
     (3) **clean** — share of near-duplicate rows and of rows with markup or translation flags.
     The thresholds are our teaching defaults (parameters), not published cut-offs.
     Returns a DataFrame ``condition, measure, value, limit, ok``."""
-    import pandas as pd
-
-    n = max(1, report.counts["rows"])
-    f = report.flags
-    distinct = report.verbs.loc[report.verbs["verb"] != "(none)", "verb"].nunique() * 100 / n
-    median_out = float(report.lengths["chars_output"].median())
-    short = float((f["short_output"] | f["empty_output"]).mean())
-    dup = float(f["near_duplicate"].mean())
-    dirty = float((f["stray_markup"] | f["untranslated"]).mean())
-    rows = [
-        ("1 diverse", "distinct verbs per 100 rows", distinct, f">= {min_distinct_verbs_per_100:g}",
-         distinct >= min_distinct_verbs_per_100),
-        ("2 faithful", "median answer chars", median_out, f">= {min_median_output_chars}",
-         median_out >= min_median_output_chars),
-        ("2 faithful", "short or empty answer share", short, f"<= {max_short_share:g}", short <= max_short_share),
-        ("3 clean", "near-duplicate row share", dup, f"<= {max_duplicate_share:g}", dup <= max_duplicate_share),
-        ("3 clean", "markup/translation flag share", dirty, f"<= {max_flag_share:g}", dirty <= max_flag_share),
+    f, verbs = report.flags, report.verbs["verb"]
+    checks = [  # condition, measure, value, ">=" or "<=", limit
+        ("1 diverse", "distinct verbs per 100 rows", verbs[verbs != "(none)"].nunique() * 100 / max(1, len(f)),
+         ">=", min_distinct_verbs_per_100),
+        ("2 faithful", "median answer chars", report.lengths["chars_output"].median(), ">=", min_median_output_chars),
+        ("2 faithful", "short or empty answer share", (f["short_output"] | f["empty_output"]).mean(), "<=",
+         max_short_share),
+        ("3 clean", "near-duplicate row share", f["near_duplicate"].mean(), "<=", max_duplicate_share),
+        ("3 clean", "markup/translation flag share", (f["stray_markup"] | f["untranslated"]).mean(), "<=",
+         max_flag_share),
     ]
+    rows = [(c, m, float(v), f"{op} {limit:g}", bool(v >= limit if op == ">=" else v <= limit))
+            for c, m, v, op, limit in checks]
     out = pd.DataFrame(rows, columns=["condition", "measure", "value", "limit", "ok"])
     out["value"] = out["value"].round(3)
     out.insert(0, "dataset", report.name)
@@ -1009,8 +888,6 @@ LENGTH_TITLES = {"chars_output": "답 길이 (문자)", "tokens_output": "답 �
 def length_figure(*reports: Anatomy, columns: Sequence[str] = ("chars_output", "tokens_output")):
     """Histograms of answer lengths, one outline per report and one panel per column."""
     import matplotlib.pyplot as plt
-
-    from helpers import plots
 
     plots.use_korean_font()
     fig, axes = plt.subplots(1, len(columns), figsize=(5 * len(columns), 3.2), dpi=72, squeeze=False)
@@ -1026,8 +903,6 @@ def length_figure(*reports: Anatomy, columns: Sequence[str] = ("chars_output", "
 def verb_figure(report: Anatomy, top: int = 10, per_verb: int = 3, title: str | None = None):
     """Sunburst of the ``top`` verbs/predicates and their most common objects (plotly)."""
     import plotly.express as px
-
-    from helpers import plots
 
     fig = px.sunburst(report.verb_counts(top=top, per_verb=per_verb), path=["verb", "object"], values="n",
                       title=title or f"{report.name}: 술어(동사)와 목적어")
