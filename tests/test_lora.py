@@ -70,9 +70,10 @@ def test_truncation_inside_prompt_drops_the_example(tok, rows):
         lora.build_dataset(df, tok, cutoff_len=3)
     ds = lora.build_dataset(rows.head(10), tok, cutoff_len=60)
     assert ds.stats["examples"] + ds.stats["dropped_no_answer"] == 10
-    assert all(ex["n_answer"] > 0 for ex in ds.examples)
+    assert all(any(label != -100 for label in ex["labels"]) for ex in ds)
+    assert ds.stats["answer_tokens"] == sum(label != -100 for ex in ds for label in ex["labels"])
     with pytest.raises(ValueError):
-        lora.tokenize_example("a", "b", tok, cutoff_len=0)
+        lora.tokenize_segments([("a", False), ("b", True)], tok, cutoff_len=0)
 
 
 def test_conversation_masked_per_assistant_turn(tok):
@@ -192,17 +193,16 @@ def test_precision_choices():
         lora.resolve_precision("int8", CPU)
 
 
-def test_qlora_needs_cuda_on_this_machine(tmp_path):
-    with pytest.raises(lora.HardwareError, match="CUDA"):
-        lora.check_quantization("qlora", CPU)
-    lora.check_quantization("lora", CPU)
-    if env.hardware().device != "cuda":
-        cfg = lora.recipe("tiny", method="qlora", output_dir=str(tmp_path / "q"))
-        with pytest.raises(lora.HardwareError, match="bitsandbytes.*CUDA|CUDA"):
-            lora.train(cfg)
-        cfg = lora.recipe("tiny", precision="bf16", output_dir=str(tmp_path / "b"))
-        with pytest.raises(lora.HardwareError, match="no bfloat16"):
-            lora.train(cfg, hw=T4)
+def test_qlora_needs_cuda_and_a_known_method(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="method"):
+        lora.recipe("tiny", method="qlor")
+    monkeypatch.setattr(env, "hardware", lambda: CPU)
+    cfg = lora.recipe("tiny", method="qlora", output_dir=str(tmp_path / "q"))
+    with pytest.raises(env.ProfileError, match="4bit quantization needs CUDA.*LoRA instead of QLoRA"):
+        lora.train(cfg)
+    cfg = lora.recipe("tiny", precision="bf16", output_dir=str(tmp_path / "b"))
+    with pytest.raises(lora.HardwareError, match="no bfloat16"):
+        lora.train(cfg, hw=T4)
 
 
 def test_checkpoints_never_in_the_repo():

@@ -32,9 +32,9 @@ def _tiny_configs():
 def test_count_from_config_values_matches_the_published_size(model_id):
     s = zoo.spec(model_id)
     shape = memory.shape(model_id)
-    assert shape["model_type"] == s.family
-    assert shape["source"].startswith(f"https://huggingface.co/{s.hub_id}/blob/")
-    assert shape["source"].endswith("/config.json")
+    assert shape.model_type == s.family
+    assert shape.source.startswith(f"https://huggingface.co/{s.hub_id}/blob/")
+    assert shape.source.endswith("/config.json")
     count = memory.parameters(model_id)
     assert count.total / 1e9 == pytest.approx(s.params_b, rel=0.02), f"{model_id}: {count.total:,}"
     assert 0.5 < count.quantizable / count.total < 1
@@ -167,10 +167,10 @@ def test_memory_grows_with_the_sequence_length(method):
 
 
 def test_the_usable_memory_is_one_number():
-    share = memory.facts()["usable_share"]
+    share = memory.facts().usable_share
     for gpu, row in memory.gpus().items():
-        assert memory.usable_gib(gpu) == row["memory_gib"] * share
-        assert row["source"].startswith("https://www.nvidia.com/")
+        assert memory.usable_gib(gpu) == row.memory_gib * share
+        assert row.source.startswith("https://www.nvidia.com/")
     assert f"{share:.0%}" in memory.assumptions() and "16 bytes per parameter" in memory.assumptions()
 
 
@@ -269,16 +269,22 @@ def test_malformed_facts_name_file_line_and_field(tmp_path):
     with pytest.raises(memory.MemoryFactsError) as err:
         memory._read_facts(str(bad), 0.0)
     msg = str(err.value)
-    assert str(bad) in msg and "line 16" in msg and "broken" in msg and "num_hidden_layers" in msg
-    bad.write_text(bad.read_text().replace("hidden_size: 64.5", "hidden_size: 64.5\n" + textwrap.indent(
+    assert f"{bad}, line 18, models / broken, field 'hidden_size': Input should be a valid integer" in msg
+    assert f"{bad}, line 16, models / broken, field 'num_hidden_layers': Field required" in msg
+    fixed = "hidden_size: 0\n" + textwrap.indent(
         "num_hidden_layers: 2\nnum_attention_heads: 4\nnum_key_value_heads: null\nintermediate_size: null\n"
-        "vocab_size: 100\ntie_word_embeddings: null\nmax_position_embeddings: null\nsource: x\n", "    ")))
-    with pytest.raises(memory.MemoryFactsError, match="line 16.*'hidden_size': expected a positive integer"):
+        "vocab_size: 100\ntie_word_embeddings: null\nmax_position_embeddings: null\nsource: x\n", "    ")
+    bad.write_text(bad.read_text().replace("0.93", "1.5").replace("hidden_size: 64.5\n", fixed))
+    with pytest.raises(memory.MemoryFactsError) as err:
         memory._read_facts(str(bad), 1.0)
+    assert str(err.value).splitlines() == [
+        f"{bad}, line 1, field 'usable_share': Input should be less than or equal to 1, got 1.5",
+        f"{bad}, line 18, models / broken, field 'hidden_size': Input should be greater than 0, got 0"]
 
 
 def test_a_registry_model_without_shape_is_a_clear_error(monkeypatch):
-    facts = {**memory.facts(), "models": {k: v for k, v in memory.facts()["models"].items() if k != "bloom-560m"}}
+    facts = memory.facts().model_copy(update={"models": {k: v for k, v in memory.facts().models.items()
+                                                         if k != "bloom-560m"}})
     monkeypatch.setattr(memory, "facts", lambda: facts)
     with pytest.raises(memory.MemoryFactsError, match="no entry for 'bloom-560m'.*config.json"):
         memory.estimate("bloom-560m")

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from helpers import env, zoo
+from survey_tools import zoo as zoo_tools
 
 KOREAN = "대한민국의 수도는 서울입니다. 한글은 1443년에 창제되었고, 'LLM'은 대형 언어 모델(large language model)입니다!"
 
@@ -70,7 +71,41 @@ def test_malformed_registry_names_file_line_and_field(tmp_path, monkeypatch):
     with pytest.raises(zoo.RegistryError) as err:
         zoo.specs()
     msg = str(err.value)
-    assert str(bad) in msg and "line 11" in msg and "'family'" in msg and "transformerxl" in msg
+    assert str(bad) in msg and "line 14, models / broken, field 'family'" in msg and "transformerxl" in msg
+
+
+def test_every_registry_problem_is_reported_with_its_line(tmp_path, monkeypatch):
+    bad = tmp_path / "zoo.yaml"
+    bad.write_text(textwrap.dedent("""\
+        models:
+          no-licence:
+            hub_id: a/b
+            revision: main
+            family: llama
+            params_b: 1
+            kind: base
+            prompt_format: plain
+            source: https://example.org
+          extra-field:
+            hub_id: c/d
+            revision: main
+            family: llama
+            params_b: many
+            license: mit
+            kind: base
+            prompt_format: plain
+            source: https://example.org
+            size: 3
+        """), encoding="utf-8")
+    monkeypatch.setattr(zoo, "_registry_path", lambda: bad)
+    with pytest.raises(zoo.RegistryError) as err:
+        zoo.specs()
+    problems = str(err.value).splitlines()
+    assert len(problems) == 3, problems
+    assert problems[0] == f"{bad}, line 2, models / no-licence, field 'license': Field required"
+    assert problems[1].startswith(f"{bad}, line 14, models / extra-field, field 'params_b': ")
+    assert problems[1].endswith("got 'many'")
+    assert problems[2] == f"{bad}, line 19, models / extra-field, field 'size': Extra inputs are not permitted, got 3"
 
 
 def test_tokenizer_round_trips_korean_text():
@@ -119,11 +154,9 @@ def test_cache_is_reused(monkeypatch):
 
 
 def test_cache_key_follows_recipe_and_corpus(monkeypatch):
-    import dataclasses
-
     base = zoo.tiny_path("polyglot-ko-1.3b")
     assert zoo.tiny_path("polyglot-ko-5.8b") == base  # same recipe -> the same stand-in, built once
-    wider = dataclasses.replace(zoo.spec("polyglot-ko-1.3b"), tiny={"hidden": 96})
+    wider = zoo.spec("polyglot-ko-1.3b").model_copy(update={"tiny": {"hidden": 96}})
     assert zoo.tiny_recipe(wider)["arch"]["hidden"] == 96
     monkeypatch.setattr(zoo, "spec", lambda mid: wider)
     assert zoo.tiny_path("polyglot-ko-1.3b") != base  # another width -> another stand-in
@@ -217,7 +250,7 @@ def test_pin_rewrites_only_unpinned_revisions(tmp_path, monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     before = reg.read_text().splitlines()
-    done = zoo.pin(["bloom-560m"], path=reg)
+    done = zoo_tools.pin(["bloom-560m"], path=reg)
     after = reg.read_text().splitlines()
     assert done == {"bloom-560m": "a" * 40}
     assert asked == [("bigscience/bloom-560m", "main")]
@@ -241,3 +274,11 @@ def test_instruct_stand_in_learned_its_prompt_format():
     assert meta["sft_loss_last"] < meta["sft_loss_first"] - 1.0
     texts = zoo.sft_texts(zoo.spec("koalpaca-polyglot-5.8b"), tok)
     assert texts and all(t.startswith("### 질문:") and "### 답변:" in t for t in texts)
+
+
+def test_maintenance_cli_lists_and_builds(capsys):
+    assert zoo_tools.main(["list"]) == 0
+    assert "EleutherAI/polyglot-ko-1.3b" in capsys.readouterr().out
+    assert zoo_tools.main(["build", "polyglot-ko-1.3b", "polyglot-ko-5.8b"]) == 0  # one recipe: built once
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 1 and zoo.tiny_path("polyglot-ko-1.3b").name in printed[0]

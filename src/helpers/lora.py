@@ -1,13 +1,10 @@
 """LoRA fine-tuning: SFT examples with prompt masking, presets per architecture, training and
 a command line.
 
-One code path for both profiles: :func:`train` takes a :class:`TrainConfig` whose
-``model_id`` is a registry id (``helpers.zoo``); in the tiny profile it trains a LoRA adapter
-on the CPU stand-in, in the real profile on the hub model (fp16/bf16 LoRA, or QLoRA in 4-bit
-NF4 on CUDA). ``python -m helpers.lora train ...`` runs the same function, also under
-``accelerate launch`` on several processes. The adapter itself is plain ``peft``: notebook 04
-calls ``print_trainable_parameters``, ``save_pretrained``, ``PeftModel.from_pretrained`` and
-``merge_and_unload`` directly. Memory estimates live in ``helpers.memory``.
+One code path for both profiles: :func:`train` fine-tunes a registry model (``helpers.zoo``),
+the CPU stand-in in the tiny profile, the hub model in the real one (fp16/bf16 LoRA, or QLoRA
+in 4-bit NF4 on CUDA); ``python -m helpers.lora train ...`` runs the same function, also under
+``accelerate launch``. The adapter itself is plain ``peft``.
 
 Masking
 -------
@@ -22,6 +19,7 @@ with the same slice, so they stay aligned.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -29,7 +27,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,8 @@ warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprec
 
 
 class HardwareError(RuntimeError):
-    """A training choice does not fit this hardware (bf16 on a T4, 4-bit without CUDA, ...)."""
+    """A precision this hardware lacks (bf16 on a T4, fp16 without CUDA); QLoRA's 4-bit base without
+    CUDA is refused by ``helpers.zoo.load``."""
 
 
 # =========================================================================== SFT examples
@@ -71,12 +70,6 @@ def tokenize_segments(segments: Sequence[tuple[str, bool]], tokenizer, cutoff_le
             "truncated": full > cutoff_len, "n_answer": sum(x != IGNORE_INDEX for x in labels)}
 
 
-def tokenize_example(prompt: str, answer: str, tokenizer, cutoff_len: int = 256,
-                     train_on_inputs: bool = False) -> dict:
-    """One prompt/answer pair (see :func:`tokenize_segments`)."""
-    return tokenize_segments([(prompt, False), (answer, True)], tokenizer, cutoff_len, train_on_inputs)
-
-
 def tokenize_record(record: Mapping[str, Any], tokenizer, template: str = "koalpaca_v1_1",
                     cutoff_len: int = 256, train_on_inputs: bool = False) -> dict:
     """A dataset row rendered with ``helpers.instruct.render`` (the answer ends with EOS
@@ -84,7 +77,7 @@ def tokenize_record(record: Mapping[str, Any], tokenizer, template: str = "koalp
     from . import instruct
 
     prompt, answer = instruct.render(record, template, eos_token=tokenizer.eos_token)
-    return tokenize_example(prompt, answer, tokenizer, cutoff_len, train_on_inputs)
+    return tokenize_segments([(prompt, False), (answer, True)], tokenizer, cutoff_len, train_on_inputs)
 
 
 def tokenize_conversation(turns: Sequence[Any], tokenizer, template: str = "vicuna_v1_1",
@@ -97,27 +90,14 @@ def tokenize_conversation(turns: Sequence[Any], tokenizer, template: str = "vicu
     return tokenize_segments([(s.text, s.loss) for s in segs], tokenizer, cutoff_len, train_on_inputs)
 
 
-class SFTDataset:
-    """Tokenized examples (a list of dicts) usable by ``transformers.Trainer``.
-
-    ``stats`` records how many rows were read, truncated, and dropped because truncation
-    left no answer token.
-    """
+class SFTDataset(list):
+    """Tokenized examples (``input_ids``, ``attention_mask``, ``labels``) for ``transformers.Trainer``;
+    ``stats`` counts the rows read, truncated, dropped (truncation left no answer token) and the
+    answer tokens that carry the loss."""
 
     def __init__(self, examples: list[dict], stats: dict):
-        self.examples = examples
-        self.stats = stats
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __getitem__(self, i: int) -> dict:
-        ex = self.examples[i]
-        return {k: ex[k] for k in ("input_ids", "attention_mask", "labels")}
-
-    @property
-    def n_answer_tokens(self) -> int:
-        return sum(ex["n_answer"] for ex in self.examples)
+        super().__init__({k: ex[k] for k in ("input_ids", "attention_mask", "labels")} for ex in examples)
+        self.stats = {**stats, "answer_tokens": sum(ex["n_answer"] for ex in examples)}
 
 
 def build_dataset(rows, tokenizer, template: str = "koalpaca_v1_1", cutoff_len: int = 256,
@@ -125,20 +105,15 @@ def build_dataset(rows, tokenizer, template: str = "koalpaca_v1_1", cutoff_len: 
     """Tokenize every row of a ``helpers.instruct.load`` DataFrame (or a list of dicts); rows that
     truncation leaves without an answer token are dropped (and counted)."""
     records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
-    out, truncated, dropped = [], 0, 0
-    for rec in records:
-        ex = tokenize_record(rec, tokenizer, template, cutoff_len, train_on_inputs)
-        truncated += ex["truncated"]
-        if ex["n_answer"] == 0:
-            dropped += 1
-            continue
-        out.append(ex)
-    if not out:
+    examples = [tokenize_record(rec, tokenizer, template, cutoff_len, train_on_inputs) for rec in records]
+    kept = [ex for ex in examples if ex["n_answer"] > 0]
+    if not kept:
         raise ValueError(f"no example keeps an answer token with cutoff_len={cutoff_len} "
                          f"({len(records)} rows read); raise cutoff_len")
-    return SFTDataset(out, {"rows": len(records), "examples": len(out), "truncated": truncated,
-                            "dropped_no_answer": dropped, "template": template, "cutoff_len": cutoff_len,
-                            "train_on_inputs": train_on_inputs})
+    return SFTDataset(kept, {"rows": len(records), "examples": len(kept),
+                             "truncated": sum(ex["truncated"] for ex in examples),
+                             "dropped_no_answer": len(examples) - len(kept), "template": template,
+                             "cutoff_len": cutoff_len, "train_on_inputs": train_on_inputs})
 
 
 def split_rows(df, eval_rows: int = 24, seed: int = 0, threshold: float = 0.7):
@@ -168,8 +143,7 @@ def split_rows(df, eval_rows: int = 24, seed: int = 0, threshold: float = 0.7):
             break
         if len(held) + len(g) <= eval_rows or not held:
             held += g
-    held_set = set(held)
-    train_idx = [i for i in range(len(df)) if i not in held_set]
+    train_idx = sorted(set(range(len(df))) - set(held))
     return df.iloc[train_idx].reset_index(drop=True), df.iloc[sorted(held)].reset_index(drop=True)
 
 
@@ -196,16 +170,10 @@ def collator(tokenizer, pad_to_multiple_of: int | None = None):
 # target modules per architecture family: "attention" is what the well-known recipes used
 # (KoAlpaca/Polyglot and BLOOM: the fused query_key_value; alpaca-lora on LLaMA: q_proj, v_proj);
 # "all" is every linear layer of the blocks (the QLoRA paper's choice).
-TARGETS: dict[str, dict[str, list[str]]] = {
-    "gpt_neox": {"attention": ["query_key_value"],
-                 "all": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]},
-    "bloom": {"attention": ["query_key_value"],
-              "all": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]},
-    "llama": {"attention": ["q_proj", "v_proj"],
-              "all": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
-    "qwen2": {"attention": ["q_proj", "v_proj"],
-              "all": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
-}
+_FUSED_QKV = {"attention": ["query_key_value"], "all": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]}
+_SPLIT_QKV = {"attention": ["q_proj", "v_proj"],
+              "all": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+TARGETS = {"gpt_neox": _FUSED_QKV, "bloom": _FUSED_QKV, "llama": _SPLIT_QKV, "qwen2": _SPLIT_QKV}
 
 
 def target_modules(family: str, targets: str | Sequence[str] = "attention") -> list[str]:
@@ -256,9 +224,7 @@ def resolve_precision(precision: str = "auto", hw=None) -> str:
     if p not in ("auto", "fp32", "fp16", "bf16"):
         raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
     if p == "auto":
-        if hw.device == "cuda":
-            return "bf16" if hw.bf16 else "fp16"
-        return "fp32"
+        return ("bf16" if hw.bf16 else "fp16") if hw.device == "cuda" else "fp32"
     if p == "bf16" and hw.device == "cuda" and not hw.bf16:
         raise HardwareError(
             f"bf16 was asked for, but this GPU ({hw.name}) has no bfloat16 support (it needs compute "
@@ -270,25 +236,6 @@ def resolve_precision(precision: str = "auto", hw=None) -> str:
         raise HardwareError(f"fp16 mixed precision needs a CUDA GPU; this is {hw.device} ({hw.name}). "
                             "Use precision='fp32' (or 'auto').")
     return p
-
-
-def check_quantization(method: str, hw=None) -> None:
-    """QLoRA (4-bit NF4 through bitsandbytes) needs CUDA and the ``bitsandbytes`` package."""
-    if method not in ("lora", "qlora"):
-        raise ValueError(f"method must be 'lora' or 'qlora', got {method!r}")
-    if method == "lora":
-        return
-    hw = hw or env.hardware()
-    if hw.device != "cuda":
-        raise HardwareError(
-            f"QLoRA loads the base model in 4-bit with bitsandbytes, which needs a CUDA GPU; this is "
-            f"{hw.device} ({hw.name}). Use method='lora' here, or run on a GPU (Colab: Runtime -> "
-            "Change runtime type -> T4 GPU).")
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError as e:
-        raise HardwareError("QLoRA needs the bitsandbytes package: pip install bitsandbytes "
-                            "(or pip install -e '.[gpu]')") from e
 
 
 # =========================================================================== training
@@ -305,7 +252,7 @@ class TrainConfig:
     cutoff_len: int = 256
     train_on_inputs: bool = False
     eval_rows: int = 24
-    method: str = "lora"  # "lora" or "qlora"
+    method: str = "lora"  # "lora" or "qlora" (the base in 4-bit NF4; CUDA only)
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05
@@ -328,8 +275,9 @@ class TrainConfig:
     progress: bool | None = None  # tqdm bar; None: off in CI
     threads: int | None = None  # torch CPU threads while training; None: torch's default
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def __post_init__(self):
+        if self.method not in ("lora", "qlora"):
+            raise ValueError(f"method must be 'lora' or 'qlora', got {self.method!r}")
 
 
 RECIPES: dict[str, dict] = {
@@ -357,10 +305,6 @@ def recipe(name: str, **overrides) -> TrainConfig:
     """A named recipe (``RECIPES``) as a :class:`TrainConfig`, with ``overrides`` applied."""
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
-    known = {f.name for f in fields(TrainConfig)}
-    bad = set(overrides) - known
-    if bad:
-        raise TypeError(f"unknown TrainConfig field(s): {', '.join(sorted(bad))}")
     return TrainConfig(**{**RECIPES[name], **{k: v for k, v in overrides.items() if v is not None}})
 
 
@@ -377,14 +321,13 @@ def _output_dir(cfg: TrainConfig) -> Path:
 
 
 def load_base(cfg: TrainConfig, hw=None):
-    """``(model, tokenizer, info)`` of the base model, after the hardware checks: in 4-bit NF4 for
-    QLoRA, else in the training precision (16-bit on a GPU, fp32 on a CPU; peft keeps the
-    trainable adapters in fp32)."""
+    """``(model, tokenizer, info)`` of the base model: in 4-bit NF4 for QLoRA (``zoo.load`` refuses
+    it without CUDA), else in the training precision (16-bit on a GPU, fp32 on a CPU; peft keeps
+    the trainable adapters in fp32)."""
     from . import zoo
 
     hw = hw or env.hardware()
     precision = resolve_precision(cfg.precision, hw)
-    check_quantization(cfg.method, hw)
     dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[precision]
     return zoo.load(cfg.model_id, env.profile(cfg.profile), dtype=dtype,
                     quantization="4bit" if cfg.method == "qlora" else None, device=hw.device)
@@ -411,20 +354,19 @@ def load_rows(cfg: TrainConfig):
     on our bundled sample and say so (``df.attrs["note"]``)."""
     from . import instruct
 
+    profile = env.profile(cfg.profile)
     if cfg.data == "toy_tasks":
         df = toy_tasks()
-        df.attrs["note"] = (f"toy_tasks: {len(df)} rows of four instruction-following tasks over sentences of our "
-                            f"corpus (helpers.lora.toy_tasks), in the KoAlpaca template")
-        return df
-    profile = env.profile(cfg.profile)
-    known = cfg.data in set(instruct.sources()["name"])
-    if profile == "real" and known and not cfg.data_revision:
+        note = (f"toy_tasks: {len(df)} rows of four instruction-following tasks over sentences of our corpus "
+                "(helpers.lora.toy_tasks), in the KoAlpaca template")
+    elif profile == "real" and cfg.data in set(instruct.sources()["name"]) and not cfg.data_revision:
         df = instruct.load(cfg.data, profile="tiny")
-        df.attrs["note"] = (f"real profile without data_revision: training on our sample of {cfg.data} "
-                            f"({len(df)} rows); set data_revision to a commit of the real dataset")
-        return df
-    df = instruct.load(cfg.data, profile=profile, revision=cfg.data_revision)
-    df.attrs["note"] = f"{df.attrs.get('source', cfg.data)} ({len(df)} rows)"
+        note = (f"real profile without data_revision: training on our sample of {cfg.data} ({len(df)} rows); "
+                "set data_revision to a commit of the real dataset")
+    else:
+        df = instruct.load(cfg.data, profile=profile, revision=cfg.data_revision)
+        note = f"{df.attrs.get('source', cfg.data)} ({len(df)} rows)"
+    df.attrs["note"] = note
     return df
 
 
@@ -454,37 +396,27 @@ def toy_tasks(n: int = 240, seed: int = 0, min_words: int = 4, max_chars: int = 
     from . import zoo
 
     lines = [ln for ln in zoo.corpus_lines("ko") if len(ln) <= max_chars and len(ln.split()) >= min_words]
-    rng = random.Random(seed)
-    rng.shuffle(lines)
+    random.Random(seed).shuffle(lines)
     if len(lines) < n:
         raise ValueError(f"only {len(lines)} corpus sentences fit (<= {max_chars} chars, >= {min_words} words)")
-    tasks = list(TOY_TASKS.items())
-    rows = []
-    for i, line in enumerate(lines[:n]):
-        instruction, answer = tasks[i % len(tasks)]
-        rows.append({"instruction": instruction, "input": line, "output": answer(line.split())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"instruction": instruction, "input": line, "output": answer(line.split())}
+                         for line, (instruction, answer) in zip(lines[:n], itertools.cycle(TOY_TASKS.items()))])
 
 
 def answer_loss(model, dataset: SFTDataset, tokenizer, batch_size: int = 16) -> float:
     """Mean cross-entropy over the answer tokens (labels != -100) of ``dataset``, token-weighted."""
     import torch
 
-    coll = collator(tokenizer)
-    device = next(model.parameters()).device
-    was_training = model.training
+    coll, device, was_training = collator(tokenizer), next(model.parameters()).device, model.training
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(dataset), batch_size):
-            batch = coll([dataset[j] for j in range(i, min(i + batch_size, len(dataset)))])
-            batch = {k: v.to(device) for k, v in batch.items()}
+            batch = coll(dataset[i:i + batch_size]).to(device)
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            logits = logits[:, :-1].float()
-            labels = batch["labels"][:, 1:]
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                                     ignore_index=IGNORE_INDEX, reduction="sum")
-            total += float(loss)
+            logits, labels = logits[:, :-1].float(), batch["labels"][:, 1:]  # token t predicts token t + 1
+            total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+                                                             ignore_index=IGNORE_INDEX, reduction="sum"))
             count += int((labels != IGNORE_INDEX).sum())
     model.train(was_training)
     return total / max(count, 1)
@@ -494,29 +426,19 @@ def _callbacks():
     from transformers import TrainerCallback
 
     class LossLog(TrainerCallback):
-        """Collects the loss (and eval loss) logs; optionally redraws a live chart or prints."""
+        """Collects this run's loss (and eval loss) logs; ``live``: redraws a chart every 4 logs."""
 
-        def __init__(self, live: bool = False, echo: bool = False, title: str = "", redraw_every: int = 4):
+        def __init__(self, live: bool = False, title: str = ""):
             self.rows: list[dict] = []
-            self.live, self.echo, self.title, self.redraw_every = live, echo, title, redraw_every
-            self._handle = None
-            self._n = 0
+            self.live, self.title, self._handle = live, title, None
 
         def on_log(self, args, state, control, logs=None, **kw):
-            logs = logs or {}
-            row = {"step": state.global_step}
-            for k in ("loss", "eval_loss", "learning_rate", "grad_norm"):
-                if k in logs:
-                    row[k] = float(logs[k])
-            if len(row) == 1 or not state.is_world_process_zero:
-                return
-            self.rows.append(row)
-            self._n += 1
-            if self.echo:
-                parts = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step")
-                print(f"step {state.global_step:>5}: {parts}", flush=True)
-            if self.live and self._n % self.redraw_every == 0:
-                self.draw()
+            kept = ("loss", "eval_loss", "learning_rate", "grad_norm")
+            row = {k: float(v) for k, v in (logs or {}).items() if k in kept}
+            if row and state.is_world_process_zero:
+                self.rows.append({"step": state.global_step, **row})
+                if self.live and len(self.rows) % 4 == 0:
+                    self.draw()
 
         def on_train_end(self, args, state, control, **kw):
             if self.live and state.is_world_process_zero:
@@ -548,8 +470,7 @@ def _callbacks():
 
         def on_step_end(self, args, state, control, **kw):
             if state.global_step >= self.step:
-                control.should_save = True
-                control.should_training_stop = True
+                control.should_save = control.should_training_stop = True
             return control
 
     return LossLog, StopAfter
@@ -560,15 +481,12 @@ def loss_figure(history, title: str = ""):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    if "loss" in history and history["loss"].notna().any():
-        h = history.dropna(subset=["loss"])
-        ax.plot(h["step"], h["loss"], marker=".", label="train loss (answer tokens)")
-    if "eval_loss" in history and history["eval_loss"].notna().any():
-        h = history.dropna(subset=["eval_loss"])
-        ax.plot(h["step"], h["eval_loss"], marker="o", label="held-out answer loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy")
-    ax.set_title(title)
+    for column, marker, label in (("loss", ".", "train loss (answer tokens)"),
+                                  ("eval_loss", "o", "held-out answer loss")):
+        if column in history and history[column].notna().any():
+            logged = history.dropna(subset=[column])
+            ax.plot(logged["step"], logged[column], marker=marker, label=label)
+    ax.set(xlabel="step", ylabel="cross-entropy", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -577,13 +495,14 @@ def loss_figure(history, title: str = ""):
 
 @dataclass
 class TrainResult:
-    """What :func:`train` did."""
-    model: Any  # the PeftModel (base + adapter)
+    """What :func:`train` did: ``model`` is the PeftModel (base + adapter), ``info`` the base's
+    ``zoo.ModelInfo``, ``history`` this run's logged losses, ``trainable`` (trainable, total, %)."""
+    model: Any
     tokenizer: Any
-    info: Any  # zoo.ModelInfo of the base
+    info: Any
     trainer: Any
     config: TrainConfig
-    history: Any  # DataFrame step, loss, eval_loss, learning_rate
+    history: Any
     eval_before: float
     eval_after: float
     steps: int
@@ -591,10 +510,10 @@ class TrainResult:
     precision: str
     trainable: tuple
     output_dir: Path
-    data_note: str = ""
-    train_rows: int = 0
-    eval_rows: int = 0
-    extra: dict = field(default_factory=dict)
+    data_note: str
+    train_rows: int
+    eval_rows: int
+    extra: dict
 
     @property
     def drop(self) -> float:
@@ -621,28 +540,20 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
     import torch
     from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 
-    from . import zoo
-
     hw = hw or env.hardware()
     set_seed(cfg.seed)
     precision = resolve_precision(cfg.precision, hw)
     out = _output_dir(cfg)
     model, tok, info = load_base(cfg, hw)
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    family = zoo.spec(cfg.model_id).family
     rows = load_rows(cfg)
     train_df, eval_df = split_rows(rows, cfg.eval_rows, cfg.seed)
     train_ds = build_dataset(train_df, tok, cfg.template, cfg.cutoff_len, cfg.train_on_inputs)
     eval_ds = build_dataset(eval_df, tok, cfg.template, cfg.cutoff_len, train_on_inputs=False)
-    model = prepare_model(model, family, cfg)
+    model = prepare_model(model, info.family, cfg)
     n_trainable, n_total = model.get_nb_trainable_parameters()
-    trainable = (n_trainable, n_total, 100.0 * n_trainable / n_total)
     LossLog, StopAfter = _callbacks()
-    log = LossLog(live=live, echo=echo, title=f"LoRA on {info.label}")
-    progress = (not env.in_ci()) if cfg.progress is None else cfg.progress
-    if live or echo:
-        progress = False
+    log = LossLog(live=live, title=f"LoRA on {info.label}")
+    progress = not (live or echo) and (not env.in_ci() if cfg.progress is None else cfg.progress)
     args = TrainingArguments(
         output_dir=str(out), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
@@ -656,11 +567,11 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
         dataloader_num_workers=0, dataloader_pin_memory=hw.device == "cuda", remove_unused_columns=False,
         ddp_find_unused_parameters=False,  # gradient checkpointing, if any, is set up in prepare_model
     )
-    callbacks = [log] + ([StopAfter(stop_after)] if stop_after else [])
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds,
-                      eval_dataset=eval_ds if cfg.eval_steps else None,
-                      data_collator=collator(tok, 8 if hw.device == "cuda" else None), callbacks=callbacks)
-    trainer.remove_callback(PrinterCallback)
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds if cfg.eval_steps else None,
+                      data_collator=collator(tok, 8 if hw.device == "cuda" else None),
+                      callbacks=[log] + ([StopAfter(stop_after)] if stop_after else []))
+    if not echo:
+        trainer.remove_callback(PrinterCallback)  # it prints each log line (on the main process)
     if not progress:
         trainer.remove_callback(ProgressCallback)
     threads = torch.get_num_threads()
@@ -669,19 +580,19 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
         before = answer_loss(model, eval_ds, tok)
         t0 = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume or None)
+        if hw.device == "cuda":
+            torch.cuda.synchronize()  # the queued GPU work belongs to the training time
         seconds = time.perf_counter() - t0
         after = answer_loss(model, eval_ds, tok)
     finally:
         torch.set_num_threads(threads)
-    if hw.device == "cuda":
-        torch.cuda.synchronize()
-    return TrainResult(model=model, tokenizer=tok, info=info, trainer=trainer, config=cfg, history=log.frame(),
-                       eval_before=before, eval_after=after, steps=trainer.state.global_step, seconds=seconds,
-                       precision=precision, trainable=trainable, output_dir=out,
-                       data_note=rows.attrs.get("note", ""), train_rows=len(train_ds), eval_rows=len(eval_ds),
-                       extra={"train_stats": train_ds.stats, "log_history": trainer.state.log_history,
-                              "mean_input_tokens": sum(len(e["input_ids"]) for e in train_ds.examples) / len(train_ds),
-                              "mean_answer_tokens": train_ds.n_answer_tokens / len(train_ds)})
+    return TrainResult(
+        model=model, tokenizer=tok, info=info, trainer=trainer, config=cfg, history=log.frame(), eval_before=before,
+        eval_after=after, steps=trainer.state.global_step, seconds=seconds, precision=precision,
+        trainable=(n_trainable, n_total, 100.0 * n_trainable / n_total), output_dir=out,
+        data_note=rows.attrs.get("note", ""), train_rows=len(train_ds), eval_rows=len(eval_ds),
+        extra={"train_stats": train_ds.stats, "log_history": trainer.state.log_history,
+               "mean_input_tokens": sum(len(e["input_ids"]) for e in train_ds) / len(train_ds)})
 
 
 # =========================================================================== answers
@@ -695,13 +606,12 @@ def sample_answers(model, tokenizer, records: Sequence[Mapping[str, Any] | str],
 
     from . import instruct
 
-    device = next(model.parameters()).device
-    outs = []
-    was_training = model.training
+    device, was_training = next(model.parameters()).device, model.training
     model.eval()
+    outs = []
     for rec in records:
         rec = {"instruction": rec, "input": ""} if isinstance(rec, str) else rec
-        prompt, _ = instruct.render({**rec, "output": ""}, template)
+        prompt = instruct.render({**rec, "output": ""}, template)[0]
         ids = tokenizer(prompt, return_tensors="pt").to(device)
         with torch.no_grad():
             gen = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
@@ -719,13 +629,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="fine-tune with LoRA/QLoRA (also under `accelerate launch`)")
     t.add_argument("--recipe", default="tiny", choices=list(RECIPES), help="starting point (default tiny)")
-    flags = {"model_id": str, "profile": str, "data": str, "data_revision": str, "template": str,
-             "cutoff_len": int, "eval_rows": int, "method": str, "r": int, "alpha": int, "dropout": float,
-             "targets": str, "precision": str, "max_steps": int, "batch_size": int, "grad_accum": int,
-             "lr": float, "warmup_steps": int, "logging_steps": int, "eval_steps": int, "save_steps": int,
-             "seed": int, "output_dir": str, "threads": int}
-    for name, typ in flags.items():
-        t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
+    for f in fields(TrainConfig):  # every setting is a flag (--max-steps 20); unset ones keep the recipe's
+        kind = str(f.type).split(" ")[0]  # "int", "float", "str", "bool" (annotations are strings here)
+        if kind != "bool":
+            t.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
+                           type={"int": int, "float": float}.get(kind, str))
     t.add_argument("--model", dest="model_id", type=str, default=None, help="alias of --model-id")
     t.add_argument("--train-on-inputs", action="store_true", default=None)
     t.add_argument("--no-gradient-checkpointing", dest="gradient_checkpointing", action="store_false",
@@ -762,17 +670,16 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(over.get("targets"), str) and "," in over["targets"]:
         over["targets"] = over["targets"].split(",")
     cfg = recipe(args.recipe, **over)
-    rank = int(os.environ.get("RANK", "0"))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    res = train(cfg, resume=args.resume, echo=rank == 0, stop_after=args.stop_after)
+    res = train(cfg, resume=args.resume, echo=os.environ.get("RANK", "0") == "0", stop_after=args.stop_after)
     if res.trainer.is_world_process_zero():
         adapter = Path(args.adapter_dir or res.output_dir / "adapter")
         res.model.save_pretrained(adapter)
-        summary = {**res.summary(), "world_size": world, "adapter": str(adapter), "data": res.data_note,
-                   "base": res.info.description}
-        print(json.dumps(summary, ensure_ascii=False, indent=1))
+        summary = json.dumps({**res.summary(), "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+                              "adapter": str(adapter), "data": res.data_note, "base": res.info.description},
+                             ensure_ascii=False, indent=1)
+        print(summary)
         if args.json:
-            Path(args.json).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+            Path(args.json).write_text(summary, encoding="utf-8")
     return 0
 
 

@@ -2,14 +2,9 @@
 
 Every figure is in GiB (2^30 bytes). :func:`estimate` adds up weights, KV cache, gradients,
 optimizer states, activations and a fixed overhead under the assumptions in :data:`ASSUMPTIONS`;
-:func:`fit_table` says which registry model fits which GPU, :func:`inference_table` which weight
-format fits one GPU. Everything that says "fits" goes through :meth:`Estimate.fits`.
-
-The facts are data (``data/memory.yaml``): each model's ``config.json`` values with their URL, the
-GPUs' memory from the data sheets and the one usable share. Parameters are not counted by hand:
-the model is built from those values with ``accelerate.init_empty_weights()`` (a skeleton on the
-``meta`` device, no memory used) and ``accelerate.utils.calculate_maximum_sizes`` gives its bytes,
-the same count as ``accelerate estimate-memory``.
+everything that says "fits" goes through :meth:`Estimate.fits`. The facts are data
+(``data/memory.yaml``): each model's ``config.json`` values with their URL, the GPUs' memory
+from the data sheets and the one usable share.
 """
 
 from __future__ import annotations
@@ -18,6 +13,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import env
 
@@ -27,11 +25,6 @@ METHODS = ("inference", "full", "lora", "qlora")
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 NF4_BITS = 4 + 8 / 64 + 32 / (64 * 256)  # NF4 with double quantization
 OVERHEAD_GIB = 0.5
-_SHAPE_FIELDS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                 "intermediate_size", "vocab_size", "tie_word_embeddings", "max_position_embeddings", "source")
-_INT_FIELDS = {"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-               "intermediate_size", "vocab_size", "max_position_embeddings"}
-_NULLABLE = {"num_key_value_heads", "intermediate_size", "tie_word_embeddings", "max_position_embeddings"}
 
 ASSUMPTIONS = """\
 How helpers.memory estimates GPU memory (GiB = 2^30 bytes):
@@ -65,68 +58,85 @@ class MemoryFactsError(ValueError):
     """``data/memory.yaml`` is malformed or lacks a model; the message names file, line and field."""
 
 
+Count = Annotated[int, Field(strict=True, gt=0)]
+
+
+class Shape(BaseModel):
+    """A model's ``config.json`` values; ``None`` (``null``) where the config class decides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_type: str
+    hidden_size: Count
+    num_hidden_layers: Count
+    num_attention_heads: Count
+    num_key_value_heads: Count | None
+    head_dim: Count | None = None  # only where config.json sets it
+    intermediate_size: Count | None
+    vocab_size: Count
+    tie_word_embeddings: bool | None
+    max_position_embeddings: Count | None
+    source: str  # the config.json URL
+    note: str = ""
+
+
+class GPU(BaseModel):
+    memory_gib: float = Field(gt=0)  # on the data sheet
+    bf16: bool
+    source: str
+
+
+class Facts(BaseModel):
+    usable_share: float = Field(gt=0, le=1)
+    gpus: dict[str, GPU] = Field(min_length=1)
+    models: dict[str, Shape] = Field(min_length=1)
+
+
 @lru_cache(maxsize=2)
-def _read_facts(path: str, mtime: float) -> dict:
-    from .zoo import yaml_entries
+def _read_facts(path: str, mtime: float) -> Facts:
+    from .zoo import read_yaml
 
-    raw, where_is = yaml_entries(path, "models", MemoryFactsError)
-    if not isinstance(raw.get("gpus"), dict) or not raw["gpus"]:
-        raise MemoryFactsError(f"{path}: expected a top-level 'gpus:' mapping")
-    if not 0 < float(raw.get("usable_share", 0)) <= 1:
-        raise MemoryFactsError(f"{path}, field 'usable_share': expected a share in (0, 1]")
-    for mid, fields in raw["models"].items():
-        where = f"{where_is[mid]}, model {mid!r}"
-        if not isinstance(fields, dict):
-            raise MemoryFactsError(f"{where}: expected a mapping of config.json fields")
-        missing = [f for f in _SHAPE_FIELDS if f not in fields or (fields[f] is None and f not in _NULLABLE)]
-        if missing:
-            raise MemoryFactsError(f"{where}: missing field(s) {', '.join(missing)}")
-        for name, value in fields.items():
-            if name in _INT_FIELDS and value is not None and (type(value) is not int or value < 1):
-                raise MemoryFactsError(f"{where}, field {name!r}: expected a positive integer, got {value!r}")
-    return raw
+    return read_yaml(path, Facts, MemoryFactsError)
 
 
-def facts() -> dict:
-    """``data/memory.yaml`` as a dict (validated): ``usable_share``, ``gpus`` and ``models``."""
+def facts() -> Facts:
+    """``data/memory.yaml``, validated: ``usable_share``, ``gpus`` and ``models``."""
     path = env.data_path(FACTS_FILE)
     return _read_facts(str(path), path.stat().st_mtime)
 
 
-def gpus() -> dict[str, dict]:
-    """The GPU table: name -> ``memory_gib``, ``bf16``, ``source``."""
-    return facts()["gpus"]
+def gpus() -> dict[str, GPU]:
+    """The GPU table by name."""
+    return facts().gpus
 
 
 def usable_gib(gpu: str) -> float:
     """How much of ``gpu`` a model may use: its data-sheet memory times the usable share."""
     if gpu not in gpus():
         raise KeyError(f"unknown GPU {gpu!r}; known: {', '.join(gpus())} ({env.data_path(FACTS_FILE)})")
-    return gpus()[gpu]["memory_gib"] * facts()["usable_share"]
+    return gpus()[gpu].memory_gib * facts().usable_share
 
 
 def assumptions() -> str:
     """The assumptions behind every estimate, as shown to students."""
-    return ASSUMPTIONS.format(share=facts()["usable_share"])
+    return ASSUMPTIONS.format(share=facts().usable_share)
 
 
-def shape(model_id: str) -> dict:
+def shape(model_id: str) -> Shape:
     """The recorded ``config.json`` values of a registry model (a registry or hub id)."""
     from . import zoo
 
     s = zoo.spec(model_id)
-    models = facts()["models"]
-    if s.id not in models:
+    if s.id not in facts().models:
         raise MemoryFactsError(f"{env.data_path(FACTS_FILE)}: no entry for {s.id!r} under 'models:'; add the "
-                               f"fields {', '.join(_SHAPE_FIELDS)} from {s.hub_id}'s config.json")
-    return models[s.id]
+                               f"fields {', '.join(Shape.model_fields)} from {s.hub_id}'s config.json")
+    return facts().models[s.id]
 
 
 def config(model_id: str):
     """A ``transformers`` config of the real model, made from its recorded values."""
     from transformers import AutoConfig
 
-    values = {k: v for k, v in shape(model_id).items() if k not in ("source", "note") and v is not None}
+    values = shape(model_id).model_dump(exclude={"source", "note"}, exclude_none=True)
     model_type, heads = values.pop("model_type"), values["num_attention_heads"]
     # an explicit head_dim need not divide the width (Kanana: 24 x 128 on 1,792), but transformers'
     # LlamaConfig check rejects it (huggingface/transformers#46082): build with a divisor, then set it
@@ -212,17 +222,6 @@ class Estimate:
         """Whether the total is within the usable memory of ``gpu`` (:func:`usable_gib`)."""
         return self.total <= usable_gib(gpu)
 
-    def as_dict(self) -> dict:
-        return {**asdict(self), "total": self.total}
-
-
-def _activation_bytes(cfg, batch_size: int, seq_len: int, gradient_checkpointing: bool,
-                      flash_attention: bool) -> float:
-    s, b, h, a, layers = seq_len, batch_size, cfg.hidden_size, cfg.num_attention_heads, cfg.num_hidden_layers
-    per_layer = s * b * h * 34 + (0 if flash_attention else 5 * a * s * s * b)
-    body = layers * 2 * s * b * h + per_layer if gradient_checkpointing else layers * per_layer
-    return body + 8 * b * s * cfg.vocab_size
-
 
 def estimate(model: str, method: str = "inference", *, dtype: str = "float16", quantization: str | None = None,
              batch_size: int = 1, seq_len: int = 512, gradient_checkpointing: bool = True,
@@ -233,11 +232,9 @@ def estimate(model: str, method: str = "inference", *, dtype: str = "float16", q
     Inference: weights in ``dtype`` or, with ``quantization="8bit"``/``"4bit"``, quantized, plus the
     KV cache of ``batch_size`` sequences of ``seq_len`` tokens (prompt and answer). Training:
     ``batch_size`` x ``seq_len`` tokens per step, LoRA rank ``r`` on ``targets`` (``helpers.lora``)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if dtype not in DTYPE_BYTES or quantization not in (None, "8bit", "4bit"):
-        raise ValueError(f"dtype must be one of {', '.join(DTYPE_BYTES)} and quantization None, '8bit' or "
-                         f"'4bit'; got {dtype!r}, {quantization!r}")
+    if method not in METHODS or dtype not in DTYPE_BYTES or quantization not in (None, "8bit", "4bit"):
+        raise ValueError(f"method must be one of {METHODS}, dtype one of {tuple(DTYPE_BYTES)} and quantization "
+                         f"None, '8bit' or '4bit'; got {method!r}, {dtype!r}, {quantization!r}")
     cfg, counts = config(model), parameters(model)
     width = DTYPE_BYTES[dtype]
     rest = counts.fp32_bytes / 4 * width - counts.quantizable * width  # embeddings, norms, head, biases
@@ -256,7 +253,11 @@ def estimate(model: str, method: str = "inference", *, dtype: str = "float16", q
         kv = 2 * cfg.num_hidden_layers * batch_size * seq_len * kv_heads * head_dim * width
         act = seq_len * batch_size * cfg.hidden_size * 34 + 4 * batch_size * cfg.vocab_size
     else:
-        act = _activation_bytes(cfg, batch_size, seq_len, gradient_checkpointing, flash_attention)
+        s, b, h, heads = seq_len, batch_size, cfg.hidden_size, cfg.num_attention_heads
+        per_layer = s * b * h * 34 + (0 if flash_attention else 5 * heads * s * s * b)
+        # checkpointing stores each layer's input and recomputes one layer at a time; logits in fp32
+        stored = cfg.num_hidden_layers * (2 * s * b * h if gradient_checkpointing else per_layer)
+        act = stored + (per_layer if gradient_checkpointing else 0) + 8 * b * s * cfg.vocab_size
         if method == "full":
             trainable = counts.total
             weights, grads, optim = 2 * trainable, 2 * trainable, 12 * trainable
@@ -291,8 +292,7 @@ def inference_table(model_ids: Iterable[str] | None = None, gpu: str = "T4 16GB"
     """Per model: GiB to generate in fp16, 8-bit and 4-bit NF4, and the most precise of them that
     fits ``gpu`` (from :func:`fit_table`, so the verdicts are the same)."""
     tab = fit_table(model_ids, ("inference",), (None, "8bit", "4bit"), **kw)
-    wide = tab.pivot(index="model", columns="weights", values="GiB").loc[tab["model"].unique()]
-    wide = wide[tab["weights"].unique()]
+    wide = tab.pivot(index="model", columns="weights", values="GiB").loc[tab["model"].unique(), tab["weights"].unique()]
     best = tab[tab[gpu] == "✓"].groupby("model", sort=False)["weights"].first()
     wide.insert(0, "params_b", tab.groupby("model")["params_b"].first())
     wide[f"fits {gpu}"] = best.reindex(wide.index).fillna("no")
@@ -306,7 +306,7 @@ def breakdown_figure(model_id: str, methods: Sequence[str] = ("full", "lora", "q
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    parts = pd.DataFrame({m: estimate(model_id, m, **kw).as_dict() for m in methods}).T
+    parts = pd.DataFrame({m: asdict(estimate(model_id, m, **kw)) for m in methods}).T
     parts = parts[["weights", "kv_cache", "gradients", "optimizer", "activations", "overhead"]].astype(float)
     ax = parts.loc[:, (parts > 0).any()].plot.barh(stacked=True, figsize=(6.5, 0.6 + 0.7 * len(methods)))
     for gpu in gpus():

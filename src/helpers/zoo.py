@@ -15,20 +15,22 @@ The registry is ``data/zoo.yaml``; see CONTRIBUTING.md for adding a model.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import env
 
@@ -37,79 +39,76 @@ CORPUS_DIR = "corpus"
 
 # --------------------------------------------------------------------------- registry
 
-_REQUIRED = ("hub_id", "revision", "family", "params_b", "license", "kind", "prompt_format", "source")
-FAMILIES = ("gpt_neox", "llama", "bloom", "qwen2")
-KINDS = ("base", "instruct", "chat")
-PROMPT_FORMATS = ("plain", "koalpaca", "chat_template")
-
 
 class UnknownModelError(ValueError):
     """An id that is not in the registry."""
 
 
 class RegistryError(ValueError):
-    """``data/zoo.yaml`` is malformed."""
+    """``data/zoo.yaml`` is malformed; the message names file, line and field."""
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    id: str
-    hub_id: str
-    revision: str
-    family: str
+Text = Annotated[str, Field(min_length=1)]
+
+
+class ModelSpec(BaseModel):
+    """One entry of ``data/zoo.yaml`` (the fields are described at the top of that file)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = ""  # the entry's key
+    hub_id: Text
+    revision: Text
+    family: Literal["gpt_neox", "llama", "bloom", "qwen2"]
     params_b: float
-    license: str
-    kind: str
-    prompt_format: str
-    source: str
+    license: Text
+    kind: Literal["base", "instruct", "chat"]
+    prompt_format: Literal["plain", "koalpaca", "chat_template"]
+    source: Text
     catalog_id: str = ""
-    tokenizer: str = "ko"  # the tiny stand-in's tokenizer recipe
-    tiny: dict = field(default_factory=dict)  # overrides of the tiny architecture
+    tokenizer: Literal["ko", "en"] = "ko"  # the tiny stand-in's tokenizer recipe
+    tiny: dict = {}  # overrides of the tiny architecture
     note: str = ""
+
+
+class Registry(BaseModel):
+    models: dict[str, ModelSpec] = Field(min_length=1)
+
+
+def read_yaml(path: str | Path, schema: type[BaseModel], error: type[Exception]):
+    """The YAML file ``path`` validated by the pydantic model ``schema``. All problems are raised
+    together as ``error``, one line each, naming the file, the line and the field."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        return schema.model_validate(yaml.safe_load(text) or {})
+    except ValidationError as e:
+        root, problems = yaml.compose(text), []
+        for p in e.errors():
+            *parents, name = p["loc"] or ("(top level)",)
+            within = " / ".join(map(str, parents)) + ", " if parents else ""
+            got = "" if p["type"] == "missing" else f", got {p['input']!r}"
+            problems.append(f"{path}, line {_line(root, p['loc'])}, {within}field {name!r}: {p['msg']}{got}")
+        raise error("\n".join(problems)) from None
+
+
+def _line(node, loc) -> int:
+    """The line of the innermost key of ``loc`` that the YAML tree ``node`` has."""
+    line = 1
+    for key in loc:
+        found = [kv for kv in node.value if kv[0].value == str(key)] if isinstance(node, yaml.MappingNode) else []
+        if not found:
+            break
+        line, node = found[0][0].start_mark.line + 1, found[0][1]
+    return line
 
 
 def _registry_path() -> Path:
     return env.data_path(REGISTRY_FILE)
 
 
-def yaml_entries(path: str | Path, section: str, error: type[Exception] = ValueError) -> tuple[dict, dict]:
-    """A YAML file's content, and where each key under ``section`` is (``"<file>, line N"``, for
-    errors that point at the entry); ``error`` is raised when ``section`` is not a mapping."""
-    import yaml
-
-    text = Path(path).read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) or {}
-    if not isinstance(raw.get(section), dict) or not raw[section]:
-        raise error(f"{path}: expected a top-level '{section}:' mapping")
-    node = next(value for key, value in yaml.compose(text).value if key.value == section)
-    return raw, {key.value: f"{path}, line {key.start_mark.line + 1}" for key, _ in node.value}
-
-
 @lru_cache(maxsize=4)
 def _read_registry(path: str, mtime: float) -> dict[str, ModelSpec]:
-    raw, where_is = yaml_entries(path, "models", RegistryError)
-    choices = {"family": FAMILIES, "kind": KINDS, "prompt_format": PROMPT_FORMATS,
-               "tokenizer": tuple(TOKENIZER_RECIPES)}
-    out = {}
-    for mid, fields in raw["models"].items():
-        where = f"{where_is[mid]}, model {mid!r}"
-        if not isinstance(fields, dict):
-            raise RegistryError(f"{where}: expected a mapping of fields")
-        missing = [k for k in _REQUIRED if fields.get(k) in (None, "")]
-        if missing:
-            raise RegistryError(f"{where}: missing field(s) {', '.join(missing)}")
-        for name, allowed in choices.items():
-            if fields.get(name, ModelSpec.tokenizer) not in allowed:
-                raise RegistryError(f"{where}, field {name!r}: {fields[name]!r} is not one of {allowed}")
-        try:
-            params = float(fields["params_b"])
-        except (TypeError, ValueError):
-            raise RegistryError(f"{where}, field 'params_b': expected a number, got {fields['params_b']!r}") from None
-        extra = set(fields) - set(ModelSpec.__dataclass_fields__)
-        if extra:
-            raise RegistryError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
-        out[mid] = ModelSpec(id=mid, **{**fields, "params_b": params, "revision": str(fields["revision"])})
-    return out
+    models = read_yaml(path, Registry, RegistryError).models
+    return {mid: s.model_copy(update={"id": mid}) for mid, s in models.items()}
 
 
 def specs() -> dict[str, ModelSpec]:
@@ -127,18 +126,25 @@ def spec(model_id: str) -> ModelSpec:
         if s.hub_id == model_id:
             return s
     known = "\n  ".join(f"{k:<28} {v.hub_id}" for k, v in table.items())
+    required = [name for name, f in ModelSpec.model_fields.items() if f.is_required()]
     raise UnknownModelError(
         f"unknown model id {model_id!r}. Known ids (id, hub id):\n  {known}\n"
         f"To add one, add an entry to {_registry_path()} with the fields "
-        f"{', '.join(_REQUIRED)} (see CONTRIBUTING.md, 'Add a model to the registry').")
+        f"{', '.join(required)} (see CONTRIBUTING.md, 'Add a model to the registry').")
 
 
 def registry():
     """The registry as a pandas DataFrame, one row per model."""
     import pandas as pd
 
-    rows = [{**asdict(s), "tiny": json.dumps(s.tiny) if s.tiny else ""} for s in specs().values()]
+    rows = [{**s.model_dump(), "tiny": json.dumps(s.tiny) if s.tiny else ""} for s in specs().values()]
     return pd.DataFrame(rows).set_index("id")
+
+
+def is_pinned(s: ModelSpec) -> bool:
+    """A revision is pinned when it is a full 40-hex commit hash (``python -m survey_tools.zoo pin``)."""
+    rev = s.revision.lower()
+    return len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
 
 
 # --------------------------------------------------------------------------- tokenizers
@@ -176,14 +182,12 @@ def corpus_lines(lang: str) -> tuple[str, ...]:
 
 def _take_chars(lines: tuple[str, ...], budget: int) -> list[str]:
     """The first lines of ``lines`` (cycled if needed) adding up to ``budget`` characters."""
-    out, used, i = [], 0, 0
-    if not lines:
-        return out
-    while used < budget:
-        line = lines[i % len(lines)]
+    out, used = [], 0
+    for line in itertools.cycle(lines):
+        if used >= budget:
+            break
         out.append(line)
         used += len(line)
-        i += 1
     return out
 
 
@@ -198,16 +202,11 @@ def recipe_text(recipe: str) -> list[str]:
     share = TOKENIZER_RECIPES[recipe]["ko_share"]
     ko_part = _take_chars(ko, int(total * share))
     en_part = _take_chars(en, int(total * (1 - share)))
-    # interleave proportionally so every batch of pre-training sees both languages
-    out, i, j = [], 0, 0
-    while i < len(ko_part) or j < len(en_part):
-        if j >= len(en_part) or (i < len(ko_part) and i * len(en_part) <= j * len(ko_part)):
-            out.append(ko_part[i])
-            i += 1
-        else:
-            out.append(en_part[j])
-            j += 1
-    return out
+    # interleave in proportion, so every batch of pre-training sees both languages: Korean line i
+    # of n goes at i/n, English line j of m at j/m (compared as i*m vs j*n; Korean first on a tie)
+    placed = [(i * len(en_part), 0, line) for i, line in enumerate(ko_part)]
+    placed += [(j * len(ko_part), 1, line) for j, line in enumerate(en_part)]
+    return [line for _, _, line in sorted(placed)]
 
 
 def _digest(obj: Any) -> str:
@@ -245,10 +244,8 @@ def _tokenizer_key(recipe: str, vocab_size: int) -> str:
 
 
 def train_tokenizer(lines, vocab_size: int = VOCAB_SIZE):
-    """Train a byte-level BPE (the GPT-2 / Polyglot / BLOOM kind) on ``lines``.
-
-    Returns a ``transformers.PreTrainedTokenizerFast``.
-    """
+    """A byte-level BPE (the GPT-2 / Polyglot / BLOOM kind) trained on ``lines``, as a
+    ``transformers.PreTrainedTokenizerFast``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -291,24 +288,20 @@ TINY_DEFAULTS = {
 def _tiny_config(family: str, vocab: int, arch: dict, tok):
     from transformers import BloomConfig, GPTNeoXConfig, LlamaConfig, Qwen2Config
 
-    h, n, heads, ffn, ctx = arch["hidden"], arch["layers"], arch["heads"], arch["ffn"], arch["context"]
-    ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id,
-           "pad_token_id": tok.pad_token_id}
+    ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
+    if family == "bloom":  # the MLP is 4 x hidden, no position table (ALiBi)
+        return BloomConfig(vocab_size=vocab, hidden_size=arch["hidden"], n_layer=arch["layers"],
+                           n_head=arch["heads"], **ids)
+    shape = dict(vocab_size=vocab, hidden_size=arch["hidden"], num_hidden_layers=arch["layers"],
+                 num_attention_heads=arch["heads"], intermediate_size=arch["ffn"],
+                 max_position_embeddings=arch["context"], **ids)
     if family == "gpt_neox":
-        return GPTNeoXConfig(vocab_size=vocab, hidden_size=h, num_hidden_layers=n, num_attention_heads=heads,
-                             intermediate_size=ffn, max_position_embeddings=ctx, use_parallel_residual=True,
-                             tie_word_embeddings=False, **ids)
+        return GPTNeoXConfig(**shape, use_parallel_residual=True, tie_word_embeddings=False)
     if family == "llama":
-        return LlamaConfig(vocab_size=vocab, hidden_size=h, num_hidden_layers=n, num_attention_heads=heads,
-                           num_key_value_heads=arch["kv_heads"], intermediate_size=ffn,
-                           max_position_embeddings=ctx, tie_word_embeddings=False, **ids)
-    if family == "bloom":
-        return BloomConfig(vocab_size=vocab, hidden_size=h, n_layer=n, n_head=heads, **ids)
+        return LlamaConfig(**shape, num_key_value_heads=arch["kv_heads"], tie_word_embeddings=False)
     if family == "qwen2":
-        return Qwen2Config(vocab_size=vocab, hidden_size=h, num_hidden_layers=n, num_attention_heads=heads,
-                           num_key_value_heads=arch["kv_heads"], intermediate_size=ffn,
-                           max_position_embeddings=ctx, tie_word_embeddings=True, **ids)
-    raise ValueError(f"no tiny recipe for family {family!r}; known: {', '.join(FAMILIES)}")
+        return Qwen2Config(**shape, num_key_value_heads=arch["kv_heads"], tie_word_embeddings=True)
+    raise ValueError(f"no tiny recipe for family {family!r}")
 
 
 # Instruction-tuned models get a second, short stage on our KoAlpaca-v1.1-style sample, in the prompt
@@ -373,12 +366,8 @@ def pretrain_batches(tok, lines, seq: int, batch: int, steps: int, seed: int):
     """Yield ``steps`` batches of ``seq``-token windows of the tokenized text (deterministic)."""
     import torch
 
-    eos = tok.eos_token_id
-    stream = []
-    for ids in tok(list(lines), add_special_tokens=False)["input_ids"]:
-        stream.extend(ids)
-        stream.append(eos)
-    data = torch.tensor(stream, dtype=torch.long)
+    lines_ids = tok(list(lines), add_special_tokens=False)["input_ids"]
+    data = torch.tensor([i for ids in lines_ids for i in (*ids, tok.eos_token_id)], dtype=torch.long)  # EOS after each
     n_windows = len(data) - seq - 1
     if n_windows < batch:
         raise ValueError(f"corpus too small: {len(data)} tokens for windows of {seq}")
@@ -397,43 +386,35 @@ def _build_tiny(s: ModelSpec, out: Path) -> dict:
     recipe = tiny_recipe(s)
     arch = recipe["arch"]
     t0 = time.perf_counter()
+    meta: dict[str, Any] = {"recipe": recipe, "sft_loss_first": None, "sft_loss_last": None}
     if "sft" in recipe:
-        base = _ensure_built(replace(s, kind="base"))  # the same recipe without the second stage
-        tok = AutoTokenizer.from_pretrained(base)
-        model = AutoModelForCausalLM.from_pretrained(base)
+        base = _ensure_built(s.model_copy(update={"kind": "base"}))  # the same recipe without the second stage
+        tok, model = AutoTokenizer.from_pretrained(base), AutoModelForCausalLM.from_pretrained(base)
         base_meta = json.loads((base / "standin.json").read_text(encoding="utf-8"))
-        losses = [base_meta["loss_first"], base_meta["loss_last"]]
-        sft = recipe["sft"]
-        with _deterministic_torch():
-            set_seed(arch["seed"] + 1)
-            opt = torch.optim.AdamW(model.parameters(), lr=sft["lr"], weight_decay=0.0)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0.1, 1 - i / sft["steps"]))
-            sft_losses = _train(model, opt, sched, pretrain_batches(
-                tok, sft_texts(s, tok), sft["seq"], sft["batch"], sft["steps"], arch["seed"] + 1))
+        meta.update(loss_first=base_meta["loss_first"], loss_last=base_meta["loss_last"])
+        stage, seed, texts = recipe["sft"], arch["seed"] + 1, sft_texts(s, tok)
+        weight_decay, warmup, prefix = 0.0, 1, "sft_"  # no warm-up: the model is trained already
     else:
-        tok = tiny_tokenizer(s.tokenizer)
+        tok, model = tiny_tokenizer(s.tokenizer), None
         if recipe["chat"]:
             tok.chat_template = CHAT_TEMPLATE
-        with _deterministic_torch():
-            set_seed(arch["seed"])
-            config = _tiny_config(s.family, len(tok), arch, tok)
-            model = AutoModelForCausalLM.from_config(config)
-            opt = torch.optim.AdamW(model.parameters(), lr=arch["lr"], weight_decay=0.01)
-            warm = max(1, arch["steps"] // 10)
-            sched = torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda i: min(1.0, (i + 1) / warm) * max(0.1, 1 - i / arch["steps"]))
-            losses = _train(model, opt, sched, pretrain_batches(
-                tok, recipe_text(s.tokenizer), arch["seq"], arch["batch"], arch["steps"], arch["seed"]))
-        sft_losses = []
+        stage, seed, texts = arch, arch["seed"], recipe_text(s.tokenizer)
+        weight_decay, warmup, prefix = 0.01, max(1, arch["steps"] // 10), ""
+    with _deterministic_torch():
+        set_seed(seed)
+        model = model or AutoModelForCausalLM.from_config(_tiny_config(s.family, len(tok), arch, tok))
+        opt = torch.optim.AdamW(model.parameters(), lr=stage["lr"], weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to a tenth
+            opt, lambda i: min(1.0, (i + 1) / warmup) * max(0.1, 1 - i / stage["steps"]))
+        losses = _train(model, opt, sched, pretrain_batches(
+            tok, texts, stage["seq"], stage["batch"], stage["steps"], seed))
     model.eval()
     model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
-    meta = {"recipe": recipe, "loss_first": losses[0], "loss_last": sum(losses[-20:]) / min(20, len(losses)),
-            "sft_loss_first": sft_losses[0] if sft_losses else None,
-            "sft_loss_last": sum(sft_losses[-20:]) / min(20, len(sft_losses)) if sft_losses else None,
-            "build_seconds": round(time.perf_counter() - t0, 2), "params": model.num_parameters(),
-            "torch": torch.__version__}
+    meta.update({f"{prefix}loss_first": losses[0], f"{prefix}loss_last": sum(losses[-20:]) / min(20, len(losses)),
+                 "build_seconds": round(time.perf_counter() - t0, 2), "params": model.num_parameters(),
+                 "torch": torch.__version__})
     (out / "standin.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
 
@@ -524,11 +505,8 @@ class Loaded(NamedTuple):
 
 
 def _real_dtype(hw) -> str:
-    if hw.device == "cuda":
-        return "bfloat16" if hw.bf16 else "float16"
-    if hw.device == "mps":
-        return "float16"
-    return "float32"
+    """A real model's dtype: 16-bit on a GPU (bfloat16 where the GPU has it), float32 on a CPU."""
+    return {"cuda": "bfloat16" if hw.bf16 else "float16", "mps": "float16"}.get(hw.device, "float32")
 
 
 def quantization_config(quantization: str, dtype: str = "float16"):
@@ -560,7 +538,9 @@ def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
     s = spec(model_id)
     hw = env.hardware()
     if quantization and hw.device != "cuda":
-        raise env.ProfileError(f"{quantization} quantization needs CUDA (bitsandbytes); this is {hw.device}")
+        raise env.ProfileError(f"{quantization} quantization needs CUDA (bitsandbytes); this is {hw.device} "
+                               f"({hw.name}). Load without it here (LoRA instead of QLoRA), or run on a GPU "
+                               "(Colab: Runtime -> Change runtime type -> T4 GPU).")
     choice = env.choose_profile(profile)
     if choice.asked == "auto" and choice.profile == "real":
         from . import memory
@@ -578,7 +558,7 @@ def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
         where, hub = s.hub_id, {"revision": s.revision, "trust_remote_code": False}
         if not is_pinned(s):
             warnings.warn(f"{s.id}: revision {s.revision!r} is not pinned to a commit; results may change when "
-                          f"{s.hub_id} is updated (`python -m helpers.zoo pin` fixes the registry)", stacklevel=2)
+                          f"{s.hub_id} is updated (`python -m survey_tools.zoo pin` fixes the registry)", stacklevel=2)
     kwargs: dict[str, Any] = {**hub, "use_safetensors": True, "dtype": getattr(torch, dtype)}
     if quantization:
         kwargs.update(quantization_config=quantization_config(quantization, dtype), device_map={"": 0})
@@ -605,75 +585,3 @@ def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
     info = ModelInfo(s.id, s.hub_id, s.revision, choice.profile, s.family, type(model.config).__name__,
                      model.num_parameters(), dtype, device, desc, choice.reason, where if tiny else "")
     return Loaded(model, tok, info)
-
-
-# --------------------------------------------------------------------------- pinning
-
-
-def is_pinned(s: ModelSpec) -> bool:
-    """A revision is pinned when it is a full 40-hex commit hash."""
-    rev = s.revision.lower()
-    return len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
-
-
-def pin(ids: list[str] | None = None, path: Path | None = None) -> dict[str, str]:
-    """Resolve unpinned revisions to the hub's current commit and write them into the registry.
-
-    Needs the hub. Rewrites only the ``revision:`` line of each entry; returns ``{id: sha}``.
-    """
-    from huggingface_hub import HfApi
-
-    path = path or _registry_path()
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    api = HfApi()
-    done: dict[str, str] = {}
-    current = None
-    for i, line in enumerate(lines):
-        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
-            current = line.strip()[:-1]
-        elif current and line.strip().startswith("revision:") and (ids is None or current in ids):
-            s = spec(current)
-            if not is_pinned(s):
-                sha = api.model_info(s.hub_id, revision=s.revision).sha
-                lines[i] = line[: line.index("revision:")] + f"revision: {sha}\n"
-                done[current] = sha
-    path.write_text("".join(lines), encoding="utf-8")
-    _read_registry.cache_clear()
-    return done
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.zoo", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="build tiny stand-ins into the cache")
-    b.add_argument("ids", nargs="*", help="registry ids (default: one per distinct recipe)")
-    b.add_argument("--force", action="store_true", help="rebuild even if cached")
-    sub.add_parser("list", help="print the registry")
-    p = sub.add_parser("pin", help="replace unpinned revisions by the hub's current commit (needs the hub)")
-    p.add_argument("ids", nargs="*")
-    args = parser.parse_args(argv)
-    if args.cmd == "pin":
-        for mid, sha in pin(args.ids or None).items():
-            print(f"{mid:<28} {sha}")
-        return 0
-    if args.cmd == "list":
-        print(registry()[["hub_id", "family", "params_b", "license", "kind"]].to_string())
-        return 0
-    ids = args.ids or list(specs())
-    seen: set[Path] = set()
-    for mid in ids:
-        path = tiny_path(mid)
-        if path in seen:
-            continue
-        seen.add(path)
-        t0 = time.perf_counter()
-        build_tiny(mid, force=args.force)
-        print(f"{mid:<28} {path.name:<40} {time.perf_counter() - t0:6.1f} s", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
