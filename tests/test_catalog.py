@@ -219,6 +219,36 @@ def test_cycle_rejected_naming_the_loop(tmp_catalog):
     assert loop[0] == loop[-1] and set(loop) == {"alpaca", "llama"}
 
 
+@pytest.mark.parametrize(("file", "old", "new", "line", "field"), [
+    ("models.csv", "llama,LLaMA,Meta AI", "llama,LLaMA,", 2, "organization"),
+    ("models.csv", ",no,weights released", ",nope,weights released", 2, "commercial_use"),
+    ("models.csv", ",2048,32000,", ",2048,32000.5,", 2, "vocab_size"),
+    ("models.csv", "\nbloom,BLOOM", "\nllama,BLOOM", 3, "id"),
+    ("models.csv", ",tokenizer,", ",tokeniser,", 1, "tokenizer"),  # every column of the schema must be there
+    ("datasets.csv", ",scraped,", ",scrapped,", None, "how_made"),
+    ("genealogy.csv", "alpaca,llama,fine-tune", "alpaca,llama,finetune", None, "relation"),
+    ("genealogy.csv", "alpaca,llama,fine-tune", "alpaca,alpaca,fine-tune", None, "parent"),
+])
+def test_schema_errors_name_file_line_and_field(tmp_catalog, file, old, new, line, field):
+    _edit(tmp_catalog / file, old, new)
+    with pytest.raises(CatalogError) as e:
+        catalog.load(tmp_catalog)
+    assert e.value.file == file and e.value.field == field
+    assert e.value.line == (line or _line_of(tmp_catalog / file, new))
+
+
+def _line_of(path, text):
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text in line)
+
+
+def test_duplicate_edge_names_its_first_line(tmp_catalog):
+    with open(tmp_catalog / "genealogy.csv", "a", encoding="utf-8") as f:
+        f.write("alpaca,llama,fine-tune,https://example.org,the same edge again\n")
+    with pytest.raises(CatalogError, match=r"duplicate .*alpaca/llama/fine-tune.* \(first on line \d+\)") as e:
+        catalog.load(tmp_catalog)
+    assert e.value.line == len((tmp_catalog / "genealogy.csv").read_text(encoding="utf-8").splitlines())
+
+
 def test_per_size_list_length_checked(tmp_catalog):
     _edit(tmp_catalog / "models.csv", "1000;1000;1400;1400", "1000;1400")
     with pytest.raises(CatalogError, match="train_tokens_b.*one per size"):
@@ -239,6 +269,18 @@ def test_filter_models(models):
     assert list(apache.index) == ["qwen2.5"]
     recent = catalog.filter_models(models, years=(2025, 2025))
     assert set(recent.index) == {"hyperclovax-seed", "kanana", "kanana-1.5"}
+
+
+def test_filter_widget_refilters_when_a_control_changes(monkeypatch, models):
+    import itables
+
+    shown = []
+    monkeypatch.setattr(itables, "show", lambda table, **_: shown.append(table))
+    box = catalog.filter_widget(models)
+    korean = box.children[0].children[2]
+    assert korean.description == "한국어" and len(shown[-1]) == len(models)
+    korean.value = ("yes",)
+    assert list(shown[-1].index) == list(catalog.filter_models(models, korean=["yes"]).index) != list(models.index)
 
 
 def test_generations_follow_the_genealogy():
