@@ -90,6 +90,9 @@ def test_known_terms_from_the_texts():
                          'commercial: {value: "yes", section: ""', 1),
      "terms.commercial.section"),
     (lambda t: t.replace("kind: content-licence", "kind: poem", 1), "kind"),
+    (lambda t: t.replace("read_in_full: true", "read_in_full: 1", 1), "read_in_full"),
+    (lambda t: t.replace("applies_to: [research, commercial", "applies_to: [research, selling", 1),
+     "conditions[0].applies_to[1]"),
 ])
 def test_bad_licence_data_is_reported_with_file_line_and_field(mutate, field):
     text = data_path("licenses", "licenses.yaml").read_text(encoding="utf-8")
@@ -265,7 +268,7 @@ def test_worked_case_llama31_naming_rule(catalog_resolver):
 
 
 def test_matrix_and_graph(catalog_resolver):
-    m = catalog_resolver.matrix()
+    m = licenses.matrix(resolver=catalog_resolver)
     assert list(m.columns) == list(licenses.USES) and set(m.values.ravel()) <= set(licenses.EFFECTS)
     g = catalog_resolver.chain_graph("koalpaca-llama", "commercial")
     assert {"llama", "koalpaca-v1.0", "alpaca-52k"} <= set(g.nodes)
@@ -292,7 +295,7 @@ def test_case_table_and_figures_follow_the_verdicts():
 
 
 def test_mismatches_list_every_label_that_says_more_than_the_chain(catalog_resolver):
-    found = licenses.mismatches(["commercial"])
+    found = licenses.mismatches(["commercial"], resolver=catalog_resolver)
     assert {"koalpaca-polyglot", "koalpaca-llama"} <= set(found["model"])
     for row in found.itertuples():
         v = catalog_resolver.verdict(row.model, row.use)
@@ -300,6 +303,13 @@ def test_mismatches_list_every_label_that_says_more_than_the_chain(catalog_resol
     flagged = set(found["model"])
     assert all(not catalog_resolver.verdict(m, "commercial").label_mismatch for m in catalog_resolver.models
                if m not in flagged)
+
+
+def test_widget_answers_for_the_chosen_model_and_use(capsys):
+    box = licenses.widget()
+    model, use = box.children[0].children
+    model.value, use.value = "llama", "research"
+    assert licenses.verdict("llama", "research").explain() in capsys.readouterr().out
 
 
 def test_pretraining_corpus_is_data_that_was_only_scraped():

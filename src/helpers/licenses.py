@@ -1,59 +1,29 @@
 """Licence terms as data, and a resolver that says what a model may be used for, and why.
 
-Not legal advice (법률 자문이 아님). The resolver makes one reading of licence texts
-visible and checkable; it does not replace reading them or asking counsel.
+Not legal advice (법률 자문이 아님). The resolver makes one reading of licence texts visible and
+checkable; it does not replace reading them or asking counsel.
 
-Data
-----
-``data/licenses/licenses.yaml`` holds, per licence id, the terms a reader needs
-(attribution, commercial use, derivatives, share-alike, use-based restrictions,
-redistribution, research) and special conditions (user thresholds, naming rules,
-acceptable-use policies), each with the clause number it comes from and a URL.
-
-Verdicts
---------
-``verdict(model_id, use)`` walks a model's chain of terms:
-
-* ``own-weights``: the licence on the model's own weights (its card's label);
-* ``base-model``: everything the base model's chain says, recursively through
-  the catalog's ``base_model`` column (a fine-tune of a fine-tune inherits both);
-* ``training-data``: each training dataset's licence, and the dataset it was
-  translated from, recursively;
-* ``data-generator-api``: the terms of an API that generated a dataset
-  (e.g. OpenAI's rule against using output to build competing models).
-
-Each step yields a :class:`Reason` ``(layer, subject, license_id, effect, source, note)``
-with effect ``yes`` / ``conditional`` / ``no`` (or ``not-assessed`` for web-scale
-pre-training corpora, which publishers use under copyright exceptions rather than
-their documents' licences; they are listed but do not vote). ``allowed`` is the most
-restrictive effect of the chain: no < conditional < yes.
-
-How a licence becomes an effect for a use (:meth:`License.effect`):
-
-* ``commercial`` → the ``commercial`` term; ``research`` → ``research``;
-  ``redistribute-weights`` → ``redistribution``;
-  ``finetune-release`` → the stricter of ``derivatives`` and ``redistribution``.
-
-How a *dataset's* licence reaches a model trained on it (:func:`data_effect`) is an
-open legal question (are weights an adaptation of their training data?). We take the
-conservative reading that the dataset's authors themselves state for Alpaca: a
-non-commercial dataset makes commercial use of the model ``no``; share-alike makes
-releasing weights ``conditional``; data with no stated licence is ``conditional``.
-API terms bind whoever called the API, not clearly third parties: their effects are
-``conditional``, never a flat ``no``.
+``data/licenses/licenses.yaml`` holds, per licence id, the terms a reader needs (attribution, commercial
+use, derivatives, share-alike, use-based restrictions, redistribution, research) and special conditions
+(user thresholds, naming rules, acceptable-use policies), each with its clause number and a URL; the
+pydantic class :class:`License` is its schema. ``verdict(model_id, use)`` walks a model's chain of terms
+(:meth:`Resolver.reasons`): ``allowed`` is the most restrictive effect of the chain, no < conditional < yes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, with_config
+from pydantic.functional_validators import BeforeValidator
+from typing_extensions import TypedDict
 
 from . import catalog, plots
 from .catalog import split
@@ -67,16 +37,6 @@ NOT_ASSESSED = "not-assessed"
 EFFECT_RANK = {e: i for i, e in enumerate(EFFECTS)}
 LAYERS = ("own-weights", "base-model", "training-data", "data-generator-api")
 
-PERMISSION_TERMS = ("commercial", "derivatives", "redistribution", "research")
-OBLIGATION_TERMS = ("attribution", "share_alike")
-TERM_VALUES = {
-    **{t: set(EFFECTS) for t in PERMISSION_TERMS},
-    **{t: {"required", "partial", "not-required"} for t in OBLIGATION_TERMS},
-    "use_restrictions": {"yes", "no"},
-}
-KINDS = {"model-licence", "content-licence", "software-licence", "api-terms", "none"}
-REQUIRED_KEYS = ("name", "kind", "url", "source", "read_in_full", "note", "terms", "conditions")
-
 DISCLAIMER_KO = "법률 자문이 아님 (not legal advice): 라이선스 원문과 전문가 확인이 최종 기준입니다."
 
 
@@ -84,44 +44,70 @@ class LicenseDataError(ValueError):
     """Bad licence data: the message names the file, line, licence id and field."""
 
 
-# --------------------------------------------------------------------------- data
+# --------------------------------------------------------------------------- data: the schema of licenses.yaml
+class Term(BaseModel):
+    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True, str_strip_whitespace=True)
 
-
-@dataclass(frozen=True)
-class Term:
     value: str
-    section: str
-    note: str = ""
+    section: Annotated[str, Field(min_length=1)]  # every term cites its clause
+    note: Annotated[str, BeforeValidator(lambda note: note or "")] = ""
 
 
-@dataclass(frozen=True)
-class Condition:
+class Permission(Term):
+    value: Literal[EFFECTS]
+
+
+class Obligation(Term):
+    value: Literal["required", "partial", "not-required"]
+
+
+class Restriction(Term):
+    value: Literal["yes", "no"]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Terms(TypedDict):
+    commercial: Permission
+    derivatives: Permission
+    redistribution: Permission
+    research: Permission
+    attribution: Obligation
+    share_alike: Obligation
+    use_restrictions: Restriction
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True)
+
     kind: str
     section: str
-    applies_to: tuple[str, ...]
+    applies_to: tuple[Literal[USES], ...]
     note: str
-    value: float | int | str | None = None
+    value: float | int | str | None = None  # e.g. a user threshold
 
 
-@dataclass(frozen=True)
-class License:
+class License(BaseModel):
+    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True)
+
     id: str
     name: str
-    kind: str
-    url: str
-    source: tuple[str, ...]
-    read_in_full: bool
-    note: str
-    terms: dict = field(hash=False)
-    conditions: tuple[Condition, ...] = ()
+    kind: Literal["model-licence", "content-licence", "software-licence", "api-terms", "none"]
+    url: Annotated[str, Field(pattern="^https?://")]
+    source: Annotated[tuple[Annotated[str, Field(pattern="^https?://")], ...], Field(min_length=1)]  # URLs read
+    read_in_full: StrictBool  # false: terms from the licensor's summary or a secondary reading
+    note: Annotated[str, BeforeValidator(lambda note: note or "")]
+    terms: Terms
+    conditions: Annotated[tuple[Condition, ...], BeforeValidator(lambda conditions: conditions or ())]
 
     def effect(self, use: str) -> tuple[str, str, str]:
-        """``(effect, section, note)`` this licence gives ``use``, conditions appended to the note."""
+        """``(effect, section, note)`` this licence gives ``use``, conditions appended to the note.
+
+        ``finetune-release`` takes the stricter of ``derivatives`` and ``redistribution``.
+        """
         _check_use(use)
         if use == "finetune-release":
             d, r = self.terms["derivatives"], self.terms["redistribution"]
-            t = d if EFFECT_RANK[d.value] <= EFFECT_RANK[r.value] else r
-            effect = t.value
+            effect = strictest([d.value, r.value])
             section = d.section if d.section == r.section else f"{d.section} / {r.section}"
             note = "; ".join(x for x in (d.note, r.note) if x)
         else:
@@ -155,41 +141,14 @@ def parse_licenses(text: str, origin: str = "<string>") -> dict[str, License]:
         raise LicenseDataError(f"{origin}: expected a top-level mapping 'licenses: {{id: ...}}'")
     out: dict[str, License] = {}
     for lid, entry in raw["licenses"].items():
-        where = f"{origin}:{lines.get(lid, '?')}: licence {lid!r}"
-
-        def check(ok, fld: str, problem: str, where: str = where) -> None:
-            if not ok:
-                raise LicenseDataError(f"{where}, field {fld!r}: {problem}")
-
-        check(isinstance(entry, dict), "(entry)", "expected a mapping")
-        for k in REQUIRED_KEYS:
-            check(k in entry, k, "missing")
-        check(entry["kind"] in KINDS, "kind", f"{entry['kind']!r} not in {sorted(KINDS)}")
-        check(str(entry["url"]).startswith("http"), "url", "expected an http(s) URL")
-        sources, terms = entry["source"], entry["terms"]
-        check(isinstance(sources, list) and sources and all(str(s).startswith("http") for s in sources),
-              "source", "expected a non-empty list of http(s) URLs")
-        check(isinstance(entry["read_in_full"], bool), "read_in_full", "expected true or false")
-        check(isinstance(terms, dict), "terms", "expected a mapping")
-        check(set(terms) <= set(TERM_VALUES), "terms", f"unknown term(s) {sorted(set(terms) - set(TERM_VALUES))}")
-        parsed: dict[str, Term] = {}
-        for tname, allowed in TERM_VALUES.items():
-            t = terms.get(tname)
-            check(isinstance(t, dict), f"terms.{tname}", "missing or not a mapping {value, section, note}")
-            value, section = str(t.get("value")), str(t.get("section") or "").strip()
-            check(value in allowed, f"terms.{tname}.value", f"{value!r} not in {sorted(allowed)}")
-            check(section, f"terms.{tname}.section", "empty: every term must cite its clause")
-            parsed[tname] = Term(value, section, str(t.get("note") or ""))
-        conditions = []
-        for i, c in enumerate(entry["conditions"] or []):
-            for k in ("kind", "section", "applies_to", "note"):
-                check(k in c, f"conditions[{i}].{k}", "missing")
-            bad = [u for u in c["applies_to"] if u not in USES]
-            check(not bad, f"conditions[{i}].applies_to", f"unknown use(s) {bad}; expected {USES}")
-            conditions.append(Condition(c["kind"], str(c["section"]), tuple(c["applies_to"]), c["note"],
-                                        c.get("value")))
-        out[lid] = License(lid, entry["name"], entry["kind"], entry["url"], tuple(sources),
-                           entry["read_in_full"], str(entry["note"] or ""), parsed, tuple(conditions))
+        try:
+            out[lid] = License.model_validate(dict(entry, id=lid) if isinstance(entry, dict) else entry)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in error["loc"]).lstrip(".")
+            got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+            raise LicenseDataError(f"{origin}:{lines.get(lid, '?')}: licence {lid!r}, field {field or '(entry)'!r}: "
+                                   f"{error['msg']}{got}") from None
     return out
 
 
@@ -207,15 +166,12 @@ def _load_cached(path: str, mtime: float) -> dict[str, License]:
 def terms_table(licenses: dict[str, License] | None = None) -> pd.DataFrame:
     """One row per licence: every term's value and clause, plus name and URL."""
     rows = []
-    for lid, terms in (licenses or load_licenses()).items():
-        row = {"license": lid, "name": terms.name, "kind": terms.kind}
-        for tname in TERM_VALUES:
-            row[tname] = terms.terms[tname].value
-            row[f"{tname}_section"] = terms.terms[tname].section
-        row["conditions"] = "; ".join(f"{c.kind} (§{c.section})" for c in terms.conditions)
-        row["read_in_full"] = terms.read_in_full
-        row["url"] = terms.url
-        rows.append(row)
+    for lid, licence in (licenses or load_licenses()).items():
+        row = {"license": lid, "name": licence.name, "kind": licence.kind}
+        for name, term in licence.terms.items():
+            row[name], row[f"{name}_section"] = term.value, term.section
+        row["conditions"] = "; ".join(f"{c.kind} (§{c.section})" for c in licence.conditions)
+        rows.append(dict(row, read_in_full=licence.read_in_full, url=licence.url))
     return pd.DataFrame(rows).set_index("license")
 
 
@@ -236,8 +192,6 @@ def cc_table(licenses: dict[str, License] | None = None, ids: Iterable[str] | No
 
 
 # --------------------------------------------------------------------------- verdicts
-
-
 class Reason(NamedTuple):
     layer: str
     subject: str
@@ -247,8 +201,7 @@ class Reason(NamedTuple):
     note: str
 
 
-@dataclass
-class Verdict:
+class Verdict(NamedTuple):
     model: str
     use: str
     allowed: str
@@ -302,7 +255,13 @@ def is_pretraining_corpus(dataset: dict) -> bool:
 
 
 def data_effect(terms: License, use: str) -> tuple[str, str]:
-    """Effect a dataset licence has on a model trained on it, with the reasoning."""
+    """Effect a dataset licence has on a model trained on it, with the reasoning.
+
+    Are weights an adaptation of their training data? The question is open; we take the conservative
+    reading that the dataset's authors themselves state for Alpaca: non-commercial data makes commercial
+    use of the model ``no``, share-alike data makes releasing weights ``conditional``, and data with no
+    stated licence is ``conditional``.
+    """
     _check_use(use)
     if terms.id == "unknown" and use != "research":
         return "conditional", ("no licence stated for the data: rights in it are unclear, so any use of a model "
@@ -339,14 +298,8 @@ class Resolver:
 
     def __init__(self, models: pd.DataFrame, datasets: pd.DataFrame, licenses: dict[str, License] | None = None):
         self.licenses = licenses or load_licenses()
-        self.models = self._index(models, "models")
-        self.datasets = self._index(datasets, "datasets")
-
-    @staticmethod
-    def _index(frame: pd.DataFrame, what: str) -> dict[str, dict]:
-        if "id" not in frame.columns:
-            raise LicenseDataError(f"{what}: expected an 'id' column, got {list(frame.columns)}")
-        return {str(r["id"]): r for r in frame.to_dict("records")}
+        self.models = {str(row["id"]): row for row in models.to_dict("records")}
+        self.datasets = {str(row["id"]): row for row in datasets.to_dict("records")}
 
     def license(self, lid: str, where: str) -> License:
         if lid not in self.licenses:
@@ -411,6 +364,9 @@ class Resolver:
 
     def reasons(self, mid: str, use: str, size: float | None = None,
                 _seen: frozenset = frozenset()) -> list[Reason]:
+        """Every :class:`Reason` in the chain of ``mid`` for ``use``, layer by layer (:data:`LAYERS`): the
+        model's own weights, its base models' chains (recursively), its training data (and what that data
+        was translated from), and the terms of the APIs that generated the data."""
         _check_use(use)
         if mid not in self.models:
             raise KeyError(f"unknown model {mid!r}; known: {', '.join(sorted(self.models))}")
@@ -441,25 +397,6 @@ class Resolver:
         mismatch = EFFECT_RANK[label_effect] > EFFECT_RANK[allowed]
         return Verdict(mid, use, allowed, reasons, label, label_effect, mismatch)
 
-    def matrix(self, uses: Iterable[str] = USES, models: Iterable[str] | None = None) -> pd.DataFrame:
-        ids = list(models or self.models)
-        data = {u: [self.verdict(m, u).allowed for m in ids] for u in uses}
-        return pd.DataFrame(data, index=pd.Index(ids, name="model"))
-
-    def mismatches(self, uses: Iterable[str] = USES) -> pd.DataFrame:
-        """Every (model, use) whose card label says more than the chain allows, and what decided it."""
-        rows = [{"model": v.model, "use": v.use, "label": v.label, "label_says": v.label_effect,
-                 "chain_says": v.allowed, "decided_by": v.decided_by()}
-                for v in (self.verdict(m, u) for m in self.models for u in uses) if v.label_mismatch]
-        return pd.DataFrame(rows, columns=["model", "use", "label", "label_says", "chain_says", "decided_by"])
-
-    def case_table(self, model_id: str, uses: Iterable[str] = USES) -> pd.DataFrame:
-        """One worked case: per use, the verdict, the card's label and what decided it."""
-        rows = [{"use": v.use, "allowed": v.allowed, "label": v.label, "label_says": v.label_effect,
-                 "label_mismatch": v.label_mismatch, "decided_by": v.decided_by()}
-                for v in (self.verdict(model_id, u) for u in uses)]
-        return pd.DataFrame(rows).set_index("use")
-
     def chain_graph(self, mid: str, use: str = "commercial") -> nx.DiGraph:
         """A networkx DiGraph of the chain: model → base models → datasets → APIs, nodes carry effects."""
         g = nx.DiGraph()
@@ -484,9 +421,7 @@ class Resolver:
         return g
 
 
-# --------------------------------------------------------------------------- on the shared catalog
-
-
+# --------------------------------------------------------------------------- on the shared catalog, or a given resolver
 @lru_cache(maxsize=1)
 def default_resolver() -> Resolver:
     """The resolver over ``helpers.catalog``'s models and datasets and ``data/licenses``."""
@@ -498,21 +433,28 @@ def verdict(model: str, use: str = "commercial", size: float | None = None) -> V
     return default_resolver().verdict(model, use, size)
 
 
-def matrix(uses: Iterable[str] = USES) -> pd.DataFrame:
-    return default_resolver().matrix(uses)
+def matrix(uses: Iterable[str] = USES, resolver: Resolver | None = None) -> pd.DataFrame:
+    """The verdict of every catalog model (rows) for every use (columns)."""
+    res = resolver or default_resolver()
+    return pd.DataFrame({u: [res.verdict(m, u).allowed for m in res.models] for u in uses},
+                        index=pd.Index(list(res.models), name="model"))
 
 
-def mismatches(uses: Iterable[str] = USES) -> pd.DataFrame:
-    return default_resolver().mismatches(uses)
+def mismatches(uses: Iterable[str] = USES, resolver: Resolver | None = None) -> pd.DataFrame:
+    """Every (model, use) whose card label says more than the chain allows, and what decided it."""
+    res = resolver or default_resolver()
+    rows = [{"model": v.model, "use": v.use, "label": v.label, "label_says": v.label_effect,
+             "chain_says": v.allowed, "decided_by": v.decided_by()}
+            for v in (res.verdict(m, u) for m in res.models for u in uses) if v.label_mismatch]
+    return pd.DataFrame(rows, columns=["model", "use", "label", "label_says", "chain_says", "decided_by"])
 
 
-def case_table(model_id: str, uses: Iterable[str] = USES) -> pd.DataFrame:
-    return default_resolver().case_table(model_id, uses)
-
-
-def ask(model: str, use: str) -> str:
-    """The widget's answer as text: verdict, mismatch flag and every reason with its source."""
-    return verdict(model, use).explain()
+def case_table(model_id: str, uses: Iterable[str] = USES, resolver: Resolver | None = None) -> pd.DataFrame:
+    """One worked case: per use, the verdict, the card's label and what decided it."""
+    rows = [{"use": v.use, "allowed": v.allowed, "label": v.label, "label_says": v.label_effect,
+             "label_mismatch": v.label_mismatch, "decided_by": v.decided_by()}
+            for v in ((resolver or default_resolver()).verdict(model_id, u) for u in uses)]
+    return pd.DataFrame(rows).set_index("use")
 
 
 def widget(resolver: Resolver | None = None):
@@ -522,17 +464,9 @@ def widget(resolver: Resolver | None = None):
     res = resolver or default_resolver()
     model = widgets.Dropdown(options=sorted(res.models), description="모델")
     use = widgets.Dropdown(options=[(f"{USE_LABELS_KO[u]} ({u})", u) for u in USES], description="용도")
-    out = widgets.Output()
-
-    def show(*_):
-        out.clear_output()
-        with out:
-            print(res.verdict(model.value, use.value).explain())
-
-    model.observe(show, names="value")
-    use.observe(show, names="value")
-    show()
-    return widgets.VBox([widgets.HBox([model, use]), out])
+    answer = widgets.interactive_output(lambda model, use: print(res.verdict(model, use).explain()),
+                                        {"model": model, "use": use})
+    return widgets.VBox([widgets.HBox([model, use]), answer])
 
 
 # --------------------------------------------------------------------------- figures (matplotlib)
@@ -553,9 +487,8 @@ def matrix_figure(uses: Iterable[str] = USES):
               aspect="auto", vmin=0, vmax=2)
     ax.set_xticks(range(len(mat.columns)), mat.columns, rotation=30, ha="right")
     ax.set_yticks(range(len(mat.index)), mat.index, fontsize=8)
-    for i in range(codes.shape[0]):
-        for j in range(codes.shape[1]):
-            ax.text(j, i, mat.iat[i, j][0].upper(), ha="center", va="center", fontsize=7)
+    for (i, j), effect in np.ndenumerate(mat.values):
+        ax.text(j, i, effect[0].upper(), ha="center", va="center", fontsize=7)
     ax.set_title("사슬에서 가장 엄격한 효과 (N=불가, C=조건부, Y=가능)")
     fig.tight_layout()
     return fig
