@@ -18,9 +18,8 @@ import socket
 import sys
 import time
 import warnings
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 PROFILES = ("tiny", "real", "auto")
 PROFILE_ENV = "LLM_SURVEY_PROFILE"
@@ -48,8 +47,6 @@ def cache_dir() -> Path:
 
 
 # --------------------------------------------------------------------------- where
-
-
 def runtime() -> str:
     """``colab``, ``binder``, ``ci`` or ``local``."""
     if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
@@ -59,11 +56,6 @@ def runtime() -> str:
     if os.environ.get("CI"):
         return "ci"
     return "local"
-
-
-def offline_requested() -> bool:
-    """True where the environment forbids hub access (``HF_HUB_OFFLINE``)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 _HUB_CACHE: dict[str, tuple[float, bool]] = {}
@@ -76,38 +68,31 @@ def hub_reachable(timeout: float = 2.0, host: str = HUB_HOST, port: int = 443) -
     share one deadline. ``HF_HUB_OFFLINE=1`` answers False without touching the
     network. Answers are cached for five minutes.
     """
-    if offline_requested():
+    import concurrent.futures as cf
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         return False
-    key = f"{host}:{port}"
-    cached = _HUB_CACHE.get(key)
+    cached = _HUB_CACHE.get(f"{host}:{port}")
     if cached and time.monotonic() - cached[0] < 300:
         return cached[1]
-    ok = _connect_within(host, port, timeout)
-    _HUB_CACHE[key] = (time.monotonic(), ok)
-    return ok
-
-
-def _connect_within(host: str, port: int, timeout: float) -> bool:
-    import concurrent.futures as cf
 
     def attempt() -> bool:
         with socket.create_connection((host, port), timeout=timeout):
             return True
 
-    pool = cf.ThreadPoolExecutor(max_workers=1)
+    pool = cf.ThreadPoolExecutor(max_workers=1)  # a thread, so that name resolution shares the deadline
     try:
-        return bool(pool.submit(attempt).result(timeout=timeout))
+        ok = bool(pool.submit(attempt).result(timeout=timeout))
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
-        return False
+        ok = False
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+    _HUB_CACHE[f"{host}:{port}"] = (time.monotonic(), ok)
+    return ok
 
 
 # --------------------------------------------------------------------------- hardware
-
-
-@dataclass(frozen=True)
-class Hardware:
+class Hardware(NamedTuple):
     device: str  # "cuda", "mps" or "cpu"
     name: str
     memory_gb: float  # GPU memory for cuda, else total RAM
@@ -125,8 +110,7 @@ def cpu_only_here() -> bool:
     Lets :func:`hardware` answer without importing torch (about a second) in notebooks that load
     no model. Elsewhere (macOS, Windows, a GPU node present) torch itself answers.
     """
-    return sys.platform.startswith("linux") and not [
-        node for pattern in GPU_DEVICE_NODES for node in Path("/dev").glob(pattern)]
+    return sys.platform.startswith("linux") and not any(next(Path("/dev").glob(p), None) for p in GPU_DEVICE_NODES)
 
 
 def hardware() -> Hardware:
@@ -157,10 +141,7 @@ def device() -> str:
 
 
 # --------------------------------------------------------------------------- profile
-
-
-@dataclass(frozen=True)
-class ProfileChoice:
+class ProfileChoice(NamedTuple):
     profile: str  # "tiny" or "real"
     asked: str  # what was asked: "tiny", "real" or "auto"
     reason: str
@@ -176,27 +157,21 @@ def choose_profile(override: str | None = None, *, need_gb: float | None = None,
     """
     asked = (override or os.environ.get(PROFILE_ENV) or "auto").strip().lower()
     if asked not in PROFILES:
-        raise ProfileError(
-            f"unknown profile {asked!r} (from {'argument' if override else PROFILE_ENV}); "
-            f"expected one of {', '.join(PROFILES)}")
+        raise ProfileError(f"unknown profile {asked!r} (from {'argument' if override else PROFILE_ENV}); "
+                           f"expected one of {', '.join(PROFILES)}")
     if asked == "tiny":
         return ProfileChoice("tiny", asked, "tiny profile asked for")
     hub_ok = (hub_check or hub_reachable)()
     if asked == "real":
         if not hub_ok:
-            raise ProfileError(
-                "profile 'real' needs the Hugging Face hub, which is not reachable here "
-                "(HF_HUB_OFFLINE set or no network). Use profile 'tiny' or 'auto'.")
+            raise ProfileError("profile 'real' needs the Hugging Face hub, which is not reachable here "
+                               "(HF_HUB_OFFLINE set or no network). Use profile 'tiny' or 'auto'.")
         return ProfileChoice("real", asked, "real profile asked for")
     if not hub_ok:
         return ProfileChoice("tiny", asked, "auto: hub not reachable, using tiny stand-ins")
-    if need_gb is not None:
-        hw = hardware()
-        if need_gb > hw.free_gb * 0.9:
-            return ProfileChoice(
-                "tiny", asked,
-                f"auto: model needs about {need_gb:.1f} GB but {hw.device} has "
-                f"{hw.free_gb:.1f} GB free, using tiny stand-in")
+    if need_gb is not None and need_gb > (hw := hardware()).free_gb * 0.9:
+        return ProfileChoice("tiny", asked, f"auto: model needs about {need_gb:.1f} GB but {hw.device} has "
+                                            f"{hw.free_gb:.1f} GB free, using tiny stand-in")
     return ProfileChoice("real", asked, "auto: hub reachable")
 
 
@@ -206,13 +181,10 @@ def profile(override: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- settings
-
-
 def seed(n: int = 0) -> int:
     """Seed Python's ``random``, NumPy and torch (every device) with ``n``.
 
-    ``accelerate``'s ``set_seed`` does the same as ``transformers.set_seed``, which would import
-    ``transformers.trainer_utils`` and with it peft (seconds of imports) in a notebook that trains nothing.
+    ``accelerate``'s ``set_seed``: ``transformers.set_seed`` does the same but imports peft (seconds).
     """
     from accelerate.utils import set_seed
 
@@ -252,30 +224,20 @@ def in_ci() -> bool:
     return bool(os.environ.get("CI"))
 
 
-@lru_cache(maxsize=1)
-def _versions() -> dict[str, str]:
+def report(override: str | None = None) -> None:
+    """Print where we run, the hardware, the profile in force and why, and the libraries' versions."""
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": platform.python_version()}
+    hw, choice = hardware(), choose_profile(override)
+    info = {"runtime": runtime(), "device": hw.device, "device_name": hw.name,
+            "memory_gb": round(hw.memory_gb, 1), "free_gb": round(hw.free_gb, 1), "bf16": hw.bf16,
+            "cpus": hw.cpu_count, "profile": choice.profile, "profile_reason": choice.reason,
+            "python": platform.python_version()}
     for pkg in ("torch", "transformers", "tokenizers", "peft", "accelerate", "datasets",
                 "pandas", "plotly", "ipywidgets", "lm_eval", "bitsandbytes"):
         try:
-            out[pkg] = version(pkg.replace("_", "-"))
+            info[pkg] = version(pkg.replace("_", "-"))
         except PackageNotFoundError:
-            out[pkg] = "-"
-    return out
-
-
-def environment(override: str | None = None) -> dict:
-    """Versions, hardware and the profile in force, as a dict."""
-    hw, choice = hardware(), choose_profile(override)
-    return {"runtime": runtime(), "device": hw.device, "device_name": hw.name,
-            "memory_gb": round(hw.memory_gb, 1), "free_gb": round(hw.free_gb, 1), "bf16": hw.bf16,
-            "cpus": hw.cpu_count, "profile": choice.profile, "profile_reason": choice.reason, **_versions()}
-
-
-def report(override: str | None = None, file=None) -> None:
-    """Print versions, hardware and the profile in force (see :func:`environment`)."""
-    info = environment(override)
+            info[pkg] = "-"
     width = max(len(k) for k in info)
-    print("\n".join(f"{k:<{width}}  {v}" for k, v in info.items()), file=file or sys.stdout)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in info.items()))
