@@ -103,8 +103,9 @@ def one_per_category(prompts=None):
 def _records(prompts) -> list[dict]:
     """Prompts (a DataFrame from :func:`load_prompts`, dicts with ``instruction``, or strings) as dicts
     with at least ``id``, ``category``, ``instruction`` and ``input``."""
-    items = [prompts] if isinstance(prompts, str) else prompts.to_dict("records") if hasattr(
-        prompts, "to_dict") else list(prompts)
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    items = prompts.to_dict("records") if hasattr(prompts, "to_dict") else list(prompts)  # a DataFrame or a list
     out = []
     for i, p in enumerate(items):
         if not isinstance(p, (str, Mapping)):
@@ -226,17 +227,12 @@ def _processors(dec: Decoding, seeds: Sequence[int]):
     return procs
 
 
-def _eos_ids(model, tok) -> list[int]:
-    """The model's end-of-sequence ids (its generation config's, then its tokenizer's), each once."""
-    ids = model.generation_config.eos_token_id
-    ids = [*(ids if isinstance(ids, (list, tuple)) else [ids]), tok.eos_token_id]
-    return list(dict.fromkeys(int(x) for x in ids if x is not None))
-
-
 def _generate_kwargs(model, tok, dec: Decoding, seeds: Sequence[int]) -> dict:
     """Every setting explicit, so a model's own ``generation_config`` (e.g. a repetition penalty
     shipped with an instruct model) cannot make the comparison unequal."""
-    eos = _eos_ids(model, tok)
+    eos = model.generation_config.eos_token_id  # the model's end-of-sequence id(s), then its tokenizer's
+    eos = [*(eos if isinstance(eos, (list, tuple)) else [eos]), tok.eos_token_id]
+    eos = list(dict.fromkeys(int(x) for x in eos if x is not None))
     pad = tok.pad_token_id if tok.pad_token_id is not None else (eos[0] if eos else None)
     kw = {"max_new_tokens": dec.max_new_tokens, "do_sample": False, "num_beams": 1,
           "temperature": 1.0, "top_p": 1.0, "top_k": 50,  # unused by greedy; set to silence model defaults
@@ -266,11 +262,8 @@ def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Dec
                     add_special_tokens: bool) -> tuple[list[Generation], float]:
     """Left-padded batched generation; returns the results and the wall time."""
     model, tok = loaded.model, loaded.tokenizer
-    old_side = tok.padding_side
-    tok.padding_side = "left"
+    old_side, tok.padding_side = tok.padding_side, "left"  # new tokens follow every prompt directly
     try:
-        if tok.pad_token_id is None:
-            raise ValueError(f"{loaded.info.model_id}: tokenizer has no pad token (set tok.pad_token)")
         enc = tok(list(texts), return_tensors="pt", padding=True, add_special_tokens=add_special_tokens)
     finally:
         tok.padding_side = old_side
@@ -285,10 +278,11 @@ def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Dec
         seconds = time.perf_counter() - t0
     results = []
     for row, n_prompt in zip(out[:, enc["input_ids"].shape[1]:].tolist(), enc["attention_mask"].sum(1).tolist()):
-        stop_at = next((i for i, t in enumerate(row) if t in eos), None)
-        kept = row if stop_at is None else row[:stop_at]
-        results.append(Generation(tok.decode(kept, skip_special_tokens=True), n_prompt,
-                                  len(row) if stop_at is None else stop_at + 1, "length" if stop_at is None else "eos"))
+        stop = next((i for i, t in enumerate(row) if t in eos), None)  # the first end-of-sequence token
+        if stop is None:
+            results.append(Generation(tok.decode(row, skip_special_tokens=True), n_prompt, len(row), "length"))
+        else:
+            results.append(Generation(tok.decode(row[:stop], skip_special_tokens=True), n_prompt, stop + 1, "eos"))
     return results, seconds
 
 
@@ -379,8 +373,6 @@ def throughput(results):
 
 
 # --------------------------------------------------------------------------- streaming
-
-
 def stream(loaded, prompt, **decoding) -> Iterator[str]:
     """Yield the output text of one prompt piece by piece as the model writes it.
 
@@ -390,14 +382,11 @@ def stream(loaded, prompt, **decoding) -> Iterator[str]:
     """
     from transformers import TextIteratorStreamer
 
-    dec = Decoding(**decoding)
-    rec = {"instruction": prompt, "input": ""} if isinstance(prompt, str) else prompt
-    fmt = _prompt_format(loaded)
-    text = render_prompt(rec, fmt, loaded.tokenizer)
+    dec, fmt = Decoding(**decoding), _prompt_format(loaded)
     model, tok = loaded.model, loaded.tokenizer
-    enc = tok([text], return_tensors="pt", add_special_tokens=(fmt != "chat_template"))
+    enc = tok([render_prompt(prompt, fmt, tok)], return_tensors="pt", add_special_tokens=(fmt != "chat_template"))
     enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-    kw = _generate_kwargs(model, tok, dec, [prompt_seed(dec.seed, user_text(rec))])
+    kw = _generate_kwargs(model, tok, dec, [prompt_seed(dec.seed, user_text(prompt))])
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
     failure: list[BaseException] = []
 
@@ -449,14 +438,11 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
     held: dict[str, Any] = {}
 
     def get(key: str):
-        m = models[key]
-        if not isinstance(m, str):
-            return m
-        if key not in held:
+        if isinstance(models[key], str) and key not in held:
             held.clear()
             _free_memory()
-            held[key] = zoo.load(m, profile)
-        return held[key]
+            held[key] = zoo.load(models[key], profile)
+        return held.get(key, models[key])
 
     box = widgets.Textarea(value=prompt, description="프롬프트", layout=widgets.Layout(width="95%", height="70px"))
     choice = widgets.Dropdown(options=list(models), description="모델")
@@ -500,20 +486,12 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
 
 
 # --------------------------------------------------------------------------- tokenizers
-
-
 @lru_cache(maxsize=1)
 def _byte_decoder() -> dict[str, int]:
     """GPT-2's byte-level alphabet backwards: printable stand-in character -> byte."""
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     return {char: byte for byte, char in bytes_to_unicode().items()}
-
-
-def _component_types(bt) -> set[str]:
-    """Every ``type`` named in a ``tokenizers`` pre-tokenizer and decoder (nested ones too)."""
-    state = b"".join(c.__getstate__() for c in (bt.pre_tokenizer, bt.decoder) if c is not None)
-    return set(re.findall(rb'"type":\s*"(\w+)"', state))
 
 
 def tokenizer_kind(tok) -> str:
@@ -523,11 +501,10 @@ def tokenizer_kind(tok) -> str:
     if bt is None:
         raise TypeError(f"{type(tok).__name__} is not a fast tokenizer (no backend_tokenizer); "
                         "load it with use_fast=True")
-    if b"ByteLevel" in _component_types(bt):
+    state = b"".join(c.__getstate__() for c in (bt.pre_tokenizer, bt.decoder) if c is not None)
+    if re.search(rb'"type":\s*"ByteLevel"', state):  # in the pre-tokenizer or the decoder, nested ones too
         return "byte_level"
-    if getattr(bt.model, "byte_fallback", False):
-        return "byte_fallback"
-    return "plain"
+    return "byte_fallback" if getattr(bt.model, "byte_fallback", False) else "plain"
 
 
 _HEX_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
@@ -654,13 +631,12 @@ def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -
                 "tiny BPE 'en' (영어 중심)": zoo.tiny_tokenizer("en")}
     from transformers import AutoTokenizer
 
-    out, failed = {}, {}
+    out = {}
     for mid in model_ids:
         s = zoo.spec(mid)
         try:
             out[s.hub_id] = AutoTokenizer.from_pretrained(s.hub_id, revision=s.revision, trust_remote_code=False)
         except Exception as exc:  # noqa: BLE001 - e.g. a gated repository without a login: say so, go on
-            failed[s.hub_id] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    for hub_id, why in failed.items():
-        warnings.warn(f"tokenizer of {hub_id} not loaded, left out of the comparison: {why}", stacklevel=2)
+            warnings.warn(f"tokenizer of {s.hub_id} not loaded, left out of the comparison: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}", stacklevel=2)
     return out

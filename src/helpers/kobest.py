@@ -3,9 +3,11 @@
 The five tasks of ``skt/kobest_v1`` (BoolQ, COPA, WiC, HellaSwag, SentiNeg) are multiple choice, scored
 as EleutherAI's lm-evaluation-harness scores them: each choice's *log-likelihood* is the sum of the
 log-probabilities of its tokens given the prompt; the prediction is the choice with the largest one.
-Two prompt/tokenization *variants*: ``"harness"`` (lm-evaluation-harness 0.4.x, prompts read from its own
+Two prompt/tokenization *variants*: ``"harness"`` (lm-evaluation-harness 0.4.x: prompts read from its own
 installed task files, so they equal the harness's by construction) and ``"polyglot"`` (the older branch
-behind Polyglot-ko's published KoBEST table: Python only, so its prompts are written here, once).
+behind Polyglot-ko's published KoBEST table, ``lm_eval/tasks/kobest.py`` at
+EleutherAI/lm-evaluation-harness@35ff52e: Python only, so its prompts are written here, once). They also
+differ in doc order and few-shot draws (:func:`build_items`) and in tokenization (:func:`encode_pairs`).
 
 Scoring the plain way, :func:`score_requests_plain`, runs the model once per (context, continuation).
 The fast way gives the same numbers: requests whose model input starts with the same tokens form a
@@ -225,7 +227,7 @@ def _harness_field(spec, doc: dict):
 
 
 _YES_NO = ("아니오", "예")
-POLYGLOT_PROMPTS = {  # task -> (doc -> text, doc -> choices), as in lm_eval/tasks/kobest.py at 35ff52e
+POLYGLOT_PROMPTS = {  # task -> (doc -> text, doc -> choices); COPA's connector has one space (the harness two)
     "boolq": (lambda d: f"{d['paragraph']} 질문: {d['question']} 답변: ", lambda d: _YES_NO),
     "copa": (lambda d: f"{d['premise']} {COPA_CONNECTOR[d['question'].strip()]}",
              lambda d: (d["alternative_1"], d["alternative_2"])),
@@ -273,7 +275,9 @@ class Item:
 
 
 def build_items(data: KoBESTTask, n_shot: int = 0, variant: str = "harness", limit: int | None = None) -> list[Item]:
-    """Contexts for the first ``limit`` test docs, with few-shot examples drawn as ``variant`` draws them."""
+    """Contexts for the first ``limit`` test docs. ``harness``: test docs in file order, few-shot examples
+    from ``train`` drawn by one ``random.Random(1234)`` consumed doc after doc; ``polyglot``: docs shuffled
+    by ``random.Random(42)``, and the same generator then draws the examples."""
     if n_shot < 0:
         raise ValueError(f"n_shot must be >= 0, got {n_shot}")
     docs, pool = data.split("test"), data.split("train") if n_shot else []
