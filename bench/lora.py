@@ -49,6 +49,7 @@ def run(name: str, steps: int, profile: str | None) -> dict:
     row["peak RSS MB"] = round(_peak_rss_mb())
     if torch.cuda.is_available():
         row["peak GPU GiB"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    if torch.cuda.is_available() and not res.info.is_tiny:  # the estimate is of the real model
         est = memory.estimate(cfg.model_id, cfg.method, batch_size=cfg.batch_size, seq_len=cfg.cutoff_len, r=cfg.r,
                               targets=cfg.targets, gradient_checkpointing=cfg.gradient_checkpointing)
         row["estimate GiB"] = round(est.total, 2)

@@ -31,7 +31,7 @@ def _tiny_configs():
 @pytest.mark.parametrize("model_id", list(zoo.specs()))
 def test_count_from_config_values_matches_the_published_size(model_id):
     s = zoo.spec(model_id)
-    shape = memory.shape(model_id)
+    shape = memory.facts().models[model_id]
     assert shape.model_type == s.family
     assert shape.source.startswith(f"https://huggingface.co/{s.hub_id}/blob/")
     assert shape.source.endswith("/config.json")

@@ -320,19 +320,6 @@ def _output_dir(cfg: TrainConfig) -> Path:
     return path
 
 
-def load_base(cfg: TrainConfig, hw=None):
-    """``(model, tokenizer, info)`` of the base model: in 4-bit NF4 for QLoRA (``zoo.load`` refuses
-    it without CUDA), else in the training precision (16-bit on a GPU, fp32 on a CPU; peft keeps
-    the trainable adapters in fp32)."""
-    from . import zoo
-
-    hw = hw or env.hardware()
-    precision = resolve_precision(cfg.precision, hw)
-    dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[precision]
-    return zoo.load(cfg.model_id, env.profile(cfg.profile), dtype=dtype,
-                    quantization="4bit" if cfg.method == "qlora" else None, device=hw.device)
-
-
 def prepare_model(model, family: str, cfg: TrainConfig):
     """k-bit preparation (QLoRA: norms in fp32, base frozen), activation (gradient) checkpointing and
     the LoRA wrap (``peft.get_peft_model``)."""
@@ -447,9 +434,8 @@ def _callbacks():
         def frame(self):
             import pandas as pd
 
-            if not self.rows:
-                return pd.DataFrame(columns=["step", "loss", "eval_loss"])
-            return pd.DataFrame(self.rows).groupby("step", as_index=False).first()
+            columns = ["step", "loss", "eval_loss", "learning_rate", "grad_norm"]
+            return pd.DataFrame(self.rows, columns=columns).groupby("step", as_index=False).first()
 
         def draw(self):
             import matplotlib.pyplot as plt
@@ -540,11 +526,17 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
     import torch
     from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 
+    from . import zoo
+
     hw = hw or env.hardware()
     set_seed(cfg.seed)
     precision = resolve_precision(cfg.precision, hw)
     out = _output_dir(cfg)
-    model, tok, info = load_base(cfg, hw)
+    # the base: QLoRA's in 4-bit NF4 (zoo.load refuses it without CUDA), else in the training precision
+    # (16-bit on a GPU, fp32 on a CPU); peft keeps the trainable adapters in fp32
+    dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[precision]
+    model, tok, info = zoo.load(cfg.model_id, env.profile(cfg.profile), dtype=dtype,
+                                quantization="4bit" if cfg.method == "qlora" else None, device=hw.device)
     rows = load_rows(cfg)
     train_df, eval_df = split_rows(rows, cfg.eval_rows, cfg.seed)
     train_ds = build_dataset(train_df, tok, cfg.template, cfg.cutoff_len, cfg.train_on_inputs)

@@ -121,22 +121,17 @@ def assumptions() -> str:
     return ASSUMPTIONS.format(share=facts().usable_share)
 
 
-def shape(model_id: str) -> Shape:
-    """The recorded ``config.json`` values of a registry model (a registry or hub id)."""
+def config(model_id: str):
+    """A ``transformers`` config of registry model ``model_id``, made from its recorded values."""
+    from transformers import AutoConfig
+
     from . import zoo
 
     s = zoo.spec(model_id)
     if s.id not in facts().models:
         raise MemoryFactsError(f"{env.data_path(FACTS_FILE)}: no entry for {s.id!r} under 'models:'; add the "
                                f"fields {', '.join(Shape.model_fields)} from {s.hub_id}'s config.json")
-    return facts().models[s.id]
-
-
-def config(model_id: str):
-    """A ``transformers`` config of the real model, made from its recorded values."""
-    from transformers import AutoConfig
-
-    values = shape(model_id).model_dump(exclude={"source", "note"}, exclude_none=True)
+    values = facts().models[s.id].model_dump(exclude={"source", "note"}, exclude_none=True)
     model_type, heads = values.pop("model_type"), values["num_attention_heads"]
     # an explicit head_dim need not divide the width (Kanana: 24 x 128 on 1,792), but transformers'
     # LlamaConfig check rejects it (huggingface/transformers#46082): build with a divisor, then set it
@@ -191,11 +186,10 @@ def lora_parameters(model, targets="attention", r: int = 8) -> int:
     from . import lora
 
     counts, cfg = (parameters(model), config(model)) if isinstance(model, str) else (count_parameters(model), model)
-    family = cfg.model_type
-    wanted = lora.target_modules(family, targets)
+    wanted = lora.target_modules(cfg.model_type, targets)
     missing = [m for m in wanted if m not in counts.linear]
     if missing:
-        raise ValueError(f"{family} blocks have no module(s) {missing}; known: {', '.join(counts.linear)}")
+        raise ValueError(f"{cfg.model_type} blocks have no module(s) {missing}; known: {', '.join(counts.linear)}")
     return sum(r * (counts.linear[m][0] + counts.linear[m][1]) * counts.linear[m][2] for m in wanted)
 
 
@@ -238,15 +232,11 @@ def estimate(model: str, method: str = "inference", *, dtype: str = "float16", q
     cfg, counts = config(model), parameters(model)
     width = DTYPE_BYTES[dtype]
     rest = counts.fp32_bytes / 4 * width - counts.quantizable * width  # embeddings, norms, head, biases
-    if method == "qlora":
-        quantization = "4bit"
-    elif method != "inference":
-        quantization = None
+    quantization = {"inference": quantization, "qlora": "4bit"}.get(method)  # full, LoRA: a 16-bit base
     bits = {None: 8 * width, "8bit": 8, "4bit": NF4_BITS}[quantization]
     weights = counts.quantizable * bits / 8 + rest
     label = {None: dtype.replace("float", "fp").replace("bfp", "bf"), "8bit": "8-bit", "4bit": "4-bit NF4"}
-    kv = grads = optim = 0.0
-    trainable = 0
+    kv = grads = optim = trainable = 0
     if method == "inference":
         kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads

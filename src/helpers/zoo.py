@@ -337,13 +337,9 @@ def sft_texts(s: ModelSpec, tok) -> list[str]:
     for rec in df.to_dict("records"):
         if not str(rec.get("output", "")).strip():
             continue  # nothing to learn from an empty answer
-        if tmpl:
-            prompt, answer = instruct.render(rec, tmpl, eos_token=tok.eos_token)
-            texts.append(prompt + answer)
-        else:
-            texts.append(tok.apply_chat_template(
-                [{"role": "user", "content": rec["instruction"]}, {"role": "assistant", "content": rec["output"]}],
-                tokenize=False))
+        chat = [{"role": "user", "content": rec["instruction"]}, {"role": "assistant", "content": rec["output"]}]
+        texts.append("".join(instruct.render(rec, tmpl, eos_token=tok.eos_token)) if tmpl
+                     else tok.apply_chat_template(chat, tokenize=False))
     return texts
 
 
@@ -444,10 +440,8 @@ def _spec_path(s: ModelSpec) -> Path:
              "torch": torch.__version__.split("+")[0], "transformers": transformers.__version__}
     if "sft" in recipe:
         parts["sft_data"] = hashlib.sha256(_sft_sample_path(recipe["sft"]["data"]).read_bytes()).hexdigest()[:12]
-    key = _digest(parts)
-    tag = "-sft" if "sft" in recipe else ""
-    name = f"{s.family}-{s.tokenizer}{'-chat' if recipe['chat'] else ''}{tag}-{key}"
-    return env.cache_dir() / "tiny" / name
+    tags = ("-chat" if recipe["chat"] else "") + ("-sft" if "sft" in recipe else "")
+    return env.cache_dir() / "tiny" / f"{s.family}-{s.tokenizer}{tags}-{_digest(parts)}"
 
 
 def _ensure_built(s: ModelSpec, force: bool = False) -> Path:
