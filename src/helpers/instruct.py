@@ -92,19 +92,14 @@ def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
     fmt = t["prompt_input"] if inp.strip() else t["prompt_no_input"]
     prompt = fmt.replace("{instruction}", instruction).replace("{input}", inp)
     answer = t["answer_format"].replace("{output}", _text_field(record, "output"))
-    if t["eos"] and eos_token:
-        answer += eos_token
-    return prompt, answer
-
-
-MARKS = ("⟦", "⟧")  # around the loss-carrying text when it is shown
+    return prompt, answer + ((eos_token or "") if t["eos"] else "")
 
 
 def render_marked(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
                   eos_token: str | None = None) -> str:
-    """The training text with the loss-carrying part between :data:`MARKS`."""
+    """The training text with the loss-carrying part between ⟦ and ⟧."""
     prompt, answer = render(record, template_name, eos_token)
-    return f"{prompt}{MARKS[0]}{answer}{MARKS[1]}"
+    return f"{prompt}⟦{answer}⟧"
 
 
 @dataclass(frozen=True)
@@ -117,11 +112,8 @@ class Segment:
 
 def _turn(turn: Any, i: int) -> tuple[str, str]:
     """Turn ``i`` as ``(role, text)``; roles must alternate user/assistant, starting with the user."""
-    if isinstance(turn, Mapping):
-        role = turn.get("role", turn.get("from"))
-        text = turn.get("text", turn.get("content", turn.get("value")))
-    else:
-        role, text = turn
+    role, text = turn if not isinstance(turn, Mapping) else (  # ShareGPT's from/value work too
+        turn.get("role", turn.get("from")), turn.get("text", turn.get("content", turn.get("value"))))
     role = {"prompter": "user", "human": "user", "gpt": "assistant"}.get(role, role)
     want = ("user", "assistant")[i % 2]
     if role != want:
@@ -133,13 +125,10 @@ def _turn(turn: Any, i: int) -> tuple[str, str]:
 
 
 def render_conversation(turns: Sequence[Any], template_name: str = "vicuna_v1_1") -> list[Segment]:
-    """A multi-turn conversation as segments, FastChat ``ADD_COLON_TWO`` style.
-
-    ``turns`` alternate user/assistant, starting with the user (dicts with ``role`` and ``text``/``content``,
-    or ``(role, text)`` pairs). Each assistant reply with its closing ``sep2`` carries the loss; the rest is
-    masked; a trailing user turn ends in an open ``"ASSISTANT:"`` for generation. The segments' texts
-    joined are the exact model input.
-    """
+    """A multi-turn conversation as segments, FastChat ``ADD_COLON_TWO`` style; their texts joined are the exact
+    model input. ``turns`` alternate user/assistant, starting with the user (dicts with ``role`` and
+    ``text``/``content``, or ``(role, text)`` pairs). Each assistant reply with its closing ``sep2`` carries the
+    loss, the rest is masked; a trailing user turn ends in an open ``"ASSISTANT:"`` for generation."""
     t = template(template_name)
     if t["kind"] != "conversation":
         raise ValueError(f"template {template_name!r} is kind {t['kind']!r}, not a conversation template")
@@ -157,7 +146,7 @@ def render_conversation(turns: Sequence[Any], template_name: str = "vicuna_v1_1"
 
 
 def conversation_text(segments: Iterable[Segment], marks: tuple[str, str] | None = None) -> str:
-    """Join segments; with ``marks`` (e.g. :data:`MARKS`) the loss-carrying ones are wrapped for display."""
+    """Join segments; with ``marks`` (e.g. ``("⟦", "⟧")``) the loss-carrying ones are wrapped for display."""
     return "".join(f"{marks[0]}{s.text}{marks[1]}" if marks and s.loss else s.text for s in segments)
 
 
@@ -165,25 +154,19 @@ def conversation_text(segments: Iterable[Segment], marks: tuple[str, str] | None
 SCHEMAS = ("alpaca", "koalpaca_v1_1", "self_instruct", "dolly", "oasst1")
 DOLLY_CATEGORIES = ("open_qa", "general_qa", "classification", "closed_qa", "brainstorming",
                     "information_extraction", "summarization", "creative_writing")
-
-
-class _Instance(pydantic.BaseModel, strict=True):
-    input: str
-    output: str
-
-
-# The fields each schema requires, with their types (strict: 3 is not a string); other fields are kept.
+_STRICT = pydantic.ConfigDict(strict=True)  # 3 is not a string, "yes" is not a bool
+_INSTANCE = pydantic.create_model("SelfInstructInstance", __config__=_STRICT, input=(str, ...), output=(str, ...))
+# The fields each schema requires, with their types; other fields are kept.
 _FIELDS: dict[str, dict[str, Any]] = {
     "alpaca": {"instruction": str, "input": str, "output": str},
     "koalpaca_v1_1": {"instruction": str, "output": str, "url": str},
     "self_instruct": {"id": str, "name": str, "instruction": str, "is_classification": bool,
-                      "instances": Annotated[list[_Instance], pydantic.Field(min_length=1)]},
+                      "instances": Annotated[list[_INSTANCE], pydantic.Field(min_length=1)]},
     "dolly": {"instruction": str, "context": str, "response": str, "category": Literal[DOLLY_CATEGORIES]},
     "oasst1": {"message_id": str, "parent_id": str | None, "text": str,
                "role": Literal["prompter", "assistant"], "lang": str, "message_tree_id": str},
 }
-_MODELS = {schema: pydantic.create_model(schema, __config__=pydantic.ConfigDict(strict=True),
-                                         **{key: (kind, ...) for key, kind in fields.items()})
+_MODELS = {schema: pydantic.create_model(schema, __config__=_STRICT, **{k: (kind, ...) for k, kind in fields.items()})
            for schema, fields in _FIELDS.items()}
 # detect_schema: the first schema whose keys a record has (alpaca rows with "input" may also carry a url)
 _SIGNATURES = (("self_instruct", {"instances", "is_classification"}), ("oasst1", {"message_id", "parent_id"}),
@@ -196,8 +179,7 @@ class InstructFormatError(ValueError):
 
     def __init__(self, file: str, where: str, field: str | None, message: str):
         self.file, self.where, self.field, self.message = str(file), where, field, message
-        f = f"field {field!r}: " if field else ""
-        super().__init__(f"{file}: {where}: {f}{message}")
+        super().__init__(f"{file}: {where}: " + (f"field {field!r}: " if field else "") + message)
 
 
 @dataclass
@@ -210,25 +192,21 @@ class LoadReport:
     skipped: list = field(default_factory=list)  # the errors, as text
 
 
-_JSON_SPACE = re.compile(r"[ \t\r\n]*")
-
-
 def _json_array(text: str, file: str):
     """``(where, record)`` for each element of a top-level JSON array, read one at a time with
     ``json.JSONDecoder.raw_decode`` so that each record and each syntax error names its index and line."""
-    decoder = json.JSONDecoder()
-    pos = _JSON_SPACE.match(text).end()
+    decoder, space = json.JSONDecoder(), json.decoder.WHITESPACE  # json's own whitespace regex
+    index, line, counted, pos = 0, 1, 0, space.match(text).end()
     if not text.startswith("[", pos):
         raise InstructFormatError(file, "line 1", None, "expected a JSON array of records")
-    pos = _JSON_SPACE.match(text, pos + 1).end()
-    index, line, counted = 0, 1, 0
+    pos = space.match(text, pos + 1).end()
     while not text.startswith("]", pos):
         line, counted = line + text.count("\n", counted, pos), pos
         if index:
             if not text.startswith(",", pos):
                 raise InstructFormatError(file, f"record {index} (line {line})", None,
                                           "expected ',' or ']' between records")
-            pos = _JSON_SPACE.match(text, pos + 1).end()
+            pos = space.match(text, pos + 1).end()
             line, counted = line + text.count("\n", counted, pos), pos
         try:
             record, pos = decoder.raw_decode(text, pos)
@@ -237,7 +215,7 @@ def _json_array(text: str, file: str):
                                       None, f"not valid JSON: {e.msg}") from None
         yield f"record {index} (line {line})", record
         index += 1
-        pos = _JSON_SPACE.match(text, pos).end()
+        pos = space.match(text, pos).end()
 
 
 def _read_records(path: Path) -> list[tuple[str, Any]]:
@@ -278,10 +256,8 @@ def _check_record(rec: Any, schema: str, file: str, where: str) -> None:
     except pydantic.ValidationError as e:
         err = e.errors()[0]
         name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or None
-        if err["type"] == "missing":
-            message = f"missing (schema {schema} needs {', '.join(_FIELDS[schema])})"
-        else:
-            message = f"{err['msg']}, got {type(err['input']).__name__} {str(err['input'])[:40]!r}"
+        message = (f"missing (schema {schema} needs {', '.join(_FIELDS[schema])})" if err["type"] == "missing"
+                   else f"{err['msg']}, got {type(err['input']).__name__} {str(err['input'])[:40]!r}")
         raise InstructFormatError(file, where, name, message) from None
 
 
@@ -331,10 +307,10 @@ def sources():
 def _records_of(source, profile, revision) -> tuple[str, list, str | None]:
     """``(label, [(where, record)], schema or None)`` for a file or a known name."""
     src, known = str(source), _sources()
-    if src not in known or Path(src).exists():
-        if not Path(src).exists():
-            raise FileNotFoundError(f"{src}: no such file, and not a known dataset name ({', '.join(known)})")
+    if Path(src).exists():
         return src, _read_records(Path(src)), None
+    if src not in known:
+        raise FileNotFoundError(f"{src}: no such file, and not a known dataset name ({', '.join(known)})")
     spec = known[src]
     rev = revision or spec.get("revision")
     unpinned_real = profile == "real" and not rev  # said before env.profile() checks the hub
@@ -359,17 +335,16 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
     """An instruction dataset as one DataFrame: ``instruction, input, output`` (Dolly's context/response and
     OASST's prompter/assistant pairs mapped onto them), the source's own fields, ``src_where`` (its line or record).
 
-    ``source`` is a file (JSON array, JSONL or Parquet) or a known name (:func:`sources`): our sample in
-    the tiny profile, the real dataset at its pinned revision in the real one. The schema is detected from
-    the first record unless given. Malformed records raise :class:`InstructFormatError`; with
-    ``skip_errors=True`` they are listed in ``df.attrs["load_report"]`` (a :class:`LoadReport`) instead.
+    ``source`` is a file (JSON array, JSONL or Parquet) or a known name (:func:`sources`): our sample in the tiny
+    profile, the real dataset at its pinned revision in the real one. The schema is detected from the first record
+    unless given. Malformed records raise :class:`InstructFormatError`; with ``skip_errors=True`` they are listed
+    in ``df.attrs["load_report"]`` (a :class:`LoadReport`) instead.
     """
     label, recs, known_schema = _records_of(source, profile, revision)
     schema = schema or known_schema
-    if schema is None:
-        if not recs:
-            raise InstructFormatError(label, "record 0", None, "file has no records; pass schema=")
-        schema = detect_schema(recs[0][1], label, recs[0][0])
+    if schema is None and not recs:
+        raise InstructFormatError(label, "record 0", None, "file has no records; pass schema=")
+    schema = schema or detect_schema(recs[0][1], label, recs[0][0])
     if schema not in SCHEMAS:
         raise ValueError(f"unknown schema {schema!r}; expected one of {', '.join(SCHEMAS)}")
     report = LoadReport(label, schema, records=len(recs))
@@ -411,8 +386,7 @@ def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, prof
         nxt = replies.get(msg["message_id"], [])
         if nxt:
             return [t for child in (nxt[:1] if best_only else nxt) for t in walk(child, thread)]
-        if thread[-1]["role"] == "user":  # a leaf prompt without a reply ends the thread before it
-            thread = thread[:-1]
+        thread = thread[:-1] if thread[-1]["role"] == "user" else thread  # a last prompt without a reply is dropped
         return [thread] if thread else []
 
     return [t for root in replies.get(None, []) if root["role"] == "prompter" for t in walk(root, [])]
@@ -420,6 +394,7 @@ def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, prof
 
 # --- ROUGE-L and near-duplicates -------------------------------------------------------------------------
 _WORD = re.compile(r"\w+")
+ALL_PAIRS_UP_TO = 3000  # distinct texts; above this "auto" blocks with MinHash LSH
 
 
 def rouge_tokens(text: str) -> list[str]:
@@ -477,26 +452,20 @@ class Duplicates:
         return int((self.dup_of >= 0).sum())
 
 
-ALL_PAIRS_UP_TO = 3000  # distinct texts; above this "auto" blocks with MinHash LSH
-
-
 def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = "auto",
                     seed: int = 0, bands: int = 40, rows: int = 3) -> Duplicates:
     """All pairs with ROUGE-L F1 >= ``threshold`` (self-instruct's filter uses 0.7), in three steps:
 
     1. Texts with identical tokens are exact duplicates (score 1.0); only the first of each goes on.
-    2. Blocks. ``"all_pairs"``: one block of every distinct text. ``"minhash"``: LSH over a ``datasketch``
-       MinHash (``bands * rows`` permutations) of each text's *tagged* words ("the 0", "the 1" for a second
-       "the": the set keeps the multiset); texts whose signatures agree on a whole band share its bucket.
-       A pair with ROUGE-L >= t has Jaccard >= ``jaccard_floor(t)`` (0.538 for 0.7) and shares a bucket
-       with probability ``lsh_recall(J, bands, rows)``: 0.9989 at that floor for 40 x 3, 1.0000 at 0.7.
-    3. Exact scores from rapidfuzz's LCS, the formula (and floats) of :func:`rouge_l`: the pairs of buckets
-       of up to 8 texts once each, larger buckets whole with ``process.cdist``.
+    2. Blocks: ``"all_pairs"`` (``"auto"`` up to ``ALL_PAIRS_UP_TO`` texts) one block of all; ``"minhash"`` LSH over
+       a ``datasketch`` MinHash (``bands * rows`` permutations) of each text's *tagged* words ("the 0", "the 1":
+       the set keeps the multiset), one bucket per band value. A pair with ROUGE-L >= t has Jaccard >=
+       ``jaccard_floor(t)`` and shares a bucket with probability ``lsh_recall(J, bands, rows)``: 0.9989 for 40 x 3.
+    3. Exact scores from rapidfuzz's LCS with :func:`rouge_l`'s formula (the same floats): small buckets pair
+       by pair, large ones whole with ``process.cdist``.
 
-    ``"auto"`` scans all pairs up to ``ALL_PAIRS_UP_TO`` distinct texts. The buckets come from the signatures
-    with numpy: datasketch's ``MinHashLSH`` index makes one Python call per text and band (about 15 s for
-    50,000 texts; ``bench/anatomy.py``'s target is 20 s for the whole report).
-    """
+    The buckets come from the signatures with numpy: datasketch's ``MinHashLSH`` index makes a Python call per
+    text and band (15 s for 50,000 texts; ``bench/anatomy.py``'s target is 20 s for the whole report)."""
     toks = [rouge_tokens(t) if isinstance(t, str) else [] for t in texts]
     first, found = {}, {}  # token tuple -> first row; (i, j) -> rouge_l
     for i, t in enumerate(toks):
@@ -518,17 +487,14 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = 
         found.update(_pairs_in_block(block, toks, threshold))
     table = pd.DataFrame([(i, j, f) for (i, j), f in found.items()], columns=["i", "j", "rouge_l"])
     table = table.astype({"i": "int64", "j": "int64", "rouge_l": "float64"}).sort_values(["i", "j"], ignore_index=True)
-    dup_of = pd.Series(-1, index=range(len(toks)), dtype="int64")
-    firsts = table.groupby("j")["i"].min()
-    dup_of.loc[firsts.index] = firsts.values
+    dup_of = pd.Series(table.groupby("j")["i"].min().to_dict(), index=range(len(toks))).fillna(-1).astype("int64")
     candidates = len(pairs) + sum(len(b) * (len(b) - 1) // 2 for b in blocks)
     return Duplicates(table, dup_of, candidates, len(uniq) * (len(uniq) - 1) // 2, method)
 
 
 def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, rows: int, small: int = 8):
-    """MinHash LSH blocking. Returns ``(pairs, big_blocks)``: the distinct pairs of ``ids``
-    that share a bucket of at most ``small`` texts in some band (a list of ``(i, j)``, i < j), and
-    the buckets of more texts (arrays of ``ids``), which are scored as whole blocks."""
+    """MinHash LSH blocking: ``(pairs, big_blocks)``, the distinct pairs ``(i, j)``, i < j, of ``ids`` that share a
+    bucket of at most ``small`` texts in some band, and the buckets of more texts (arrays of ``ids``)."""
     from datasketch import MinHash
 
     def tagged(tokens):
@@ -585,6 +551,9 @@ _EN_SKIP = {"a", "an", "the", "this", "these", "that", "those", "some", "any", "
             "my", "your", "our", "one", "two", "three", "four", "five", "ten", "short", "simple", "new", "quick",
             "brief", "good", "list", "of", "to", "for", "in", "with", "and", "or", "each", "every", "all", "more",
             "few", "several", "everyday", "first"}
+_KO_TAIL = 3  # eojeols at the end of a Korean instruction that hold its main predicate and object
+_PRED = ("VV", "VA", "XSV", "XSA", "VCP", "VCN")
+_NOUN = ("NNG", "NNP", "NP", "NR", "XR", "SL", "SN")
 
 
 def lang_of(text: str) -> str:
@@ -618,11 +587,6 @@ def _kiwi():
     return Kiwi(load_multi_dict=False)
 
 
-_KO_TAIL = 3  # eojeols at the end of a Korean instruction that hold its main predicate and object
-_PRED = ("VV", "VA", "XSV", "XSA", "VCP", "VCN")
-_NOUN = ("NNG", "NNP", "NP", "NR", "XR", "SL", "SN")
-
-
 def korean_predicate(instruction: str | Sequence) -> tuple[str, str]:
     """``(predicate, object)`` of a Korean instruction (or its Kiwi morphemes) with kiwipiepy. Korean is
     head-final: the main predicate is the last verb/adjective/copula morpheme (auxiliaries such as 주다 in
@@ -634,10 +598,8 @@ def korean_predicate(instruction: str | Sequence) -> tuple[str, str]:
     if p is None:
         return "(none)", ""
     start = p - 1 if tags[p] in ("XSV", "XSA") and p > 0 and tags[p - 1] in _NOUN else p  # 번역 + 하다
-    if tags[p] in ("VCP", "VCN"):
-        verb = "이다" if tags[p] == "VCP" else "아니다"
-    else:
-        verb = "".join(t.form for t in toks[start:p + 1]) + "다"
+    copula = {"VCP": "이다", "VCN": "아니다"}.get(tags[p])
+    verb = copula or "".join(t.form for t in toks[start:p + 1]) + "다"
     # the noun before the last object marker (을/를); else the noun right before the predicate
     marker = next((k for k in range(start - 1, -1, -1) if tags[k] == "JKO"), 0)
     obj = next((toks[q].form for q in range(marker - 1, -1, -1) if tags[q] in _NOUN), "")
@@ -647,10 +609,9 @@ def korean_predicate(instruction: str | Sequence) -> tuple[str, str]:
 
 
 def _kiwi_words(words: list[str]) -> list[list]:
-    """Kiwi morphemes of each eojeol in ``words`` from ONE call on the newline-joined list (Kiwi's per-call
-    overhead dominates for short strings: ~15x faster than its list API), sent back by character offset.
-    Kiwi may read neighbouring lines as context (주 of a lone "주세요" becomes the auxiliary VX); the
-    predicate logic does not depend on that."""
+    """Kiwi morphemes of each eojeol in ``words`` from ONE call on the newline-joined list (~15x faster than Kiwi's
+    list API: its per-call overhead dominates for short strings), sent back by character offset. Kiwi may read
+    neighbouring lines as context (주 of a lone "주세요" becomes the auxiliary VX); the predicates do not change."""
     starts = list(itertools.accumulate((len(w) + 1 for w in words[:-1]), initial=0))
     out: list[list] = [[] for _ in words]
     for tok in _kiwi().tokenize("\n".join(words)) if words else []:
@@ -683,9 +644,7 @@ def untranslated_english(text: str) -> bool:
     if not words:
         return False
     h, latin = len(_HANGUL.findall(text)), sum(len(w) for w in words)
-    if len(words) >= 3 and h < 0.2 * (h + latin):
-        return True
-    return h > 0 and any(w.lower() in _EN_FUNCTION for w in words)
+    return (len(words) >= 3 and h < 0.2 * (h + latin)) or (h > 0 and any(w.lower() in _EN_FUNCTION for w in words))
 
 
 def quality_flags(df, *, short_chars: int = 8, lang: str | None = None):
@@ -713,17 +672,14 @@ def _majority_lang(texts: Iterable[str]) -> str:
 
 # --- The whole report ------------------------------------------------------------------------------------
 def token_lengths(texts: Sequence[str], tokenizer) -> list[int]:
-    """Token counts without special tokens, each distinct text counted once: one batched call
-    of the fast tokenizer (``encode_batch_fast``; a ``tokenizers.Tokenizer`` or a transformers
-    tokenizer's ``backend_tokenizer``), else ``tokenizer(texts)`` for a slow tokenizer."""
+    """Token counts without special tokens of a ``tokenizers.Tokenizer`` (or a transformers tokenizer's
+    ``backend_tokenizer``), each distinct text counted once with ``encode_batch_fast``, 1,000 at a time
+    (the encodings are dropped as we go)."""
     texts = [t if isinstance(t, str) else "" for t in texts]
     uniq = list(dict.fromkeys(texts))
     fast = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    if hasattr(fast, "encode_batch_fast"):  # in batches of 1,000: the encodings are dropped as we go
-        counts = [len(e) for k in range(0, len(uniq), 1000)
-                  for e in fast.encode_batch_fast(uniq[k:k + 1000], add_special_tokens=False)]
-    else:
-        counts = [len(ids) for ids in tokenizer(uniq, add_special_tokens=False)["input_ids"]]
+    counts = [len(e) for k in range(0, len(uniq), 1000)
+              for e in fast.encode_batch_fast(uniq[k:k + 1000], add_special_tokens=False)]
     n_of = dict(zip(uniq, counts))
     return [n_of[t] for t in texts]
 
@@ -749,13 +705,13 @@ class Anatomy:
 
     def summary(self):
         """One column of headline numbers."""
-        medians = {f"median_{c}": float(self.lengths[c].median()) for c in ("chars_output", "tokens_output")
-                   if c in self.lengths}
-        flags = {f"flag_{f}": int(self.flags[f].sum()) for f in ("short_output", "stray_markup", "untranslated",
-                                                                 "empty_output")}
-        return pd.Series({**self.counts, "empty_input_share": round(float(self.flags["empty_input"].mean()), 3),
-                          **medians, "near_duplicate_rows": self.duplicates.n_duplicate_rows, **flags,
-                          "distinct_verbs": int(self.verbs["verb"].nunique())}, name=self.name)
+        f, lengths = self.flags, self.lengths
+        return pd.Series({
+            **self.counts, "empty_input_share": round(float(f["empty_input"].mean()), 3),
+            **{f"median_{c}": float(lengths[c].median()) for c in ("chars_output", "tokens_output") if c in lengths},
+            "near_duplicate_rows": self.duplicates.n_duplicate_rows,
+            **{f"flag_{k}": int(f[k].sum()) for k in ("short_output", "stray_markup", "untranslated", "empty_output")},
+            "distinct_verbs": int(self.verbs["verb"].nunique())}, name=self.name)
 
 
 def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "instruction",
@@ -797,31 +753,26 @@ def summary_table(*reports: Anatomy):
     return pd.concat([r.summary() for r in reports], axis=1)
 
 
-def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int = 2000,
-               seed: int = 0) -> dict:
+def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int = 2000, seed: int = 0) -> dict:
     """Median of ``column`` in ``b`` minus in ``a``, with a 95 % percentile bootstrap interval
     (``scipy.stats.bootstrap``, each sample resampled on its own)."""
     from scipy import stats
 
-    x = a.lengths[column].to_numpy(dtype=float)
-    y = b.lengths[column].to_numpy(dtype=float)
+    x, y = (r.lengths[column].to_numpy(dtype=float) for r in (a, b))
     res = stats.bootstrap((x, y), lambda x, y, axis: np.median(y, axis=axis) - np.median(x, axis=axis),
                           n_resamples=n_boot, confidence_level=0.95, method="percentile",
                           batch=100, rng=np.random.default_rng(seed))
     return {"column": column, "median_a": float(np.median(x)), "median_b": float(np.median(y)),
-            "gap": float(np.median(y) - np.median(x)),
-            "ci95": (float(res.confidence_interval.low), float(res.confidence_interval.high))}
+            "gap": float(np.median(y) - np.median(x)), "ci95": tuple(map(float, res.confidence_interval))}
 
 
 # --- The self-instruct filter stages and the three conditions of a good SFT set --------------------------
-SELF_INSTRUCT_BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
-                           "map", "maps", "draw", "plot", "go to", "video", "audio", "music",
-                           "flowchart", "diagram")
+SELF_INSTRUCT_BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map",
+                           "maps", "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram")
 SELF_INSTRUCT_SOURCE = "https://github.com/yizhongw/self-instruct (self_instruct/bootstrap_instructions.py)"
 
 
-def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, min_words: int = 3,
-                         max_words: int = 150):
+def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, min_words: int = 3, max_words: int = 150):
     """Self-instruct's filter stages (its code, ``SELF_INSTRUCT_SOURCE``) over ``instructions`` in order, as
     candidates entering a task pool; the first failing stage is recorded: ``length`` (not ``min_words`` to
     ``max_words`` words), ``blacklist`` (a word an LM cannot act on: image, graph, file, draw, ...),
@@ -853,9 +804,8 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
     return pd.DataFrame(rows)
 
 
-def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0,
-               min_median_output_chars: int = 40, max_short_share: float = 0.05,
-               max_duplicate_share: float = 0.05, max_flag_share: float = 0.05):
+def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0, min_median_output_chars: int = 40,
+               max_short_share: float = 0.05, max_duplicate_share: float = 0.05, max_flag_share: float = 0.05):
     """The three conditions of a good SFT set, checked on one :class:`Anatomy`:
     (1) **diverse** instructions — distinct verbs/predicates per 100 rows;
     (2) **faithful** answers — median answer length and share of very short / empty answers;
@@ -873,12 +823,9 @@ def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0,
         ("3 clean", "markup/translation flag share", (f["stray_markup"] | f["untranslated"]).mean(), "<=",
          max_flag_share),
     ]
-    rows = [(c, m, float(v), f"{op} {limit:g}", bool(v >= limit if op == ">=" else v <= limit))
-            for c, m, v, op, limit in checks]
-    out = pd.DataFrame(rows, columns=["condition", "measure", "value", "limit", "ok"])
-    out["value"] = out["value"].round(3)
-    out.insert(0, "dataset", report.name)
-    return out
+    return pd.DataFrame([(report.name, c, m, float(np.round(v, 3)), f"{op} {limit:g}",
+                          bool(v >= limit if op == ">=" else v <= limit)) for c, m, v, op, limit in checks],
+                        columns=["dataset", "condition", "measure", "value", "limit", "ok"])
 
 
 # --- Figures and the record browser (notebook 03) --------------------------------------------------------
@@ -890,13 +837,12 @@ def length_figure(*reports: Anatomy, columns: Sequence[str] = ("chars_output", "
     import matplotlib.pyplot as plt
 
     plots.use_korean_font()
-    fig, axes = plt.subplots(1, len(columns), figsize=(5 * len(columns), 3.2), dpi=72, squeeze=False)
+    fig, axes = plt.subplots(1, len(columns), figsize=(5 * len(columns), 3.2), dpi=72, squeeze=False, layout="tight")
     for ax, col in zip(axes[0], columns):
         for r in reports:
             ax.hist(r.lengths[col], bins=30, histtype="step", label=r.name)
         ax.set_title(LENGTH_TITLES.get(col, col))
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
