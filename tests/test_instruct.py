@@ -341,6 +341,16 @@ def test_token_lengths_equal_the_tokenizer_on_odd_texts():
     assert instruct.token_lengths(texts, tok) == want
     assert instruct.token_lengths(texts, tok.backend_tokenizer) == want  # a bare tokenizers.Tokenizer
 
+    class PythonOnly:  # a tokenizer without a Rust backend: called on the distinct texts once
+        calls = []
+
+        def __call__(self, batch, add_special_tokens):
+            self.calls.append(list(batch))
+            return {"input_ids": [tok(t, add_special_tokens=add_special_tokens)["input_ids"] for t in batch]}
+
+    slow = PythonOnly()
+    assert instruct.token_lengths(texts, slow) == want and slow.calls == [list(dict.fromkeys(texts))]
+
 
 def test_anatomy_token_lengths_with_any_fast_tokenizer():
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers

@@ -49,9 +49,8 @@ def _templates() -> dict[str, dict]:
         except json.JSONDecodeError as e:
             raise ValueError(f"{p}: line {e.lineno}: not valid JSON ({e.msg})") from e
         need = _CONVERSATION_KEYS if t.get("kind") == "conversation" else _TEMPLATE_KEYS
-        for key in need:
-            if key not in t:
-                raise ValueError(f"{p}: field {key!r} missing (template needs {', '.join(need)})")
+        if missing := [key for key in need if key not in t]:
+            raise ValueError(f"{p}: field {missing[0]!r} missing (template needs {', '.join(need)})")
         if "{output}" not in t["answer_format"]:
             raise ValueError(f"{p}: field 'answer_format' must contain '{{output}}'")
         if t.setdefault("name", p.stem) != p.stem:
@@ -204,8 +203,7 @@ def _json_array(text: str, file: str):
         line, counted = line + text.count("\n", counted, pos), pos
         if index:
             if not text.startswith(",", pos):
-                raise InstructFormatError(file, f"record {index} (line {line})", None,
-                                          "expected ',' or ']' between records")
+                raise InstructFormatError(file, f"record {index} (line {line})", None, "expected ',' or ']'")
             pos = space.match(text, pos + 1).end()
             line, counted = line + text.count("\n", counted, pos), pos
         try:
@@ -672,14 +670,17 @@ def _majority_lang(texts: Iterable[str]) -> str:
 
 # --- The whole report ------------------------------------------------------------------------------------
 def token_lengths(texts: Sequence[str], tokenizer) -> list[int]:
-    """Token counts without special tokens of a ``tokenizers.Tokenizer`` (or a transformers tokenizer's
-    ``backend_tokenizer``), each distinct text counted once with ``encode_batch_fast``, 1,000 at a time
-    (the encodings are dropped as we go)."""
+    """Token counts without special tokens, each distinct text counted once: ``encode_batch_fast`` of a
+    ``tokenizers.Tokenizer`` (or a transformers tokenizer's ``backend_tokenizer``), 1,000 texts at a time so
+    that the encodings are dropped as we go; ``tokenizer(texts)`` for one without a Rust backend."""
     texts = [t if isinstance(t, str) else "" for t in texts]
     uniq = list(dict.fromkeys(texts))
     fast = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    counts = [len(e) for k in range(0, len(uniq), 1000)
-              for e in fast.encode_batch_fast(uniq[k:k + 1000], add_special_tokens=False)]
+    if hasattr(fast, "encode_batch_fast"):
+        counts = [len(e) for k in range(0, len(uniq), 1000)
+                  for e in fast.encode_batch_fast(uniq[k:k + 1000], add_special_tokens=False)]
+    else:  # transformers' SentencePiece- or Python-only tokenizers
+        counts = [len(ids) for ids in tokenizer(uniq, add_special_tokens=False)["input_ids"]]
     n_of = dict(zip(uniq, counts))
     return [n_of[t] for t in texts]
 
