@@ -45,6 +45,7 @@ def test_hub_id_is_accepted_as_an_id():
 
 
 def test_malformed_registry_names_file_line_and_field(tmp_path, monkeypatch):
+    """Every problem is reported, each with the file, the line and the field."""
     bad = tmp_path / "zoo.yaml"
     bad.write_text(textwrap.dedent("""\
         models:
@@ -61,51 +62,32 @@ def test_malformed_registry_names_file_line_and_field(tmp_path, monkeypatch):
             hub_id: c/d
             revision: main
             family: transformerxl
-            params_b: 1
-            license: mit
-            kind: base
-            prompt_format: plain
-            source: https://example.org
-        """), encoding="utf-8")
-    monkeypatch.setattr(zoo, "_registry_path", lambda: bad)
-    with pytest.raises(zoo.RegistryError) as err:
-        zoo.specs()
-    msg = str(err.value)
-    assert str(bad) in msg and "line 14, models / broken, field 'family'" in msg and "transformerxl" in msg
-
-
-def test_every_registry_problem_is_reported_with_its_line(tmp_path, monkeypatch):
-    bad = tmp_path / "zoo.yaml"
-    bad.write_text(textwrap.dedent("""\
-        models:
-          no-licence:
-            hub_id: a/b
-            revision: main
-            family: llama
-            params_b: 1
-            kind: base
-            prompt_format: plain
-            source: https://example.org
-          extra-field:
-            hub_id: c/d
-            revision: main
-            family: llama
             params_b: many
             license: mit
             kind: base
             prompt_format: plain
             source: https://example.org
             size: 3
+          no-licence:
+            hub_id: e/f
+            revision: main
+            family: llama
+            params_b: 7
+            kind: base
+            prompt_format: plain
+            source: https://example.org
         """), encoding="utf-8")
     monkeypatch.setattr(zoo, "_registry_path", lambda: bad)
     with pytest.raises(zoo.RegistryError) as err:
         zoo.specs()
     problems = str(err.value).splitlines()
-    assert len(problems) == 3, problems
-    assert problems[0] == f"{bad}, line 2, models / no-licence, field 'license': Field required"
-    assert problems[1].startswith(f"{bad}, line 14, models / extra-field, field 'params_b': ")
+    assert len(problems) == 4, problems
+    assert problems[0].startswith(f"{bad}, line 14, models / broken, field 'family': Input should be 'gpt_neox'")
+    assert problems[0].endswith("got 'transformerxl'")
+    assert problems[1].startswith(f"{bad}, line 15, models / broken, field 'params_b': ")
     assert problems[1].endswith("got 'many'")
-    assert problems[2] == f"{bad}, line 19, models / extra-field, field 'size': Extra inputs are not permitted, got 3"
+    assert problems[2] == f"{bad}, line 20, models / broken, field 'size': Extra inputs are not permitted, got 3"
+    assert problems[3] == f"{bad}, line 21, models / no-licence, field 'license': Field required"
 
 
 def test_tokenizer_round_trips_korean_text():

@@ -24,7 +24,6 @@ import shutil
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -467,8 +466,8 @@ def build_tiny(model_id: str, force: bool = False) -> Path:
 # --------------------------------------------------------------------------- load
 
 
-@dataclass
-class ModelInfo:
+class ModelInfo(NamedTuple):
+    """What :func:`load` loaded, and why (``reason``: the profile choice)."""
     model_id: str
     hub_id: str
     revision: str
