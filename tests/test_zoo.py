@@ -88,6 +88,9 @@ def test_malformed_registry_names_file_line_and_field(tmp_path, monkeypatch):
     assert problems[1].endswith("got 'many'")
     assert problems[2] == f"{bad}, line 20, models / broken, field 'size': Extra inputs are not permitted, got 3"
     assert problems[3] == f"{bad}, line 21, models / no-licence, field 'license': Field required"
+    bad.write_text("models:\n  a: {hub_id: [\n", encoding="utf-8")
+    with pytest.raises(zoo.RegistryError, match=f"(?s){bad}: not valid YAML.*line 3"):
+        zoo.specs()
 
 
 def test_tokenizer_round_trips_korean_text():

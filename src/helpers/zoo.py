@@ -79,6 +79,8 @@ def read_yaml(path: str | Path, schema: type[BaseModel], error: type[Exception])
     text = Path(path).read_text(encoding="utf-8")
     try:
         return schema.model_validate(yaml.safe_load(text) or {})
+    except yaml.YAMLError as e:  # its message gives the line and column
+        raise error(f"{path}: not valid YAML: {e}") from None
     except ValidationError as e:
         root, problems = yaml.compose(text), []
         for p in e.errors():
