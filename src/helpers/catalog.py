@@ -539,14 +539,18 @@ def filter_widget(df: pd.DataFrame | None = None):
     korean = widgets.SelectMultiple(options=KOREAN, value=KOREAN, description="한국어")
     size = widgets.FloatRangeSlider(value=(0, biggest), min=0, max=biggest, step=0.5, description="크기(B)")
     year = widgets.IntRangeSlider(value=years, min=years[0], max=years[1], description="연도")
+    table = widgets.Output()  # not widgets.interactive_output: it imports pyplot (~0.3 s) for plotly's notebook
 
-    def refresh(licence, commercial, korean, size, year):
-        picked = filter_models(df, licenses=licence, commercial=commercial, korean=korean,
-                               min_size_b=size[0], max_size_b=size[1], years=year)
-        show(summary(picked), paging=False)
+    def refresh(*_):
+        picked = filter_models(df, licenses=licence.value, commercial=commercial.value, korean=korean.value,
+                               min_size_b=size.value[0], max_size_b=size.value[1], years=year.value)
+        table.clear_output()
+        with table:
+            show(summary(picked), paging=False)
 
-    table = widgets.interactive_output(refresh, {"licence": licence, "commercial": commercial, "korean": korean,
-                                                 "size": size, "year": year})
+    for control in (licence, commercial, korean, size, year):
+        control.observe(refresh, names="value")
+    refresh()
     box = widgets.VBox([widgets.HBox([licence, commercial, korean]), size, year, table])
     display(box)
     return box
