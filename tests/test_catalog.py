@@ -226,6 +226,7 @@ def test_cycle_rejected_naming_the_loop(tmp_catalog):
     ("models.csv", "\nbloom,BLOOM", "\nllama,BLOOM", 3, "id"),
     ("models.csv", ",tokenizer,", ",tokeniser,", 1, "tokenizer"),  # every column of the schema must be there
     ("datasets.csv", ",scraped,", ",scrapped,", None, "how_made"),
+    ("datasets.csv", ",openai-terms,openai-text-davinci-003,", ",openai-terms,,", None, "generator"),
     ("genealogy.csv", "alpaca,llama,fine-tune", "alpaca,llama,finetune", None, "relation"),
     ("genealogy.csv", "alpaca,llama,fine-tune", "alpaca,alpaca,fine-tune", None, "parent"),
 ])

@@ -142,6 +142,18 @@ def test_quiet_reaches_libraries_imported_before_and_after_it():
     assert loud != after  # the check can fail
 
 
+def test_quiet_silences_only_the_known_library_warnings():
+    code = ("import warnings; from helpers import env\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    env.quiet()\n"
+            "    warnings.warn('`is_gradient_checkpointing` is deprecated and will be removed', FutureWarning)\n"
+            "    warnings.warn('TypedStorage is deprecated. It will be removed in the future', UserWarning)\n"
+            "    warnings.warn('something else', FutureWarning)\n"
+            "print([str(w.message) for w in caught])")
+    assert _in_fresh_python(code) == "['something else']"
+
+
 def test_report_names_profile_and_versions(capsys):
     env.report("tiny")
     out = capsys.readouterr().out

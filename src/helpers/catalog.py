@@ -1,25 +1,16 @@
 """The model landscape as data: open LLMs, their training data, genealogy and the survey's tables.
 
-Everything is read from ``data/catalog/``; each CSV row is checked against its pydantic schema
-(``ModelRow``, ``DatasetRow``, ...), and a bad row raises :class:`CatalogError` naming the file, the line
-and the field.
-
-Main entry points
------------------
-``models()``      one row per model family / checkpoint line (dates as dates, sizes as numbers)
-``datasets()``    training data sets (how they were made, licence, generator API)
-``apis()``        closed APIs that generated or judged data (genealogy nodes, not models)
-``genealogy()``   edges child -> parent with a relation; ``genealogy_graph()`` the same as a networkx graph,
-                  walked by ``generations(graph, root)`` and ``trained_on_api_data()``
-``survey(name)``  one of the survey's tables (``survey_tables()`` lists them)
-``check_claims()`` the survey's claims set against the catalog, verdicts computed
-``filter_models(df, ...)`` the landscape filter; ``filter_widget()`` is its thin front-end
+Read from ``data/catalog/``, each CSV row checked against the pydantic schema of its file (``ModelRow``,
+``DatasetRow``, ...); a bad row raises :class:`CatalogError` naming the file, the line and the field.
+``models()``, ``datasets()``, ``apis()`` and ``genealogy()`` are the tables (``genealogy_graph()`` the
+genealogy as a networkx graph), ``survey(name)`` the survey's own tables and ``check_claims()`` its claims
+set against the catalog; ``filter_models()``, ``filter_widget()`` and the ``*_figure()`` functions are the
+views of notebook 01.
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
@@ -84,8 +75,6 @@ def _ids_of(kind: str, what: str, many: bool = True) -> AfterValidator:
 
 
 def _urls(cell: str) -> str:
-    if not split(cell):
-        raise ValueError("is empty: every row needs a source URL")
     for url in split(cell):
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"{url!r} is not a URL")
@@ -95,12 +84,6 @@ def _urls(cell: str) -> str:
 def _filled(cell: str | list) -> str | list:
     if not cell:
         raise ValueError("is empty but required")
-    return cell
-
-
-def _iso_day(cell: str) -> str:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", cell):
-        raise ValueError(f"{cell!r} is not YYYY-MM-DD")
     return cell
 
 
@@ -114,8 +97,8 @@ def _how_made(cell: str) -> str:
 Text = Annotated[str, AfterValidator(_filled)]
 Maybe = Annotated[T | None, BeforeValidator(lambda cell: cell or None)]  # an empty cell is None
 PerSize = Annotated[list[T], BeforeValidator(lambda cell: [x or None for x in split(cell)])]  # one, or one a size
-Day = Annotated[date, BeforeValidator(_iso_day)]  # pydantic alone would also take a timestamp
-Source = Annotated[str, AfterValidator(_urls)]
+Day = Annotated[date, BeforeValidator(date.fromisoformat)]  # ISO 8601 (pydantic alone would take a timestamp)
+Source = Annotated[str, AfterValidator(_filled), AfterValidator(_urls)]  # one or more URLs
 Licences = Annotated[str, _ids_of("licences", "a licence id of data/licenses/licenses.yaml")]
 
 

@@ -203,6 +203,8 @@ def quiet() -> None:
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
+    # peft 0.21 reads transformers 5's deprecated `is_gradient_checkpointing` in every PeftModel.__init__
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     # libraries already imported have read the environment: tell them directly
     if "huggingface_hub" in sys.modules:
         from huggingface_hub.utils import disable_progress_bars
