@@ -83,27 +83,27 @@ def test_known_terms_from_the_texts():
     assert lic["openai-terms"].effect("commercial")[0] == "conditional"  # binds the API user, not clearly others
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda t: t.replace("value: required, section: \"3(a)\"", "value: maybe, section: \"3(a)\"", 1),
-     "terms.attribution.value"),
-    (lambda t: t.replace('commercial: {value: "yes", section: "2(a)(1)"',
-                         'commercial: {value: "yes", section: ""', 1),
-     "terms.commercial.section"),
-    (lambda t: t.replace("kind: content-licence", "kind: poem", 1), "kind"),
-    (lambda t: t.replace("read_in_full: true", "read_in_full: 1", 1), "read_in_full"),
-    (lambda t: t.replace("applies_to: [research, commercial", "applies_to: [research, selling", 1),
-     "conditions[0].applies_to[1]"),
+@pytest.mark.parametrize(("old", "new", "where", "field"), [
+    ('attribution: {value: required, section: "3(a)"', 'attribution: {value: maybe, section: "3(a)"',
+     "cc-by-4.0 / terms / attribution", "value"),
+    ('commercial: {value: "yes", section: "2(a)(1)"', 'commercial: {value: "yes", section: ""',
+     "cc-by-4.0 / terms / commercial", "section"),
+    ("kind: content-licence", "kind: poem", "cc-by-4.0", "kind"),
+    ("read_in_full: true", "read_in_full: 1", "llama-1-research", "read_in_full"),
+    ("applies_to: [research, commercial", "applies_to: [research, selling", "llama-1-research / conditions", 1),
 ])
-def test_bad_licence_data_is_reported_with_file_line_and_field(mutate, field):
+def test_bad_licence_data_is_reported_with_file_line_and_field(tmp_path, old, new, where, field):
     text = data_path("licenses", "licenses.yaml").read_text(encoding="utf-8")
-    bad = mutate(text)
-    assert bad != text
+    assert old in text
+    bad = tmp_path / "licenses.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(licenses.LicenseDataError) as err:
-        licenses.parse_licenses(bad, origin="licenses.yaml")
-    msg = str(err.value)
-    assert "licenses.yaml:" in msg and field in msg
-    line = int(msg.split("licenses.yaml:")[1].split(":")[0])
-    assert line > 1
+        licenses.load_licenses(bad)
+    first = str(err.value).splitlines()[0]
+    assert first.startswith(f"{bad}, line ") and f"licenses / {where}" in first and f"field {field!r}" in first
+    line = int(first.split(", line ")[1].split(",")[0])
+    edited = text.splitlines()[line - 1]  # the line named is where the problem sits, or its entry (a list item)
+    assert new.split(":")[0].strip() in edited or "conditions" in edited
 
 
 def test_cc_table_is_rendered_from_the_data():

@@ -39,6 +39,40 @@ def data_path(*parts: str) -> Path:
     return DATA_DIR.joinpath(*parts)
 
 
+def read_yaml(path: str | Path, schema, error: type[Exception]):
+    """The YAML file ``path`` validated by the pydantic model ``schema``. All problems are raised
+    together as ``error``, one line each, naming the file, the line and the field."""
+    import yaml
+    from pydantic import ValidationError
+
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        return schema.model_validate(yaml.safe_load(text) or {})
+    except yaml.YAMLError as e:  # its message gives the line and column
+        raise error(f"{path}: not valid YAML: {e}") from None
+    except ValidationError as e:
+        root, problems = yaml.compose(text), []
+        for p in e.errors():
+            *parents, name = p["loc"] or ("(top level)",)
+            within = " / ".join(map(str, parents)) + ", " if parents else ""
+            got = "" if p["type"] == "missing" else f", got {p['input']!r}"
+            problems.append(f"{path}, line {_line(root, p['loc'])}, {within}field {name!r}: {p['msg']}{got}")
+        raise error("\n".join(problems)) from None
+
+
+def _line(node, loc) -> int:
+    """The line of the innermost key of ``loc`` that the YAML tree ``node`` has."""
+    import yaml
+
+    line = 1
+    for key in loc:
+        found = [kv for kv in node.value if kv[0].value == str(key)] if isinstance(node, yaml.MappingNode) else []
+        if not found:
+            break
+        line, node = found[0][0].start_mark.line + 1, found[0][1]
+    return line
+
+
 def cache_dir() -> Path:
     """Where built stand-ins live: ``$LLM_SURVEY_CACHE`` or ``~/.cache/open-llm-survey``."""
     path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "open-llm-survey")

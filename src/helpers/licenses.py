@@ -20,14 +20,13 @@ from typing import Annotated, Literal, NamedTuple
 import networkx as nx
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, with_config
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
 from pydantic.functional_validators import BeforeValidator
 from typing_extensions import TypedDict
 
 from . import catalog, plots
 from .catalog import split
-from .env import data_path
+from .env import data_path, read_yaml
 
 USES = ("commercial", "research", "redistribute-weights", "finetune-release")
 USE_LABELS_KO = {"commercial": "상업적 이용", "research": "연구", "redistribute-weights": "가중치 재배포",
@@ -41,7 +40,7 @@ DISCLAIMER_KO = "법률 자문이 아님 (not legal advice): 라이선스 원문
 
 
 class LicenseDataError(ValueError):
-    """Bad licence data: the message names the file, line, licence id and field."""
+    """Bad licence data: each line of the message names the file, line, licence id and field."""
 
 
 # --------------------------------------------------------------------------- data: the schema of licenses.yaml
@@ -89,7 +88,7 @@ class Condition(BaseModel):
 class License(BaseModel):
     model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True)
 
-    id: str
+    id: str = ""  # the key of its entry
     name: str
     kind: Literal["model-licence", "content-licence", "software-licence", "api-terms", "none"]
     url: Annotated[str, Field(pattern="^https?://")]
@@ -120,47 +119,21 @@ class License(BaseModel):
         return effect, section, note
 
 
-def _lines_of(text: str) -> dict[str, int]:
-    """Line number (1-based) of each licence id in the YAML text."""
-    root = yaml.compose(text)
-    top_level = root.value if isinstance(root, yaml.MappingNode) else []
-    for key, value in top_level:
-        if key.value == "licenses" and isinstance(value, yaml.MappingNode):
-            return {k.value: k.start_mark.line + 1 for k, _ in value.value}
-    return {}
-
-
-def parse_licenses(text: str, origin: str = "<string>") -> dict[str, License]:
-    """Parse and validate licence YAML; errors name ``origin``, line, licence id and field."""
-    try:
-        raw = yaml.safe_load(text)
-        lines = _lines_of(text)
-    except yaml.YAMLError as exc:
-        raise LicenseDataError(f"{origin}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("licenses"), dict):
-        raise LicenseDataError(f"{origin}: expected a top-level mapping 'licenses: {{id: ...}}'")
-    out: dict[str, License] = {}
-    for lid, entry in raw["licenses"].items():
-        try:
-            out[lid] = License.model_validate(dict(entry, id=lid) if isinstance(entry, dict) else entry)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in error["loc"]).lstrip(".")
-            got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
-            raise LicenseDataError(f"{origin}:{lines.get(lid, '?')}: licence {lid!r}, field {field or '(entry)'!r}: "
-                                   f"{error['msg']}{got}") from None
-    return out
+class LicenceFile(BaseModel):
+    licenses: dict[str, License] = Field(min_length=1)  # by licence id
 
 
 def load_licenses(path: str | Path | None = None) -> dict[str, License]:
-    """All licences from ``data/licenses/licenses.yaml`` (or ``path``), validated."""
+    """All licences from ``data/licenses/licenses.yaml`` (or ``path``), validated: a problem raises
+    :class:`LicenseDataError` naming the file, the line, the licence id and the field."""
     p = Path(path) if path else data_path("licenses", "licenses.yaml")
     return _load_cached(str(p), p.stat().st_mtime)
 
 
 @lru_cache(maxsize=4)
 def _load_cached(path: str, mtime: float) -> dict[str, License]:
-    return parse_licenses(Path(path).read_text(encoding="utf-8"), origin=path)
+    entries = read_yaml(path, LicenceFile, LicenseDataError).licenses
+    return {lid: licence.model_copy(update={"id": lid}) for lid, licence in entries.items()}
 
 
 def terms_table(licenses: dict[str, License] | None = None) -> pd.DataFrame:
