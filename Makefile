@@ -31,7 +31,7 @@ $(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml
 install: $(STAMP)
 
 tiny: install
-	$(TINY) $(BIN)/python -m helpers.zoo build
+	$(TINY) $(BIN)/python -m survey_tools.zoo build
 
 lab: tiny
 	$(BIN)/jupyter lab --notebook-dir=notebooks

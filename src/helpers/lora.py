@@ -25,7 +25,6 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -34,9 +33,6 @@ from typing import Any
 from . import env
 
 IGNORE_INDEX = -100
-# peft 0.21 reads transformers 5's deprecated `is_gradient_checkpointing` in every PeftModel.__init__, which
-# prints a FutureWarning (with a site-packages path) wherever an adapter is made or loaded; we never call it
-warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 class HardwareError(RuntimeError):

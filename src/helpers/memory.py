@@ -93,9 +93,8 @@ class Facts(BaseModel):
 
 @lru_cache(maxsize=2)
 def _read_facts(path: str, mtime: float) -> Facts:
-    from .zoo import read_yaml
 
-    return read_yaml(path, Facts, MemoryFactsError)
+    return env.read_yaml(path, Facts, MemoryFactsError)
 
 
 def facts() -> Facts:

@@ -28,8 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import env
 
@@ -73,42 +72,13 @@ class Registry(BaseModel):
     models: dict[str, ModelSpec] = Field(min_length=1)
 
 
-def read_yaml(path: str | Path, schema: type[BaseModel], error: type[Exception]):
-    """The YAML file ``path`` validated by the pydantic model ``schema``. All problems are raised
-    together as ``error``, one line each, naming the file, the line and the field."""
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        return schema.model_validate(yaml.safe_load(text) or {})
-    except yaml.YAMLError as e:  # its message gives the line and column
-        raise error(f"{path}: not valid YAML: {e}") from None
-    except ValidationError as e:
-        root, problems = yaml.compose(text), []
-        for p in e.errors():
-            *parents, name = p["loc"] or ("(top level)",)
-            within = " / ".join(map(str, parents)) + ", " if parents else ""
-            got = "" if p["type"] == "missing" else f", got {p['input']!r}"
-            problems.append(f"{path}, line {_line(root, p['loc'])}, {within}field {name!r}: {p['msg']}{got}")
-        raise error("\n".join(problems)) from None
-
-
-def _line(node, loc) -> int:
-    """The line of the innermost key of ``loc`` that the YAML tree ``node`` has."""
-    line = 1
-    for key in loc:
-        found = [kv for kv in node.value if kv[0].value == str(key)] if isinstance(node, yaml.MappingNode) else []
-        if not found:
-            break
-        line, node = found[0][0].start_mark.line + 1, found[0][1]
-    return line
-
-
 def _registry_path() -> Path:
     return env.data_path(REGISTRY_FILE)
 
 
 @lru_cache(maxsize=4)
 def _read_registry(path: str, mtime: float) -> dict[str, ModelSpec]:
-    models = read_yaml(path, Registry, RegistryError).models
+    models = env.read_yaml(path, Registry, RegistryError).models
     return {mid: s.model_copy(update={"id": mid}) for mid, s in models.items()}
 
 
