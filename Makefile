@@ -6,6 +6,7 @@
 #   make bench   print the benchmark tables (bench/*.py)
 #   make test-browser   only the browser tests (JupyterLab + Voilà in headless Chromium)
 #   make screenshots    refresh docs/screenshots/ (the apps, for the README)
+#   make links   write the repository address (pyproject.toml [project.urls]) into badges and Colab set-up cells
 #   make lock    refresh constraints.txt from the current .venv (after changing requirements*.txt)
 #   make clean   remove build/ (the venv and the stand-in cache stay)
 
@@ -18,7 +19,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 TINY   := LLM_SURVEY_PROFILE=tiny $(OFFLINE)
 PYTEST_ARGS ?=
 
-.PHONY: install tiny lab test lint run app bench test-browser screenshots lock clean
+.PHONY: install tiny lab test lint run app bench test-browser screenshots links lock clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +58,9 @@ test-browser: tiny
 
 screenshots: tiny
 	$(TINY) LLM_SURVEY_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -m browser -k voila -q
+
+links: install
+	$(BIN)/python -m survey_tools.links
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v "^-e " | sed "s/+cpu$$//" > constraints.txt

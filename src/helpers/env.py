@@ -214,6 +214,14 @@ def profile(override: str | None = None) -> str:
     return choose_profile(override).profile
 
 
+def profile_note(override: str | None = None) -> str:
+    """One line for a notebook's profile cell: what was asked and what it means on this machine."""
+    choice = choose_profile(override)
+    if choice.asked == "auto" and choice.profile == "real":
+        return "profile auto: hub reachable; each model loads real where it fits this machine, else as a tiny stand-in"
+    return f"profile {choice.asked}: {choice.reason}"
+
+
 # --------------------------------------------------------------------------- settings
 def seed(n: int = 0) -> int:
     """Seed Python's ``random``, NumPy and torch (every device) with ``n``.
