@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import html
-import json
 import re
 import threading
 import time
@@ -32,7 +31,7 @@ import pandas as pd
 import torch
 from pydantic import BaseModel, Field, RootModel, model_validator
 
-from . import env, instruct, plots, zoo
+from . import env, instruct, plots, records, zoo
 
 PROMPTS_FILE = ("prompts", "ko_prompts.jsonl")
 CATEGORIES = ("factual", "explanation", "summarization", "instruction", "chat", "koalpaca_qa")
@@ -42,54 +41,56 @@ _PROMPT_FIELDS = {"id": True, "category": True, "instruction": True, "input": Fa
 
 
 # --------------------------------------------------------------------------- prompts
-class PromptFileError(ValueError):
+class PromptFileError(records.RecordError):
     """A prompt record is malformed; the message names the file, the line and the field."""
 
 
-def load_prompts(path: str | Path | None = None):
-    """Our Korean prompts (``data/prompts/ko_prompts.jsonl``) as a DataFrame, one row per prompt.
+def load_prompts(path: str | Path | None = None, *, sheet: str | None = None, skip_errors: bool = False):
+    """Korean prompts as a DataFrame, one row per prompt: ours (``data/prompts/ko_prompts.jsonl``) or a file of
+    yours (CSV, TSV, JSON, JSONL, Parquet or XLSX, ``sheet`` by name: :func:`helpers.records.read`).
 
     Columns: ``id, category, instruction, input, good_answer, source, note``. ``good_answer`` says
     what a good answer contains, for a human reader; nothing here scores answers automatically.
+    A malformed prompt raises :class:`PromptFileError`; ``skip_errors=True`` leaves it out with a warning.
     """
     path = Path(path) if path else env.data_path(*PROMPTS_FILE)
-    rows, seen = [], {}
-    with open(path, encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {no}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise PromptFileError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from None
-            if not isinstance(rec, dict):
-                raise PromptFileError(f"{where}: expected a JSON object, got {type(rec).__name__}")
-            extra = set(rec) - set(_PROMPT_FIELDS)
-            if extra:
-                raise PromptFileError(f"{where}: unknown field(s) {', '.join(sorted(extra))}; "
-                                      f"allowed: {', '.join(_PROMPT_FIELDS)}")
-            for name, required in _PROMPT_FIELDS.items():
-                value = rec.get(name, "")
-                if not isinstance(value, str):
-                    raise PromptFileError(f"{where}, field {name!r}: expected a string, "
-                                          f"got {type(value).__name__}")
-                if required and not value.strip():
-                    raise PromptFileError(f"{where}, field {name!r}: missing or empty")
-            if rec["category"] not in CATEGORIES:
-                raise PromptFileError(f"{where}, field 'category': {rec['category']!r} is not one of "
-                                      f"{', '.join(CATEGORIES)}")
-            for src in rec["source"].split(";"):
-                if src.strip() != "ours" and not src.strip().startswith(("https://", "http://")):
-                    raise PromptFileError(f"{where}, field 'source': {src!r} is neither a URL nor "
-                                          "'ours' (our own text with no factual claim)")
-            if rec["id"] in seen:
-                raise PromptFileError(f"{where}, field 'id': {rec['id']!r} repeats line {seen[rec['id']]}")
-            seen[rec["id"]] = no
-            rows.append({k: rec.get(k, "") for k in _PROMPT_FIELDS})
+    report = records.LoadReport(str(path), skip_errors)
+    recs = records.read(path, PromptFileError, sheet=sheet, types=dict.fromkeys(_PROMPT_FIELDS, str),
+                        skip=report.skip)
+    report.records, rows, seen = len(recs) + len(report.skipped), [], {}
+    for where, rec in recs:
+        try:
+            rows.append(_prompt_row(rec, str(path), where, seen))
+        except PromptFileError as e:
+            report.skip(e)
     if not rows:
-        raise PromptFileError(f"{path}: no prompts")
+        raise PromptFileError(path, "", None, "expected at least one prompt, found none")
+    report.done(len(rows))
     return pd.DataFrame(rows)
+
+
+def _prompt_row(rec: Any, file: str, where: str, seen: dict) -> dict:
+    """One prompt record, checked; ``seen`` maps the ids so far to where they were."""
+    fail = lambda name, message: PromptFileError(file, where, name, message)
+    if not isinstance(rec, dict):
+        raise fail(None, f"expected a record with fields {', '.join(_PROMPT_FIELDS)}, found {type(rec).__name__}")
+    if extra := sorted(set(rec) - set(_PROMPT_FIELDS)):
+        raise fail(None, f"expected only the fields {', '.join(_PROMPT_FIELDS)}, found also {', '.join(extra)}")
+    for name, required in _PROMPT_FIELDS.items():
+        value = rec.get(name, "")
+        if not isinstance(value, str):
+            raise fail(name, f"expected a string, found {type(value).__name__} {value!r}")
+        if required and not value.strip():
+            raise fail(name, "expected text, found it missing or empty")
+    if rec["category"] not in CATEGORIES:
+        raise fail("category", f"expected one of {', '.join(CATEGORIES)}, found {rec['category']!r}")
+    for src in rec["source"].split(";"):
+        if src.strip() != "ours" and not src.strip().startswith(("https://", "http://")):
+            raise fail("source", f"expected URLs or 'ours' (our own text, no factual claim), found {src!r}")
+    if rec["id"] in seen:
+        raise fail("id", f"expected a new id, found {rec['id']!r} again (first at {seen[rec['id']]})")
+    seen[rec["id"]] = where
+    return {k: rec.get(k, "") for k in _PROMPT_FIELDS}
 
 
 def one_per_category(prompts=None):

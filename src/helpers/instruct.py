@@ -13,7 +13,7 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,7 +25,7 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from helpers import env, plots
+from helpers import env, plots, records
 
 
 def instruct_dir() -> Path:
@@ -173,67 +173,17 @@ _SIGNATURES = (("self_instruct", {"instances", "is_classification"}), ("oasst1",
                ("koalpaca_v1_1", {"instruction", "output", "url"}), ("alpaca", {"instruction", "output"}))
 
 
-class InstructFormatError(ValueError):
+class InstructFormatError(records.RecordError):
     """A record does not fit its schema; names the file, the line/record and the field."""
 
-    def __init__(self, file: str, where: str, field: str | None, message: str):
-        self.file, self.where, self.field, self.message = str(file), where, field, message
-        super().__init__(f"{file}: {where}: " + (f"field {field!r}: " if field else "") + message)
+
+# the schemas' text fields: a number typed into a spreadsheet cell (CSV, TSV, XLSX) is read as text
+_TEXT = dict.fromkeys(("instruction", "input", "output", "url", "context", "response", "category"), str)
 
 
-@dataclass
-class LoadReport:
-    """What :func:`load` read, and every record it skipped (only with ``skip_errors=True``)."""
-    file: str
-    schema: str
-    records: int = 0
-    rows: int = 0
-    skipped: list = field(default_factory=list)  # the errors, as text
-
-
-def _json_array(text: str, file: str):
-    """``(where, record)`` for each element of a top-level JSON array, read one at a time with
-    ``json.JSONDecoder.raw_decode`` so that each record and each syntax error names its index and line."""
-    decoder, space = json.JSONDecoder(), json.decoder.WHITESPACE  # json's own whitespace regex
-    index, line, counted, pos = 0, 1, 0, space.match(text).end()
-    if not text.startswith("[", pos):
-        raise InstructFormatError(file, "line 1", None, "expected a JSON array of records")
-    pos = space.match(text, pos + 1).end()
-    while not text.startswith("]", pos):
-        line, counted = line + text.count("\n", counted, pos), pos
-        if index:
-            if not text.startswith(",", pos):
-                raise InstructFormatError(file, f"record {index} (line {line})", None, "expected ',' or ']'")
-            pos = space.match(text, pos + 1).end()
-            line, counted = line + text.count("\n", counted, pos), pos
-        try:
-            record, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            raise InstructFormatError(file, f"record {index} (line {e.lineno}, column {e.colno})",
-                                      None, f"not valid JSON: {e.msg}") from None
-        yield f"record {index} (line {line})", record
-        index += 1
-        pos = space.match(text, pos).end()
-
-
-def _read_records(path: Path) -> list[tuple[str, Any]]:
-    """``[(where, record)]`` from a JSON array, JSONL or Parquet file."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":  # its lists arrive as numpy arrays
-        return [(f"row {i}", {k: v.tolist() if hasattr(v, "tolist") else v for k, v in rec.items()})
-                for i, rec in enumerate(pd.read_parquet(path).to_dict("records"))]
-    text = path.read_text(encoding="utf-8")
-    if suffix == ".json" or (suffix != ".jsonl" and text.lstrip().startswith("[")):
-        return list(_json_array(text, str(path)))
-    out = []
-    for ln, raw in enumerate(text.splitlines(), 1):
-        if raw.strip():
-            try:
-                out.append((f"line {ln}", json.loads(raw)))
-            except json.JSONDecodeError as e:
-                raise InstructFormatError(str(path), f"line {ln}, column {e.colno}", None,
-                                          f"not valid JSON: {e.msg}") from None
-    return out
+def _read_records(path: Path, sheet: str | None = None, skip=None) -> list[tuple[str, Any]]:
+    """``[(where, record)]`` from a data file (:func:`helpers.records.read`: CSV, TSV, JSON, JSONL, Parquet, XLSX)."""
+    return records.read(path, InstructFormatError, sheet=sheet, types=_TEXT, skip=skip)
 
 
 def detect_schema(record: Mapping[str, Any], file: str = "<records>", where: str = "record 0") -> str:
@@ -329,41 +279,39 @@ def _records_of(source, profile, revision) -> tuple[str, list, str | None]:
 
 
 def load(source: str | Path, schema: str | None = None, *, profile: str | None = None,
-         revision: str | None = None, skip_errors: bool = False):
+         revision: str | None = None, sheet: str | None = None, skip_errors: bool = False):
     """An instruction dataset as one DataFrame: ``instruction, input, output`` (Dolly's context/response and
     OASST's prompter/assistant pairs mapped onto them), the source's own fields, ``src_where`` (its line or record).
 
-    ``source`` is a file (JSON array, JSONL or Parquet) or a known name (:func:`sources`): our sample in the tiny
-    profile, the real dataset at its pinned revision in the real one. The schema is detected from the first record
-    unless given. Malformed records raise :class:`InstructFormatError`; with ``skip_errors=True`` they are listed
-    in ``df.attrs["load_report"]`` (a :class:`LoadReport`) instead.
+    ``source`` is a file (CSV, TSV, JSON array, JSONL, Parquet or XLSX — ``sheet`` by name, else the first; see
+    :func:`helpers.records.read`) or a known name (:func:`sources`): our sample in the tiny profile, the real dataset
+    at its pinned revision in the real one. The schema is detected from the first record unless given. Malformed
+    records raise :class:`InstructFormatError`; with ``skip_errors=True`` they are left out, listed in
+    ``df.attrs["load_report"]`` (a :class:`helpers.records.LoadReport`) and counted in a warning.
     """
-    label, recs, known_schema = _records_of(source, profile, revision)
+    report = records.LoadReport(str(source), skip_errors)
+    if Path(str(source)).is_file():
+        label, recs, known_schema = str(source), _read_records(Path(source), sheet, report.skip), None
+    else:
+        label, recs, known_schema = _records_of(source, profile, revision)
+    report.file, report.records = label, len(recs) + len(report.skipped)
     schema = schema or known_schema
     if schema is None and not recs:
         raise InstructFormatError(label, "record 0", None, "file has no records; pass schema=")
     schema = schema or detect_schema(recs[0][1], label, recs[0][0])
     if schema not in SCHEMAS:
         raise ValueError(f"unknown schema {schema!r}; expected one of {', '.join(SCHEMAS)}")
-    report = LoadReport(label, schema, records=len(recs))
-
-    def skip(error: InstructFormatError):
-        if not skip_errors:
-            raise error
-        report.skipped.append(str(error))
-
     good = []
     for where, r in recs:
         try:
             _check_record(r, schema, label, where)
         except InstructFormatError as e:
-            skip(e)
+            report.skip(e)
         else:
             good.append((where, r))
-    rows = _rows(good, schema, label, skip)
+    rows = _rows(good, schema, label, report.skip)
     df = pd.DataFrame(rows, columns=None if rows else ["instruction", "input", "output", "src_where"])
-    report.rows = len(df)
-    df.attrs.update(load_report=report, schema=schema, source=label)
+    df.attrs.update(load_report=report.done(len(df)), schema=schema, source=label)
     return df
 
 
@@ -767,18 +715,22 @@ def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int
             "gap": float(np.median(y) - np.median(x)), "ci95": tuple(map(float, res.confidence_interval))}
 
 
-# --- The self-instruct filter stages and the three conditions of a good SFT set --------------------------
+# --- The self-instruct filter stages, and our own quality checks of an SFT set -------------------------------
 SELF_INSTRUCT_BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map",
                            "maps", "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram")
-SELF_INSTRUCT_SOURCE = "https://github.com/yizhongw/self-instruct (self_instruct/bootstrap_instructions.py)"
+SELF_INSTRUCT_SOURCE = ("https://github.com/tatsu-lab/stanford_alpaca/blob/f13496211289def0ff88ae673389ae14a818b4b3/"
+                        "generate_instruction.py")
 
 
-def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, min_words: int = 3, max_words: int = 150):
-    """Self-instruct's filter stages (its code, ``SELF_INSTRUCT_SOURCE``) over ``instructions`` in order, as
-    candidates entering a task pool; the first failing stage is recorded: ``length`` (not ``min_words`` to
-    ``max_words`` words), ``blacklist`` (a word an LM cannot act on: image, graph, file, draw, ...),
-    ``punctuation`` / ``non_ascii`` (the first character), ``rouge`` (ROUGE-L >= ``threshold`` with an
-    instruction already kept), else ``kept``. DataFrame ``instruction, stage, max_rouge, closest``."""
+def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, short_words: int = 3,
+                         max_words: int = 150):
+    """The filter stages of Alpaca's ``generate_instruction.py`` (``SELF_INSTRUCT_SOURCE``; self-instruct's
+    ``bootstrap_instructions.py`` has the same stages with a shorter blacklist) over ``instructions`` in order, as
+    candidates entering a task pool; the first failing stage is recorded: ``length`` (``short_words`` words or
+    fewer, or more than ``max_words``: ``len(inst.split()) <= 3 or > 150``), ``blacklist`` (a word an LM cannot act
+    on: image, graph, file, draw, ...), ``program`` (starts with "Write a program"), ``punctuation`` / ``non_ascii``
+    (the first character), ``rouge`` (ROUGE-L above ``threshold`` with an instruction already kept), else ``kept``.
+    DataFrame ``instruction, stage, max_rouge, closest``."""
     kept: list[tuple[list[str], str]] = []  # (tokens, text) of the pool
     rows = []
     for text in instructions:
@@ -786,10 +738,12 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
         toks = rouge_tokens(t)
         words = f" {' '.join(toks)} "
         best, closest = 0.0, ""
-        if not (min_words <= len(t.split()) <= max_words):
+        if not (short_words < len(t.split()) <= max_words):
             stage = "length"
         elif any(f" {w} " in words for w in SELF_INSTRUCT_BLACKLIST):
             stage = "blacklist"
+        elif t.startswith("Write a program"):
+            stage = "program"
         elif t and not t[0].isalnum():
             stage = "punctuation"
         elif t and not t[0].isascii():
@@ -798,7 +752,7 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
             for other, other_text in kept:
                 if other and toks and (f := _rouge_l_fast(toks, other)) > best:
                     best, closest = f, other_text
-            stage = "rouge" if best >= threshold else "kept"
+            stage = "rouge" if best > threshold else "kept"
             if stage == "kept":
                 kept.append((toks, t))
         rows.append({"instruction": t, "stage": stage, "max_rouge": round(best, 3), "closest": closest})
@@ -807,21 +761,20 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, mi
 
 def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0, min_median_output_chars: int = 40,
                max_short_share: float = 0.05, max_duplicate_share: float = 0.05, max_flag_share: float = 0.05):
-    """The three conditions of a good SFT set, checked on one :class:`Anatomy`:
-    (1) **diverse** instructions — distinct verbs/predicates per 100 rows;
-    (2) **faithful** answers — median answer length and share of very short / empty answers;
-    (3) **clean** — share of near-duplicate rows and of rows with markup or translation flags.
-    The thresholds are our teaching defaults (parameters), not published cut-offs.
-    Returns a DataFrame ``condition, measure, value, limit, ok``."""
+    """Our own quality checks of an SFT set (teaching advice, not the lecture's conditions), on one :class:`Anatomy`:
+    **diverse** instructions (distinct verbs/predicates per 100 rows); **faithful** answers (median answer length,
+    share of very short or empty answers); **clean** rows (share of near-duplicates and of markup or translation
+    flags). The thresholds are our teaching defaults (parameters), not published cut-offs.
+    Returns a DataFrame ``dataset, condition, measure, value, limit, ok``."""
     f, verbs = report.flags, report.verbs["verb"]
     checks = [  # condition, measure, value, ">=" or "<=", limit
-        ("1 diverse", "distinct verbs per 100 rows", verbs[verbs != "(none)"].nunique() * 100 / max(1, len(f)),
+        ("diverse", "distinct verbs per 100 rows", verbs[verbs != "(none)"].nunique() * 100 / max(1, len(f)),
          ">=", min_distinct_verbs_per_100),
-        ("2 faithful", "median answer chars", report.lengths["chars_output"].median(), ">=", min_median_output_chars),
-        ("2 faithful", "short or empty answer share", (f["short_output"] | f["empty_output"]).mean(), "<=",
+        ("faithful", "median answer chars", report.lengths["chars_output"].median(), ">=", min_median_output_chars),
+        ("faithful", "short or empty answer share", (f["short_output"] | f["empty_output"]).mean(), "<=",
          max_short_share),
-        ("3 clean", "near-duplicate row share", f["near_duplicate"].mean(), "<=", max_duplicate_share),
-        ("3 clean", "markup/translation flag share", (f["stray_markup"] | f["untranslated"]).mean(), "<=",
+        ("clean", "near-duplicate row share", f["near_duplicate"].mean(), "<=", max_duplicate_share),
+        ("clean", "markup/translation flag share", (f["stray_markup"] | f["untranslated"]).mean(), "<=",
          max_flag_share),
     ]
     return pd.DataFrame([(report.name, c, m, float(np.round(v, 3)), f"{op} {limit:g}",

@@ -40,7 +40,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from . import env
+from . import env, records
 
 TASKS = ("boolq", "copa", "wic", "hellaswag", "sentineg")
 SPLITS = ("train", "validation", "test")
@@ -72,7 +72,7 @@ DESCRIPTION = {
 COPA_CONNECTOR = {"원인": "왜냐하면", "결과": "그래서"}
 
 
-class KoBESTDataError(ValueError):
+class KoBESTDataError(records.RecordError):
     """A sample file or hub split does not have the ``skt/kobest_v1`` schema."""
 
 
@@ -105,55 +105,51 @@ def samples_dir() -> Path:
     return env.data_path("kobest")
 
 
-def validate_row(task: str, row: Any, where: str) -> dict:
-    """Check one row against the schema; ``where`` names file and line (or split and row)."""
+def validate_row(task: str, row: Any, where: str, file: str = "") -> dict:
+    """Check one row against the schema; ``file`` and ``where`` (line or row, or split and row) name it in errors."""
     schema = SCHEMA[task]
+    fail = lambda name, message: KoBESTDataError(file, where, name, message)
     if not isinstance(row, dict):
-        raise KoBESTDataError(f"{where}: expected a JSON object with fields {', '.join(schema)}, "
-                              f"got {type(row).__name__}")
+        raise fail(None, f"expected a record with fields {', '.join(schema)}, found {type(row).__name__}")
     for name, typ in schema.items():
         if name not in row:
-            raise KoBESTDataError(f"{where}: missing field {name!r} (task {task} needs {', '.join(schema)})")
+            raise fail(name, f"missing (task {task} needs {', '.join(schema)})")
         value = row[name]
         if not (type(value) is int if typ is int else isinstance(value, str) and value.strip()):  # bool is no int
-            expected = "an integer" if typ is int else "a non-empty string"
-            raise KoBESTDataError(f"{where}, field {name!r}: expected {expected}, got {value!r}")
+            raise fail(name, f"expected {'an integer' if typ is int else 'a non-empty string'}, found {value!r}")
     if not 0 <= row["label"] < N_CHOICES[task]:
-        raise KoBESTDataError(f"{where}, field 'label': {row['label']!r} is not in 0..{N_CHOICES[task] - 1}")
+        raise fail("label", f"expected 0..{N_CHOICES[task] - 1}, found {row['label']!r}")
     if task == "copa" and row["question"].strip() not in COPA_CONNECTOR:
-        raise KoBESTDataError(f"{where}, field 'question': {row['question']!r} is not '원인' or '결과'")
+        raise fail("question", f"expected '원인' or '결과', found {row['question']!r}")
     return {name: row[name] for name in schema}
 
 
-def read_jsonl(path: Path, task: str) -> list[dict]:
-    """Read and validate one split file."""
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise KoBESTDataError(f"{path}, line {no}: not valid JSON ({exc.msg})") from None
-                rows.append(validate_row(task, row, f"{path}, line {no}"))
+def read_split(path: Path, task: str) -> list[dict]:
+    """Read and validate one split file, in any format :func:`helpers.records.read` reads."""
+    rows = [validate_row(task, r, where, str(path)) for where, r in records.read(path, KoBESTDataError,
+                                                                                  types=SCHEMA[task])]
     if not rows:
-        raise KoBESTDataError(f"{path}: no rows")
+        raise KoBESTDataError(path, "", None, "expected rows, found none")
     return rows
 
 
 def load_task(task: str, source: str | Path | None = None) -> KoBESTTask:
-    """Load one task. ``source``: a folder of JSONL files (``<dir>/<task>/<split>.jsonl`` or
-    ``<dir>/<split>.jsonl``), ``"hub"`` for ``skt/kobest_v1`` at :data:`HUB_REVISION`, or ``None``:
-    our samples in the tiny profile, the hub in the real profile."""
+    """Load one task. ``source``: a folder of split files (``<dir>/<task>/<split>.<suffix>`` or
+    ``<dir>/<split>.<suffix>``, any suffix of :data:`helpers.records.FORMATS`: JSONL, CSV, XLSX, ...), ``"hub"``
+    for ``skt/kobest_v1`` at :data:`HUB_REVISION`, or ``None``: our samples in the tiny profile, the hub in the
+    real profile."""
     _check("task", task, TASKS)
     if source is None:
         source = "hub" if env.profile() == "real" else samples_dir()
     if str(source) != "hub":
         base = Path(source) / task if (Path(source) / task).is_dir() else Path(source)
-        files = {s: base / f"{s}.jsonl" for s in SPLITS if (base / f"{s}.jsonl").exists()}
-        if not files:
-            raise FileNotFoundError(f"no {task} split files (train/validation/test .jsonl) under {source}")
-        return KoBESTTask(task, {s: read_jsonl(p, task) for s, p in files.items()}, str(source))
+        files = {s: sorted(p for p in base.glob(f"{s}.*") if p.suffix.lower() in records.FORMATS) for s in SPLITS}
+        if twice := [str(p) for fs in files.values() if len(fs) > 1 for p in fs]:
+            raise KoBESTDataError(base, "", None, f"expected one file per split, found {', '.join(twice)}")
+        if not any(files.values()):
+            raise FileNotFoundError(f"no {task} split files ({'/'.join(SPLITS)} with a suffix of "
+                                    f"{', '.join(records.FORMATS)}) under {source}")
+        return KoBESTTask(task, {s: read_split(fs[0], task) for s, fs in files.items() if fs}, str(source))
     import datasets
 
     try:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = r"([\w.-]+\.ipynb)"
@@ -32,7 +36,8 @@ def repository(root: Path = ROOT) -> tuple[str, str, str]:
 def rules(owner: str, name: str, branch: str) -> list[tuple[re.Pattern, str]]:
     """Each place the address appears, as (pattern, replacement)."""
     return [
-        (re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/" + NOTEBOOK),
+        (re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/"
+                    + NOTEBOOK),
          rf"https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/notebooks/\1"),
         (re.compile(r"https://mybinder\.org/v2/gh/[^/\s)]+/[^/\s)]+/[^?\s)]+\?(?:urlpath=lab/tree/|labpath=)notebooks"
                     r"(?:/|%2F)" + NOTEBOOK),
