@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from helpers import generate, instruct
+from helpers import generate, instruct, records
 
 KOREAN = "오늘은 날씨가 맑아서 공원에 산책을 다녀왔습니다."
 
@@ -47,10 +47,10 @@ GOOD = {"id": "x1", "category": "chat", "instruction": "안녕?", "good_answer":
     ("{not json", ["line 2", "not valid JSON"]),
     ({**GOOD, "id": "x2", "category": "poetry"}, ["line 2", "'category'", "poetry"]),
     ({**GOOD, "id": "x2", "good_answer": ""}, ["line 2", "'good_answer'", "missing"]),
-    ({**GOOD, "id": "x2", "source": "wikipedia"}, ["line 2", "'source'", "neither a URL"]),
-    ({**GOOD, "id": "x2", "input": 3}, ["line 2", "'input'", "expected a string"]),
-    ({**GOOD, "extra": "?"}, ["line 2", "unknown field", "extra"]),
-    (GOOD, ["line 2", "'id'", "repeats line 1"]),
+    ({**GOOD, "id": "x2", "source": "wikipedia"}, ["line 2", "'source'", "expected URLs or 'ours'", "wikipedia"]),
+    ({**GOOD, "id": "x2", "input": 3}, ["line 2", "'input'", "expected a string", "int 3"]),
+    ({**GOOD, "extra": "?"}, ["line 2", "expected only the fields", "found also extra"]),
+    (GOOD, ["line 2", "'id'", "again (first at line 1)"]),
 ])
 def test_prompt_file_errors_name_file_line_and_field(tmp_path, bad, words):
     path = _write(tmp_path, [GOOD, bad])
@@ -60,6 +60,22 @@ def test_prompt_file_errors_name_file_line_and_field(tmp_path, bad, words):
     assert str(path) in msg
     for w in words:
         assert w in msg
+
+
+def test_prompts_from_a_csv_or_xlsx_of_yours_and_skip_errors(tmp_path):
+    ours = generate.load_prompts().head(4)
+    csv = tmp_path / "mine.csv"
+    ours[["note", "source", "id", "category", "instruction", "good_answer"]].to_csv(csv, index=False,
+                                                                                   encoding="utf-8-sig")
+    assert generate.load_prompts(csv).equals(ours.assign(input=""))  # any column order; no input column: ""
+    xlsx = tmp_path / "mine.xlsx"
+    ours.to_excel(xlsx, index=False, sheet_name="prompts")
+    assert generate.load_prompts(xlsx, sheet="prompts").equals(ours)
+    path = _write(tmp_path, [GOOD, {**GOOD, "id": "x2", "category": "poetry"}, "{not json", {**GOOD, "id": "x3"}])
+    with pytest.warns(records.SkippedRecordsWarning, match=r"skipped 2 of 4 records") as w:
+        df = generate.load_prompts(path, skip_errors=True)
+    assert df["id"].tolist() == ["x1", "x3"]
+    assert "line 2: field 'category'" in str(w[0].message) and "line 3, column 2" in str(w[0].message)
 
 
 # --------------------------------------------------------------------------- prompt formats

@@ -137,9 +137,10 @@ def test_malformed_jsonl_missing_field_and_skip_report(tmp_path):
                  + json.dumps(good) + "\n")
     with pytest.raises(instruct.InstructFormatError, match=r"bad.jsonl: line 2: field 'output': missing"):
         instruct.load(p, schema="koalpaca_v1_1")
-    df = instruct.load(p, schema="koalpaca_v1_1", skip_errors=True)
+    with pytest.warns(UserWarning, match=r"bad.jsonl: skipped 1 of 3 records \(skip_errors=True\):\n.*line 2"):
+        df = instruct.load(p, schema="koalpaca_v1_1", skip_errors=True)
     rep = df.attrs["load_report"]
-    assert len(df) == 2 and rep.records == 3 and len(rep.skipped) == 1 and "line 2" in rep.skipped[0]
+    assert len(df) == rep.rows == 2 and rep.records == 3 and len(rep.skipped) == 1 and "line 2" in rep.skipped[0]
 
 
 def test_dolly_bad_category_and_seed_bad_instance(tmp_path):
@@ -181,8 +182,11 @@ def test_json_array_errors_name_record_and_line(tmp_path):
     p.write_text('[\n  {"instruction": "a", "input": "", "output": "b"}\n  {"instruction": "c"}\n]')
     with pytest.raises(instruct.InstructFormatError, match=r"record 1 \(line 3\): expected ',' or '\]'"):
         instruct.load(p)
-    p.write_text('{"instruction": "a", "input": "", "output": "b"}')
-    with pytest.raises(instruct.InstructFormatError, match="line 1: expected a JSON array"):
+    p.write_text('{"instruction": "a", "input": "", "output": "b"}')  # one record per line: JSON Lines
+    assert instruct.load(p)["src_where"].tolist() == ["line 1"]
+    p.write_text('{\n "data": [{"instruction": "a", "input": "", "output": "b"}]\n}')
+    with pytest.raises(instruct.InstructFormatError, match=r"line 1: expected a JSON array .* found one JSON object "
+                                                         r"with fields \['data'\]"):
         instruct.load(p)
     p.write_text('[\n{"instruction": "a", "input": "", "output": "b"},\n\n {"instruction": "c", "input": "", '
                  '"output": "d"}]')
@@ -425,17 +429,34 @@ def test_anatomy_enters_the_clock_around_each_stage():
 def test_self_instruct_filter_stages():
     seeds = ["Write a poem about the sea.", "Explain how rain forms in clouds."]
     cands = ["Write a poem about the ocean.", "Draw a picture of a cat.", "Hi.",
-             "- list three fruits please", "Summarize the story of a book you like."]
+             "- list three fruits please", "Summarize the story of a book you like.",
+             "Write a program that sorts numbers."]
     r = instruct.self_instruct_filter(seeds + cands)
-    assert r["stage"].tolist() == ["kept", "kept", "rouge", "blacklist", "length", "punctuation", "kept"]
-    assert r.loc[2, "max_rouge"] == round(instruct.rouge_l(cands[0], seeds[0]), 3) >= 0.7
+    assert r["stage"].tolist() == ["kept", "kept", "rouge", "blacklist", "length", "punctuation", "kept", "program"]
+    assert r.loc[2, "max_rouge"] == round(instruct.rouge_l(cands[0], seeds[0]), 3) > 0.7
     assert r.loc[2, "closest"] == seeds[0]
 
 
-def test_sft_checks_three_conditions():
+def test_self_instruct_filter_drops_three_words_or_fewer_as_alpaca_does():
+    # generate_instruction.py: `if len(inst.split()) <= 3 or len(inst.split()) > 150: continue`
+    three, four = "List three fruits.", "List three red fruits."
+    long = " ".join(["word"] * 150)
+    r = instruct.self_instruct_filter([three, four, long, long + " more"])
+    assert r["stage"].tolist() == ["length", "kept", "kept", "length"]  # 3: dropped; 150: kept; 151: dropped
+    assert "f13496211289def0ff88ae673389ae14a818b4b3/generate_instruction.py" in instruct.SELF_INSTRUCT_SOURCE
+
+
+def test_self_instruct_filter_rouge_drops_only_above_the_threshold():
+    a, b = "alpha beta gamma delta epsilon", "alpha beta gamma delta zeta"  # ROUGE-L 0.8
+    assert instruct.rouge_l(a, b) == 0.8
+    assert instruct.self_instruct_filter([a, b], threshold=0.8)["stage"].tolist() == ["kept", "kept"]  # `> 0.7`
+    assert instruct.self_instruct_filter([a, b], threshold=0.79)["stage"].tolist() == ["kept", "rouge"]
+
+
+def test_sft_checks_our_quality_checks():
     a = instruct.anatomy(instruct.load("koalpaca_v1_0", profile="tiny"), name="v1.0")
     c = instruct.sft_checks(a)
-    assert set(c["condition"]) == {"1 diverse", "2 faithful", "3 clean"}
+    assert set(c["condition"]) == {"diverse", "faithful", "clean"}  # our advice, not the lecture's conditions
     med = c.loc[c["measure"] == "median answer chars"].iloc[0]
     assert med["value"] == a.lengths["chars_output"].median() and not med["ok"]  # short v1.0-style answers
     assert instruct.sft_checks(a, min_median_output_chars=10).loc[1, "ok"]

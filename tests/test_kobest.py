@@ -78,19 +78,43 @@ def test_bad_rows_name_file_line_and_field(tmp_path):
             "alternative_2": "땅이 말랐다.", "label": 0}
     lines = [good, {**good, "question": "이유"}]
     (d / "test.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
-    with pytest.raises(kobest.KoBESTDataError, match=r"test.jsonl, line 2, field 'question'"):
+    with pytest.raises(kobest.KoBESTDataError, match=r"test.jsonl: line 2: field 'question': expected '원인' or "
+                                                    r"'결과', found '이유'"):
         kobest.load_task("copa", tmp_path)
     (d / "test.jsonl").write_text(json.dumps({**good, "label": 2}), encoding="utf-8")
-    with pytest.raises(kobest.KoBESTDataError, match=r"line 1, field 'label'"):
+    with pytest.raises(kobest.KoBESTDataError, match=r"line 1: field 'label': expected 0..1, found 2"):
         kobest.load_task("copa", tmp_path)
     (d / "test.jsonl").write_text(json.dumps({k: v for k, v in good.items() if k != "premise"}), encoding="utf-8")
-    with pytest.raises(kobest.KoBESTDataError, match=r"line 1: missing field 'premise'"):
+    with pytest.raises(kobest.KoBESTDataError, match=r"line 1: field 'premise': missing"):
         kobest.load_task("copa", tmp_path)
     (d / "test.jsonl").write_text("{not json", encoding="utf-8")
-    with pytest.raises(kobest.KoBESTDataError, match=r"line 1: not valid JSON"):
+    with pytest.raises(kobest.KoBESTDataError, match=r"line 1, column 2: .*not valid JSON"):
         kobest.load_task("copa", tmp_path)
     with pytest.raises(ValueError, match="unknown KoBEST task"):
         kobest.load_task("kold")
+
+
+def test_splits_as_csv_tsv_xlsx_with_bom_and_crlf(tmp_path):
+    import pandas as pd
+
+    ours = kobest.load_task("copa", kobest.samples_dir())
+    d = tmp_path / "copa"
+    d.mkdir()
+    train = pd.DataFrame(ours.split("train"))
+    shuffled = train[list(reversed(train.columns))]  # columns in any order
+    (d / "train.csv").write_bytes(shuffled.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig"))
+    pd.DataFrame(ours.split("validation")).to_csv(d / "validation.tsv", sep="\t", index=False)
+    pd.DataFrame(ours.split("test")).to_excel(d / "test.xlsx", index=False)
+    mine = kobest.load_task("copa", tmp_path)
+    assert mine.splits == ours.splits  # labels back as integers, fields in the hub's order
+    (d / "test.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(kobest.KoBESTDataError, match=r"expected one file per split, found .*test.jsonl.*test.xlsx"):
+        kobest.load_task("copa", tmp_path)
+    (d / "test.jsonl").unlink()
+    pd.DataFrame(ours.split("test")).assign(label="예").to_excel(d / "test.xlsx", index=False)
+    with pytest.raises(kobest.KoBESTDataError, match=r"test.xlsx: sheet 'Sheet1', row 2: field 'label': expected an "
+                                                    r"integer, found '예'"):
+        kobest.load_task("copa", tmp_path)
 
 
 def test_hub_load_offline_gives_a_clear_message():
