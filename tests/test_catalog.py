@@ -16,7 +16,12 @@ REQUIRED_MODELS = {
     "oasst-sft-llama-30b", "bloom", "pythia", "gpt-j", "gpt-neox-20b", "rwkv-raven", "polyglot-ko",
     "koalpaca-polyglot", "koalpaca-llama", "kovicuna", "llama-2", "llama-3", "llama-3.1", "llama-3.2",
     "llama-3.3", "mistral-7b", "qwen2.5", "gemma-2", "solar-10.7b", "solar-10.7b-instruct", "exaone-3.0",
-    "exaone-3.5", "hyperclovax-seed", "kanana",
+    "exaone-3.5", "hyperclovax-seed", "kanana", "kogpt",
+    # the landscape through 2026: the Korean line and the global models students ask about
+    "exaone-deep", "exaone-4.0", "k-exaone", "exaone-4.5", "ax-3.1", "ax-4.0", "ax-k1", "ax-k2", "midm-2.0",
+    "kanana-2", "kanana-2-slm", "hyperclovax-seed-think-14b", "hyperclovax-seed-think-32b", "solar-open-100b",
+    "trillion-7b-preview", "tri-70b-preview", "varco-vision-2.0", "vaetki", "llama-4", "qwen3", "gemma-3", "gpt-oss",
+    "deepseek-v3", "deepseek-r1", "mistral-small-3",
 }
 
 
@@ -43,6 +48,21 @@ def _edit(path, old, new):
 
 def test_every_required_model_present(models):
     assert REQUIRED_MODELS <= set(models.index)
+
+
+def test_every_row_was_read_and_the_landscape_reaches_2026(models):
+    assert len(models) >= 50
+    for frame in (models, catalog.datasets()):
+        assert (frame["fact_check"] == "read").all(), list(frame.index[frame["fact_check"] != "read"])
+    assert models["year"].max() >= 2026
+
+
+def test_active_parameters_are_per_size_and_below_the_total(models):
+    moe = catalog.per_size(models, "active_params_b").dropna()
+    assert {"deepseek-v3", "qwen3", "gpt-oss", "k-exaone", "llama-4"} <= set(moe["id"])
+    sizes = catalog.per_size(models, "sizes_b").rename(columns={"sizes_b": "total"})
+    both = moe.merge(sizes, on=["id", "size_b"])
+    assert len(both) == len(moe) and (both["active_params_b"] < both["total"]).all()
 
 
 def test_types(models):
@@ -73,7 +93,8 @@ def test_licences_come_from_the_shared_vocabulary(models):
 
 
 def test_commercial_and_korean_have_reasons(models):
-    assert models["commercial_use"].isin(catalog.COMMERCIAL).all()
+    assert models["commercial_use"].map(lambda v: set(catalog.split(v)) <= set(catalog.COMMERCIAL)).all()
+    assert catalog.split(models.loc["qwen2.5", "commercial_use"])[2] == "no"  # the 3B size: research licence
     assert models["korean_support"].isin(catalog.KOREAN).all()
     assert (models["commercial_use_why"].str.len() > 10).all()
     assert (models["korean_support_why"].str.len() > 10).all()
@@ -94,8 +115,10 @@ def test_base_models_are_genealogy_edges(models):
     g = catalog.genealogy()
     edges = set(zip(g.child, g.parent))
     for mid, row in models.iterrows():
-        for parent in catalog.split(row["base_model"]):
+        for item in catalog.split(row["base_model"]):
+            parent, _, size = item.partition("@")  # id@size: the base's size this size was built from
             assert (mid, parent) in edges, (mid, parent)
+            assert not size or float(size) in models.loc[parent, "sizes_b"], (mid, item)
 
 
 # ------------------------------------------------------------------ the survey's numbers (where right)
@@ -149,24 +172,45 @@ def test_licence_follow_ups_in_catalog(models):
     assert models.loc["kanana-1.5", "weights_license"] == "apache-2.0"
 
 
+LECTURE_CORRECTIONS = {"llama-tokens", "llama-licence", "alpaca-data-api", "gpt4all-cost", "gpt4all-days",
+                       "gpt4all-pairs", "gpt4all-base", "dolly-org", "oasst-pythia-korean", "oasst-llama-korean",
+                       "rwkv-raven-commercial"}
+
+
 def test_claim_checks_are_computed():
     claims = catalog.check_claims().set_index("claim_id")
     assert claims.loc["polyglot-steps", "ok"] is True or claims.loc["polyglot-steps", "ok"] == True  # noqa: E712
-    assert claims.loc["vicuna-92", "verdict"].endswith("needs context")
+    assert claims.loc["vicuna-92", "verdict"] == "출처와 일치, 맥락 필요"
     assert claims.loc["vicuna-judge", "catalog_value"] == "openai-gpt-4"
     assert claims.loc["dolly-weights-licence", "catalog_value"] == "mit"
-    assert claims.loc["oasst-pythia-korean", "ok"]
-    assert not claims["ok"].eq(False).any(), claims[claims["ok"].eq(False)]
+    # the lecture's mistakes are the claims that differ from their sources, and only those
+    assert set(claims.index[claims["ok"].eq(False)]) == LECTURE_CORRECTIONS
+    assert (claims.loc[list(LECTURE_CORRECTIONS), "verdict"] == "출처와 다름").all()
+    assert claims.loc["gpt4all-cost", "catalog_value"] == "800" and claims.loc["llama-tokens", "catalog_value"] == (
+        "1000;1000;1400;1400")
+
+
+def test_open_assistant_claims_say_both_data_and_models():
+    claims = catalog.check_claims().set_index("claim_id")
+    assert claims.loc["oasst1-korean", "ok"] and "1,553" in claims.loc["oasst1-korean", "caveat"]
+    for model_claim in ("oasst-pythia-korean", "oasst-llama-korean"):  # survey 'ko' vs source 'en': differs
+        assert claims.loc[model_claim, "survey_value"] == "ko" and claims.loc[model_claim, "ok"] == False  # noqa: E712
+
+
+def test_claim_caveats_are_korean():
+    claims = catalog.check_claims()
+    hangul = claims["caveat"].str.contains("[가-힣]") | (claims["caveat"] == "")
+    assert hangul.all(), list(claims.loc[~hangul, "claim_id"])
 
 
 def test_claim_check_detects_a_wrong_survey_value(tmp_path):
     src = catalog.catalog_dir() / "survey_claims.csv"
     bad = tmp_path / "claims.csv"
     bad.write_text(src.read_text(encoding="utf-8").replace(
-        "Polyglot-ko uses a 30003-token vocabulary,30003", "Polyglot-ko uses a 30080-token vocabulary,30080"),
+        ",30003,models:polyglot-ko:vocab_size,", ",30080,models:polyglot-ko:vocab_size,"),
         encoding="utf-8")
     claims = catalog.check_claims(bad).set_index("claim_id")
-    assert claims.loc["polyglot-vocab", "verdict"] == "differs from source"
+    assert claims.loc["polyglot-vocab", "verdict"] == "출처와 다름"
 
 
 # ------------------------------------------------------------------ the schema rejects bad rows
@@ -199,7 +243,8 @@ def test_unknown_licence_rejected(tmp_catalog):
 
 
 def test_missing_source_rejected(tmp_catalog):
-    _edit(tmp_catalog / "datasets.csv", "https://arxiv.org/abs/2101.00027", "")
+    _edit(tmp_catalog / "datasets.csv", "https://summarizepaper.com/en/tree/2101.00027v1;"
+                                        "https://www.scholarfeed.org/paper/2101.00027v1", "")
     with pytest.raises(CatalogError, match=r"datasets.csv, line \d+, field 'source'"):
         catalog.load(tmp_catalog)
 
@@ -229,6 +274,10 @@ def test_cycle_rejected_naming_the_loop(tmp_catalog):
     ("datasets.csv", ",openai-terms,openai-text-davinci-003,", ",openai-terms,,", None, "generator"),
     ("genealogy.csv", "alpaca,llama,fine-tune", "alpaca,llama,finetune", None, "relation"),
     ("genealogy.csv", "alpaca,llama,fine-tune", "alpaca,alpaca,fine-tune", None, "parent"),
+    ("models.csv", ",yes;yes;no;yes;yes;yes;conditional,", ",yes;no,", None, "commercial_use"),  # 1 or per size
+    ("models.csv", ",yes;yes;no;yes;yes;yes;conditional,", ",yes;yes;no;yes;yes;yes;perhaps,", None, "commercial_use"),
+    ("models.csv", ",qwen2.5@72;qwen2.5@7,", ",qwen9@72;qwen2.5@7,", None, "base_model"),
+    ("models.csv", ",;;;;;;3;22,", ",;;;;;;3;-22,", None, "active_params_b"),
 ])
 def test_schema_errors_name_file_line_and_field(tmp_catalog, file, old, new, line, field):
     _edit(tmp_catalog / file, old, new)
@@ -263,13 +312,14 @@ def test_filter_models(models):
     all_rows = catalog.filter_models(models)
     assert len(all_rows) == len(models)
     ko = catalog.filter_models(models, korean=["yes"], commercial=["yes"])
-    assert set(ko.index) == {"polyglot-ko", "kanana-1.5"}
+    assert {"polyglot-ko", "kanana-1.5", "midm-2.0", "qwen2.5"} <= set(ko.index)  # qwen2.5: some of its sizes
+    assert "exaone-3.5" not in ko.index and ko["commercial_use"].str.contains("yes").all()
     small = catalog.filter_models(models, min_size_b=0, max_size_b=1)
     assert "pythia" in small.index and "llama" not in small.index
     apache = catalog.filter_models(models, licenses=["qwen-research"])
     assert list(apache.index) == ["qwen2.5"]
-    recent = catalog.filter_models(models, years=(2025, 2025))
-    assert set(recent.index) == {"hyperclovax-seed", "kanana", "kanana-1.5"}
+    early = catalog.filter_models(models, years=(2021, 2021))
+    assert set(early.index) == {"gpt-j", "kogpt"}
 
 
 def test_filter_widget_refilters_when_a_control_changes(monkeypatch, models):
@@ -284,13 +334,14 @@ def test_filter_widget_refilters_when_a_control_changes(monkeypatch, models):
     assert list(shown[-1].index) == list(catalog.filter_models(models, korean=["yes"]).index) != list(models.index)
 
 
-def test_generations_follow_the_genealogy():
+def test_lineage_order_puts_every_model_once_below_a_parent(models):
     graph = catalog.genealogy_graph(("model",))
-    assert catalog.generations(graph, "pythia") == {"pythia": 0, "dolly-v2": 1, "oasst-sft-pythia-12b": 1}
-    llama = catalog.generations(graph, "llama")
-    assert llama["llama"] == 0 and llama["vicuna"] == 1 and llama["kovicuna"] == 2
-    assert {"alpaca", "gpt4all-lora", "koalpaca-llama"} <= set(llama)
-    assert "dolly-v2" not in llama
+    order = catalog.lineage_order(graph, models["release_month"].map(lambda p: p.to_timestamp()))
+    assert sorted(order) == sorted(models.index)
+    for node in order:
+        parents = set(graph.predecessors(node))
+        assert not parents or min(order.index(p) for p in parents) < order.index(node), node
+    assert order.index("kovicuna") == order.index("vicuna") + 1  # a family stays together
 
 
 def test_trained_on_api_data_follows_data_edges_through_translations():
@@ -308,15 +359,23 @@ def test_trained_on_api_data_follows_data_edges_through_translations():
 # ------------------------------------------------------------------ the figures follow the data
 
 
-def test_figures_follow_the_catalog(models):
-    timeline = catalog.timeline_figure(models)
-    assert sum(len(t.x) for t in timeline.data) == len(models)
-    assert timeline.layout.template.layout.font.family.startswith("NanumGothic")  # Korean-safe layout
-    sizes = catalog.size_figure(models)
-    assert sum(len(t.y) for t in sizes.data) == sum(len(s) for s in models["sizes_b"])
-    mix = catalog.mixture_figure()
-    assert sum(mix.data[0].y) == pytest.approx(100.0)
-    tree = catalog.genealogy_figure(["pythia", "polyglot-ko"])
-    families = [t for t in tree.data if t.mode == "markers+text"]
-    assert [len(t.text) for t in families] == [3, 2]  # Pythia, Dolly 2.0, OASST SFT / Polyglot-Ko, KoAlpaca
-    assert {a.text for a in tree.layout.annotations} <= set(catalog.RELATIONS)
+def test_landscape_figure_has_a_row_per_model_a_legend_and_no_free_labels(models):
+    fig = catalog.landscape_figure(models)
+    assert fig.layout.template.layout.font.family.startswith("NanumGothic")  # Korean-safe layout
+    dots = [t for t in fig.data if t.xaxis == "x" and t.mode == "markers"]
+    rows = [y for t in dots for y in t.y]
+    assert sorted(rows) == list(range(len(models)))  # one row each: labels are y ticks and cannot overlap
+    assert len(fig.layout.yaxis.ticktext) == len(models) and not any(t.mode and "text" in t.mode for t in fig.data)
+    assert {t.name for t in dots} == {"한국어 지원", "한국어 제한적", "한국어 미지원"}  # the colour legend
+    assert all(t.showlegend is not False for t in dots)
+    sizes = [t for t in fig.data if t.xaxis == "x2"]
+    assert sum(len(t.x) for t in sizes) == sum(len(s) for s in models["sizes_b"])
+    model_edges = catalog.genealogy_graph(("model",)).number_of_edges()
+    assert sum(len(t.x) for t in fig.data if t.mode == "lines") == 3 * model_edges
+    first, last = (pd.Timestamp(x) for x in fig.layout.xaxis.range)  # every dot inside the axis, with room
+    when = models["release_month"].map(lambda p: p.to_timestamp())
+    assert first < when.min() and last > when.max() + pd.DateOffset(months=1)
+
+
+def test_mixture_figure():
+    assert sum(catalog.mixture_figure().data[0].y) == pytest.approx(100.0)

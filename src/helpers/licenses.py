@@ -8,6 +8,8 @@ use, derivatives, share-alike, use-based restrictions, redistribution, research)
 (user thresholds, naming rules, acceptable-use policies), each with its clause number and a URL; the
 pydantic class :class:`License` is its schema. ``verdict(model_id, use)`` walks a model's chain of terms
 (:meth:`Resolver.reasons`): ``allowed`` is the most restrictive effect of the chain, no < conditional < yes.
+Explanations are Korean (licence ids, section numbers and URLs as they are); a family whose sizes differ in
+licence or base gets one answer per size (:meth:`Resolver.entries`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
 from pydantic.functional_validators import BeforeValidator
@@ -33,10 +34,18 @@ USE_LABELS_KO = {"commercial": "상업적 이용", "research": "연구", "redist
                  "finetune-release": "미세조정 후 공개"}
 EFFECTS = ("no", "conditional", "yes")  # ordered: most restrictive first
 NOT_ASSESSED = "not-assessed"
+EFFECT_KO = {"no": "불가", "conditional": "조건부", "yes": "가능", NOT_ASSESSED: "판단 안 함"}
+LAYER_KO = {"own-weights": "자기 가중치", "base-model": "기반 모델", "training-data": "학습 데이터",
+            "data-generator-api": "데이터 생성 API"}
 EFFECT_RANK = {e: i for i, e in enumerate(EFFECTS)}
 LAYERS = ("own-weights", "base-model", "training-data", "data-generator-api")
 
 DISCLAIMER_KO = "법률 자문이 아님 (not legal advice): 라이선스 원문과 전문가 확인이 최종 기준입니다."
+
+
+def ko(effect: str) -> str:
+    """``'conditional'`` -> ``'조건부 (conditional)'``."""
+    return f"{EFFECT_KO[effect]} ({effect})"
 
 
 class LicenseDataError(ValueError):
@@ -182,6 +191,7 @@ class Verdict(NamedTuple):
     label: str
     label_effect: str
     label_mismatch: bool
+    size: float | None = None  # the size asked for; None: what holds for every size
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.reasons, columns=Reason._fields)
@@ -195,16 +205,23 @@ class Verdict(NamedTuple):
         return "; ".join(sorted({f"{r.layer}:{r.license_id}" for r in self.binding()}))
 
     def explain(self) -> str:
-        lines = [f"{self.model} / {self.use} ({USE_LABELS_KO[self.use]}): {self.allowed}"]
+        """The verdict and every reason in Korean (* = a reason that decided it), then the disclaimer."""
+        size = f" ({self.size:g}B)" if self.size is not None else ""
+        lines = [f"{self.model}{size} / {self.use} ({USE_LABELS_KO[self.use]}): {ko(self.allowed)}"]
         if self.label_mismatch:
-            lines.append(f"  ! label mismatch: the card's licence {self.label!r} alone says "
-                         f"{self.label_effect!r}, the chain says {self.allowed!r}")
+            lines.append(f"  ! 표시 불일치 (label mismatch): 모델 카드의 라이선스 {self.label!r}만 보면 "
+                         f"{ko(self.label_effect)}, 사슬 전체로는 {ko(self.allowed)}")
         for r in self.reasons:
             mark = "*" if r.effect == self.allowed else "-"
-            lines.append(f"  {mark} [{r.layer}] {r.subject} · {r.license_id} → {r.effect}: {r.note}")
-            lines.append(f"      {r.source}")
+            lines += [f"  {mark} [{LAYER_KO[r.layer]}] {r.subject} · {r.license_id} → {EFFECT_KO[r.effect]}: "
+                      f"{r.note}", f"      {r.source}"]
         lines.append(DISCLAIMER_KO)
         return "\n".join(lines)
+
+    def badge(self) -> str:
+        """The answer as large coloured HTML (the licence checker's headline)."""
+        return (f'<div style="font-size:1.8em;padding:.3em .6em;border-radius:.3em;display:inline-block;'
+                f'background:{EFFECT_COLOURS[self.allowed]}">{USE_LABELS_KO[self.use]} → {ko(self.allowed)}</div>')
 
 
 def _check_use(use: str) -> None:
@@ -237,28 +254,27 @@ def data_effect(terms: License, use: str) -> tuple[str, str]:
     """
     _check_use(use)
     if terms.id == "unknown" and use != "research":
-        return "conditional", ("no licence stated for the data: rights in it are unclear, so any use of a model "
-                               "trained on it carries that uncertainty")
+        return "conditional", ("데이터에 라이선스가 밝혀져 있지 않음: 권리 관계가 불분명해서 이 데이터로 학습한 모델의 "
+                               "이용에도 그 불확실성이 따라옴")
     commercial, csec, cnote = terms.effect("commercial")
     if use == "commercial":
         if commercial == "no":
-            return "no", (f"non-commercial data (§{csec}); whether model weights are an adaptation of their "
-                          "training data is unsettled, we follow the conservative reading that the data's own "
-                          "authors state (e.g. Stanford for Alpaca)")
-        return commercial, f"data licence allows commercial use: {cnote} (§{csec})"
+            return "no", (f"비상업 데이터 (§{csec}); 모델 가중치가 학습 데이터의 2차적 저작물인지는 정리되지 않았지만, "
+                          "데이터 작성자 스스로 밝힌 보수적 해석(예: Alpaca에 대한 Stanford의 설명)을 따름")
+        return commercial, f"데이터 라이선스가 상업적 이용을 허용: {cnote} (§{csec})"
     if use == "research" and terms.id == "unknown":
-        return "yes", "no licence stated for the data; research use of a trained model is not where that bites"
+        return "yes", "데이터에 라이선스가 밝혀져 있지 않음; 학습된 모델을 연구에 쓰는 데는 문제가 되지 않음"
     if use == "research":
         eff, sec, note = terms.effect("research")
         return eff, f"{note} (§{sec})" if note else f"§{sec}"
     sa = terms.terms["share_alike"]
     if sa.value == "required":
-        return "conditional", (f"share-alike data (§{sa.section}): if weights count as Adapted Material, they "
-                               "must be released under the same licence - legally unsettled")
+        return "conditional", (f"동일조건변경허락 데이터 (§{sa.section}): 가중치가 2차적 저작물(Adapted Material)이면 "
+                               "같은 라이선스로 공개해야 함 - 법적으로 정리되지 않음")
     eff, sec, note = terms.effect(use)
     if eff == "no":
-        return "conditional", f"the data licence grants no redistribution (§{sec}); effect on weights unsettled"
-    return "yes", f"the data licence does not restrict releasing models trained on it (§{sec})"
+        return "conditional", f"데이터 라이선스가 재배포를 허락하지 않음 (§{sec}); 가중치에 미치는 효과는 정리되지 않음"
+    return "yes", f"데이터 라이선스가 이 데이터로 학습한 모델의 공개를 제한하지 않음 (§{sec})"
 
 
 class Resolver:
@@ -319,9 +335,9 @@ class Resolver:
             if is_pretraining_corpus(ds):
                 src = split(ds.get("source"))
                 out.append(Reason("training-data", subject, lid, NOT_ASSESSED, terms.url,
-                                  "web-scale pre-training corpus of mixed licences; publishers rely on copyright "
-                                  "exceptions (fair use / TDM), not on the documents' licences - not assessed here"
-                                  + (f"; data facts: {src[0]}" if src else "")))
+                                  "여러 라이선스가 섞인 웹 규모 사전학습 말뭉치: 공개자들은 문서의 라이선스가 아니라 "
+                                  "저작권 예외(공정 이용, TDM)에 기댐 - 여기서는 판단하지 않음"
+                                  + (f"; 데이터 정보: {src[0]}" if src else "")))
             else:
                 eff, note = data_effect(terms, use)
                 out.append(Reason("training-data", subject, lid, eff, terms.url, note))
@@ -329,8 +345,8 @@ class Resolver:
             api_terms = self.license(api, f"dataset {did!r}, field 'generated_by_api'")
             eff, sec, note = api_terms.effect(use)
             out.append(Reason("data-generator-api", f"{subject} ← {api}", api, eff, api_terms.url,
-                              f"§{sec}: {note}; these terms bind whoever called the API (the dataset's "
-                              "makers), not clearly later users of the data or model"))
+                              f"§{sec}: {note}; 이 약관은 API를 호출한 쪽(데이터셋 제작자)을 구속하며, 데이터나 "
+                              "모델을 나중에 쓰는 사람에게까지 미치는지는 분명하지 않음"))
         for parent in split(ds.get("translated_from")):
             out += self._dataset_reasons(parent, use, seen, prefix=f"{subject} ← ")
         return out
@@ -347,11 +363,14 @@ class Resolver:
             return []
         row = self.models[mid]
         out = self._own(mid, row, use, size)
-        for base in split(row.get("base_model")):
+        bases, sizes = split(row.get("base_model")), [float(s) for s in split(row.get("sizes_b"))]
+        if size is not None and len(bases) == len(sizes) > 1:  # one base per size: the one of this size
+            bases = [bases[sizes.index(float(size))]]
+        for base, _, base_size in (b.partition("@") for b in dict.fromkeys(bases)):
             if base not in self.models:
                 raise LicenseDataError(f"model {mid!r}, field 'base_model': {base!r} is not in the catalog")
-            for r in self.reasons(base, use, None, _seen | {mid}):
-                layer_note = "" if r.layer == "own-weights" else f"(inherited {r.layer}) "
+            for r in self.reasons(base, use, float(base_size) if base_size else None, _seen | {mid}):
+                layer_note = "" if r.layer == "own-weights" else f"(상속된 {LAYER_KO[r.layer]}) "
                 subject = r.subject if r.subject.split(" ")[0] == base else f"{base} › {r.subject}"
                 out.append(Reason("base-model", subject, r.license_id, r.effect, r.source, layer_note + r.note))
         seen: set = set()
@@ -368,12 +387,26 @@ class Resolver:
         label = ";".join(dict.fromkeys(r.license_id for r in own))
         label_effect = strictest(r.effect for r in own)
         mismatch = EFFECT_RANK[label_effect] > EFFECT_RANK[allowed]
-        return Verdict(mid, use, allowed, reasons, label, label_effect, mismatch)
+        return Verdict(mid, use, allowed, reasons, label, label_effect, mismatch, size)
 
-    def chain_graph(self, mid: str, use: str = "commercial") -> nx.DiGraph:
+    def entries(self, uses: Iterable[str] = USES) -> list[tuple[str, str, float | None]]:
+        """``(label, model, size)`` per answer: one per model, or, where a family's sizes get different
+        verdicts for ``uses``, one per group of sizes (``'qwen2.5 (3B)'``; size = the group's first)."""
+        out = []
+        for mid, row in self.models.items():
+            groups: dict[tuple, list[float]] = {}
+            for s in [float(s) for s in split(row.get("sizes_b"))] or [None]:
+                groups.setdefault(tuple(self.verdict(mid, u, s).allowed for u in uses), []).append(s)
+            if len(groups) == 1:
+                out.append((mid, mid, None))
+            else:
+                out += [(f"{mid} ({'/'.join(f'{s:g}' for s in g)}B)", mid, g[0]) for g in groups.values()]
+        return out
+
+    def chain_graph(self, mid: str, use: str = "commercial", size: float | None = None) -> nx.DiGraph:
         """A networkx DiGraph of the chain: model → base models → datasets → APIs, nodes carry effects."""
         g = nx.DiGraph()
-        v = self.verdict(mid, use)
+        v = self.verdict(mid, use, size)
         g.add_node(mid, kind="model", effect=v.allowed)
         for r in v.reasons:
             parts = [p.strip().split(" [")[0] for p in r.subject.replace("›", "←").split("←")]
@@ -406,20 +439,62 @@ def verdict(model: str, use: str = "commercial", size: float | None = None) -> V
     return default_resolver().verdict(model, use, size)
 
 
+def _answers(uses: Iterable[str], res: Resolver):
+    """``(row label, use, verdict)`` for every :meth:`Resolver.entries` row and use."""
+    return [(label, u, res.verdict(mid, u, size)) for label, mid, size in res.entries(uses) for u in uses]
+
+
 def matrix(uses: Iterable[str] = USES, resolver: Resolver | None = None) -> pd.DataFrame:
-    """The verdict of every catalog model (rows) for every use (columns)."""
-    res = resolver or default_resolver()
-    return pd.DataFrame({u: [res.verdict(m, u).allowed for m in res.models] for u in uses},
-                        index=pd.Index(list(res.models), name="model"))
+    """The verdict of every catalog model (rows; one per size group where sizes differ) for every use."""
+    uses = list(uses)
+    answers = pd.DataFrame(_answers(uses, resolver or default_resolver()), columns=["model", "use", "v"])
+    table = answers.assign(v=answers["v"].map(lambda v: v.allowed)).pivot(index="model", columns="use", values="v")
+    return table.loc[list(dict.fromkeys(answers["model"])), uses].rename_axis(columns=None)
+
+
+def matrix_table(uses: Iterable[str] = USES, resolver: Resolver | None = None):
+    """:func:`matrix` for people: Korean answers on cells coloured by effect, in large print (a pandas Styler)."""
+    mat = matrix(uses, resolver)
+    shown = mat.replace(EFFECT_KO).rename(columns=USE_LABELS_KO)
+    css = [{"selector": f".v-{e}", "props": f"background-color: {c}"} for e, c in EFFECT_COLOURS.items()]
+    css.append({"selector": "td, th", "props": "font-size: 1.15em; padding: 1px 12px"})
+    return shown.style.set_td_classes(("v-" + mat).set_axis(shown.columns, axis=1)).set_table_styles(css)
 
 
 def mismatches(uses: Iterable[str] = USES, resolver: Resolver | None = None) -> pd.DataFrame:
     """Every (model, use) whose card label says more than the chain allows, and what decided it."""
-    res = resolver or default_resolver()
-    rows = [{"model": v.model, "use": v.use, "label": v.label, "label_says": v.label_effect,
+    rows = [{"model": label, "use": v.use, "label": v.label, "label_says": v.label_effect,
              "chain_says": v.allowed, "decided_by": v.decided_by()}
-            for v in (res.verdict(m, u) for m in res.models for u in uses) if v.label_mismatch]
+            for label, _, v in _answers(list(uses), resolver or default_resolver()) if v.label_mismatch]
     return pd.DataFrame(rows, columns=["model", "use", "label", "label_says", "chain_says", "decided_by"])
+
+
+class DifferenceRow(BaseModel):
+    """A row of ``data/licenses/differences.csv``: a model whose catalog answer deliberately differs."""
+
+    model: str
+    catalog: Literal[EFFECTS]
+    chain: Literal[EFFECTS]
+    why: Annotated[str, Field(min_length=1)]
+    source: Annotated[str, Field(pattern="^https?://")]
+
+
+def differences(resolver: Resolver | None = None) -> pd.DataFrame:
+    """Every model size whose catalog ``commercial_use`` differs from the chain's commercial verdict, with the
+    reason recorded in ``data/licenses/differences.csv`` (``why`` empty: nobody explained the difference)."""
+    res = resolver or default_resolver()
+    known = {r["model"]: r for r in catalog._checked_rows(data_path("licenses", "differences.csv"), DifferenceRow,
+                                                         unique=("model",))}
+    rows = []
+    for mid, row in res.models.items():
+        sizes, said = split(row.get("sizes_b")), split(row.get("commercial_use"))
+        for i, size in enumerate(sizes):
+            chain, says = res.verdict(mid, "commercial", float(size)).allowed, said[i if len(said) > 1 else 0]
+            note = known.get(mid, {})
+            explained = (note.get("catalog"), note.get("chain")) == (says, chain)
+            rows.append({"model": mid, "size_b": float(size), "catalog": says, "chain": chain,
+                         "why": note["why"] if explained else "", "source": note["source"] if explained else ""})
+    return pd.DataFrame(rows).query("catalog != chain").reset_index(drop=True)
 
 
 def case_table(model_id: str, uses: Iterable[str] = USES, resolver: Resolver | None = None) -> pd.DataFrame:
@@ -431,58 +506,54 @@ def case_table(model_id: str, uses: Iterable[str] = USES, resolver: Resolver | N
 
 
 def widget(resolver: Resolver | None = None):
-    """"I want to use model X for purpose Y": a thin ipywidgets front-end over :meth:`Verdict.explain`."""
+    """"I want to use model X for purpose Y": the coloured answer (:meth:`Verdict.badge`), the chain as a
+    picture (:func:`chain_figure`) and the Korean explanation (:meth:`Verdict.explain`), for the chosen pair."""
     import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, display
 
     res = resolver or default_resolver()
-    model = widgets.Dropdown(options=sorted(res.models), description="모델")
+    model = widgets.Dropdown(options=[(label, (mid, size)) for label, mid, size in sorted(res.entries())],
+                             description="모델")
     use = widgets.Dropdown(options=[(f"{USE_LABELS_KO[u]} ({u})", u) for u in USES], description="용도")
-    answer = widgets.interactive_output(lambda model, use: print(res.verdict(model, use).explain()),
-                                        {"model": model, "use": use})
-    return widgets.VBox([widgets.HBox([model, use]), answer])
+
+    def answer(model, use):
+        v = res.verdict(model[0], use, model[1])
+        display(HTML(v.badge()))
+        fig, _ = chain_figure(model[0], use, res, model[1])
+        display(fig)
+        plt.close(fig)
+        print(v.explain())
+
+    return widgets.VBox([widgets.HBox([model, use]), widgets.interactive_output(answer, {"model": model, "use": use})])
 
 
 # --------------------------------------------------------------------------- figures (matplotlib)
 
-EFFECT_COLOURS = {"no": "#d9534f", "conditional": "#f0ad4e", "yes": "#5cb85c", NOT_ASSESSED: "#cccccc"}
+EFFECT_COLOURS = {"no": "#f28b82", "conditional": "#fdd663", "yes": "#81c995", NOT_ASSESSED: "#dadce0"}
 
 
-def matrix_figure(uses: Iterable[str] = USES):
-    """Heatmap of :func:`matrix` (models x uses), one letter per cell: N(o), C(onditional), Y(es)."""
+def chain_figure(model_id: str, use: str = "commercial", resolver: Resolver | None = None,
+                 size: float | None = None):
+    """Draw the licence chain of ``model_id`` (``size``: one size of it) for ``use``: the genealogy with each
+    node coloured by the effect it adds, a Korean legend. Returns ``(figure, graph)`` (the
+    :meth:`Resolver.chain_graph`)."""
     import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
 
     plots.use_korean_font()
-    mat = matrix(uses)
-    codes = mat.replace({"no": 0, "conditional": 1, "yes": 2}).astype(int)
-    fig, ax = plt.subplots(figsize=(5.5, 8), dpi=72)  # small PNG in the committed notebook
-    ax.imshow(codes.values, cmap=ListedColormap([EFFECT_COLOURS[k] for k in ("no", "conditional", "yes")]),
-              aspect="auto", vmin=0, vmax=2)
-    ax.set_xticks(range(len(mat.columns)), mat.columns, rotation=30, ha="right")
-    ax.set_yticks(range(len(mat.index)), mat.index, fontsize=8)
-    for (i, j), effect in np.ndenumerate(mat.values):
-        ax.text(j, i, effect[0].upper(), ha="center", va="center", fontsize=7)
-    ax.set_title("사슬에서 가장 엄격한 효과 (N=불가, C=조건부, Y=가능)")
-    fig.tight_layout()
-    return fig
-
-
-def chain_figure(model_id: str, use: str = "commercial", resolver: Resolver | None = None):
-    """Draw the licence chain of ``model_id`` for ``use`` (the genealogy coloured by effect).
-
-    Returns ``(figure, graph)``; the graph is :meth:`Resolver.chain_graph`'s."""
-    import matplotlib.pyplot as plt
-
-    plots.use_korean_font()
-    g = (resolver or default_resolver()).chain_graph(model_id, use)
+    g = (resolver or default_resolver()).chain_graph(model_id, use, size)
     for n, d in nx.single_source_shortest_path_length(g, model_id).items():
         g.nodes[n]["layer"] = d
     pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=2)
     pos = {n: (x, -y) for n, (x, y) in pos.items()}
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=72)
-    nx.draw_networkx(g, pos, ax=ax, node_color=[EFFECT_COLOURS[g.nodes[n]["effect"]] for n in g], node_size=900,
-                     font_size=7, arrows=True, edge_color="#888888")
-    ax.set_title(f"{model_id}: {use} → {g.nodes[model_id]['effect']} (빨강 불가, 노랑 조건부, 초록 가능)")
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=80)
+    nx.draw_networkx(g, pos, ax=ax, node_color=[EFFECT_COLOURS[g.nodes[n]["effect"]] for n in g], node_size=1400,
+                     font_size=10, arrows=True, edge_color="#888888")
+    ax.legend(handles=[Patch(color=c, label=EFFECT_KO[e]) for e, c in EFFECT_COLOURS.items()], loc="upper left",
+              fontsize=11, frameon=False)
+    label = f"{model_id} ({size:g}B)" if size is not None else model_id
+    ax.set_title(f"{label} · {USE_LABELS_KO[use]} → {ko(g.nodes[model_id]['effect'])}", fontsize=13)
     ax.axis("off")
     fig.tight_layout()
     return fig, g
