@@ -11,7 +11,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "env", "zoo", "plots", "catalog", "licenses", "instruct", "lora", "generate", "kobest", "memory",
+    "env", "zoo", "plots", "catalog", "licenses", "instruct", "lora", "generate", "kobest", "memory", "records",
 }
 
 
