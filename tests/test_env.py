@@ -94,6 +94,39 @@ def test_hub_check_is_offline_under_hf_hub_offline(monkeypatch):
     assert env.hub_reachable() is False
 
 
+def test_hub_check_probes_the_host_and_port_that_hf_endpoint_names(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    asked = []
+    monkeypatch.setattr(socket, "create_connection", lambda address, timeout: asked.append(address) or socket.socket())
+    for endpoint, address in [(None, ("huggingface.co", 443)), ("http://10.0.0.7", ("10.0.0.7", 80)),
+                              ("https://hf-mirror.example:8443/", ("hf-mirror.example", 8443))]:
+        if endpoint:
+            monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        env._HUB_CACHE.clear()
+        assert env.hub_reachable() is True and asked[-1] == address
+    assert env.hub_endpoint() == "https://hf-mirror.example:8443"
+    env._HUB_CACHE.clear()
+
+
+def test_hub_check_answers_for_a_hub_on_loopback_and_names_it_when_down(monkeypatch, no_profile_env):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        env._HUB_CACHE.clear()
+        assert env.hub_reachable(timeout=1) is True
+    env._HUB_CACHE.clear()  # the port is closed now
+    assert env.choose_profile("auto").reason == f"auto: hub not reachable ({env.hub_endpoint()})"
+    env._HUB_CACHE.clear()
+
+
+def test_is_commit():
+    assert env.is_commit("a" * 40) and env.is_commit("0123456789ABCDEF0123456789abcdef01234567")
+    assert not any(env.is_commit(r) for r in ("main", "a" * 39, "g" * 40, None, ""))
+
+
 def test_seed_makes_python_numpy_and_torch_repeatable():
     import random
 

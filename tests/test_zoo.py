@@ -191,11 +191,13 @@ def test_real_profile_without_hub_is_a_clear_error():
         zoo.load("polyglot-ko-1.3b", "real")
 
 
-def test_auto_without_hub_falls_back_to_tiny_with_a_warning(monkeypatch):
+def test_auto_without_hub_falls_back_to_tiny_and_says_why(monkeypatch, capsys):
     monkeypatch.setenv(env.PROFILE_ENV, "auto")
-    with pytest.warns(UserWarning, match="tiny"):
-        _, _, info = zoo.load("polyglot-ko-1.3b")
-    assert info.is_tiny and "auto" in info.reason
+    _, _, info = zoo.load("polyglot-ko-1.3b")
+    assert info.is_tiny and info.reason == f"auto: hub not reachable ({env.hub_endpoint()})"
+    assert info.label == f"polyglot-ko-1.3b (tiny stand-in; {info.reason})"
+    assert capsys.readouterr().out == f"polyglot-ko-1.3b: tiny stand-in ({info.reason})\n"
+    assert zoo.load("polyglot-ko-1.3b", "tiny").info.label == "polyglot-ko-1.3b (tiny stand-in)"  # asked for: no why
 
 
 def test_quantization_needs_cuda():

@@ -12,6 +12,7 @@ The profile comes from, in order: the ``override`` argument (a notebook's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
@@ -20,11 +21,12 @@ import time
 import warnings
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 PROFILES = ("tiny", "real", "auto")
 PROFILE_ENV = "LLM_SURVEY_PROFILE"
 CACHE_ENV = "LLM_SURVEY_CACHE"
-HUB_HOST = "huggingface.co"
+HUB_ENDPOINT = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data"
@@ -32,6 +34,10 @@ DATA_DIR = REPO_ROOT / "data"
 
 class ProfileError(RuntimeError):
     """A profile was asked for that cannot be served here."""
+
+
+class HubError(RuntimeError):
+    """A hub download failed; the message names the repository and revision and says what to do."""
 
 
 def data_path(*parts: str) -> Path:
@@ -95,8 +101,13 @@ def runtime() -> str:
 _HUB_CACHE: dict[str, tuple[float, bool]] = {}
 
 
-def hub_reachable(timeout: float = 2.0, host: str = HUB_HOST, port: int = 443) -> bool:
-    """Can we open a TCP connection to the hub within ``timeout`` seconds?
+def hub_endpoint() -> str:
+    """The hub the libraries talk to: ``$HF_ENDPOINT`` (a mirror, a proxy) or ``https://huggingface.co``."""
+    return (os.environ.get("HF_ENDPOINT") or HUB_ENDPOINT).rstrip("/")
+
+
+def hub_reachable(timeout: float = 2.0, endpoint: str | None = None) -> bool:
+    """Can we open a TCP connection to the hub (``endpoint``, default :func:`hub_endpoint`) within ``timeout``?
 
     Never hangs longer than about ``timeout``: name resolution and the connection
     share one deadline. ``HF_HUB_OFFLINE=1`` answers False without touching the
@@ -106,6 +117,8 @@ def hub_reachable(timeout: float = 2.0, host: str = HUB_HOST, port: int = 443) -
 
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         return False
+    url = urlsplit(endpoint or hub_endpoint())
+    host, port = url.hostname or "", url.port or (80 if url.scheme == "http" else 443)
     cached = _HUB_CACHE.get(f"{host}:{port}")
     if cached and time.monotonic() - cached[0] < 300:
         return cached[1]
@@ -123,6 +136,56 @@ def hub_reachable(timeout: float = 2.0, host: str = HUB_HOST, port: int = 443) -
         pool.shutdown(wait=False, cancel_futures=True)
     _HUB_CACHE[f"{host}:{port}"] = (time.monotonic(), ok)
     return ok
+
+
+def is_commit(revision: str | None) -> bool:
+    """A pinned revision: a full 40-hex commit hash (a branch such as ``main`` moves)."""
+    return len(rev := (revision or "").lower()) == 40 and all(c in "0123456789abcdef" for c in rev)
+
+
+@contextlib.contextmanager
+def hub_errors(repo: str, revision: str, page: str = ""):
+    """Raise the hub libraries' failures as a :class:`HubError` that says what happened and what to do
+    (``page``: where a gated repository's licence is accepted)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - only the hub's failures are translated, the rest re-raised
+        from huggingface_hub import errors
+
+        chain = [exc]
+        while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None and nxt not in chain:
+            chain.append(nxt)
+        where = f"{repo} (revision {revision!r}) on {hub_endpoint()}"
+        for e in chain:
+            if isinstance(e, errors.GatedRepoError):
+                raise HubError(f"{where} is gated: accept its licence at {page or hub_endpoint() + '/' + repo} "
+                               "while logged in, then give this machine your access token: set HF_TOKEN=<token> "
+                               "or run `hf auth login`") from exc
+            if isinstance(e, errors.RevisionNotFoundError):
+                raise HubError(f"{where}: no such revision. Use a commit hash from the repository's history "
+                               "or a branch such as main") from exc
+            if isinstance(e, errors.RepositoryNotFoundError):
+                raise HubError(f"{where}: no such repository (or it is private); check the id") from exc
+            if isinstance(e, ConnectionError | TimeoutError) or type(e).__module__.split(".")[0] in {
+                    "httpx", "httpx2", "aiohttp", "requests", "urllib3"}:
+                raise HubError(f"{where}: the download broke off ({type(e).__name__}: {e}). Run it again: "
+                               "the files that finished stay in the cache; only the others are downloaded") from exc
+        raise
+
+
+def hub_commit(repo: str, revision: str, kind: str = "model", *, pin: str = "", page: str = "") -> str:
+    """The commit that ``revision`` of hub repository ``repo`` (``kind``: model or dataset) names.
+
+    A revision that is not a commit (``main``) works, with a warning naming today's commit and how to pin
+    it (``pin``: where the revision is recorded)."""
+    from huggingface_hub import HfApi
+
+    with hub_errors(repo, revision, page):
+        sha = getattr(HfApi(), f"{kind}_info")(repo, revision=revision).sha
+    if not is_commit(revision):
+        warnings.warn(f"{repo}: revision {revision!r} is not pinned; it is commit {sha} today, and results can "
+                      f"change when it moves. Pin it: {pin or f'pass revision={sha!r}'}", stacklevel=3)
+    return sha
 
 
 # --------------------------------------------------------------------------- hardware
@@ -202,10 +265,10 @@ def choose_profile(override: str | None = None, *, need_gb: float | None = None,
                                "(HF_HUB_OFFLINE set or no network). Use profile 'tiny' or 'auto'.")
         return ProfileChoice("real", asked, "real profile asked for")
     if not hub_ok:
-        return ProfileChoice("tiny", asked, "auto: hub not reachable, using tiny stand-ins")
+        return ProfileChoice("tiny", asked, f"auto: hub not reachable ({hub_endpoint()})")
     if need_gb is not None and need_gb > (hw := hardware()).free_gb * 0.9:
-        return ProfileChoice("tiny", asked, f"auto: model needs about {need_gb:.1f} GB but {hw.device} has "
-                                            f"{hw.free_gb:.1f} GB free, using tiny stand-in")
+        return ProfileChoice("tiny", asked, f"auto: needs about {need_gb:.1f} GB, {hw.device} has "
+                                            f"{hw.free_gb:.1f} GB free")
     return ProfileChoice("real", asked, "auto: hub reachable")
 
 
@@ -219,7 +282,7 @@ def profile_note(override: str | None = None) -> str:
     choice = choose_profile(override)
     if choice.asked == "auto" and choice.profile == "real":
         return "profile auto: hub reachable; each model loads real where it fits this machine, else as a tiny stand-in"
-    return f"profile {choice.asked}: {choice.reason}"
+    return f"profile {choice.asked}: {choice.reason.removeprefix('auto: ')}"
 
 
 # --------------------------------------------------------------------------- settings

@@ -11,6 +11,7 @@ import bisect
 import contextlib
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -260,20 +261,20 @@ def _records_of(source, profile, revision) -> tuple[str, list, str | None]:
     if src not in known:
         raise FileNotFoundError(f"{src}: no such file, and not a known dataset name ({', '.join(known)})")
     spec = known[src]
-    rev = revision or spec.get("revision")
-    unpinned_real = profile == "real" and not rev  # said before env.profile() checks the hub
-    if not unpinned_real and env.profile(profile) == "tiny":
+    if env.profile(profile) == "tiny":
         path = instruct_dir() / spec["sample"]
         return str(path), _read_records(path), spec["schema"]
-    if not rev:
-        raise ValueError(f"{src}: no pinned revision is recorded in data/instruct/sources.yaml; "
-                         f"pass revision='<commit sha>' (we never load an unpinned 'main')")
     import datasets
 
+    rev = revision or spec.get("revision") or "main"  # unpinned: hub_commit warns and names today's commit
     if spec.get("hub"):
-        label, ds = f"hub:{spec['hub']}@{rev}", datasets.load_dataset(spec["hub"], revision=rev, split="train")
-    else:
-        label = spec["url"].format(revision=rev)
+        rev = env.hub_commit(spec["hub"], rev, "dataset", pin=f"its revision in data/instruct/sources.yaml ({src})")
+        label = f"hub:{spec['hub']}@{rev}"
+        with env.hub_errors(spec["hub"], rev):
+            ds = datasets.load_dataset(spec["hub"], revision=rev, split="train")
+    else:  # a file on GitHub; LLM_SURVEY_GITHUB_RAW names a mirror of raw.githubusercontent.com
+        raw = os.environ.get("LLM_SURVEY_GITHUB_RAW") or "https://raw.githubusercontent.com"
+        label = f"{raw.rstrip('/')}/{spec['github']}/{rev}/{spec['path']}"
         ds = datasets.load_dataset("json", data_files=label, split="train")
     return label, [(f"record {i}", r) for i, r in enumerate(ds)], spec["schema"]
 

@@ -46,8 +46,10 @@ TASKS = ("boolq", "copa", "wic", "hellaswag", "sentineg")
 SPLITS = ("train", "validation", "test")
 VARIANTS = ("harness", "polyglot")
 HUB_ID = "skt/kobest_v1"
-HUB_REVISION = "main"  # NOT YET PINNED: replace with the commit hash on a machine with hub access
+HUB_REVISION = "main"  # NOT YET PINNED (load_task warns and names today's commit): set it with the hub at hand
 HARNESS_MODULE = "lm_eval.tasks.kobest"  # the harness's KoBEST task folder: YAML files + utils.py
+# that folder as installed: lm-eval 0.4.13 from PyPI (constraints.txt; the wheel's RECORD holds each file's sha256)
+HARNESS_SOURCE = "https://github.com/EleutherAI/lm-evaluation-harness/tree/v0.4.13/lm_eval/tasks/kobest"
 HARNESS_FEWSHOT_SEED = 1234  # lm_eval.simple_evaluate(fewshot_random_seed=1234)
 POLYGLOT_SEED = 42  # the old evaluator: rnd.seed(42); rnd.shuffle(docs); rnd then draws the shots
 DEFAULT_MAX_LENGTH = 2048  # lm-eval's fallback when neither config nor tokenizer says
@@ -152,14 +154,10 @@ def load_task(task: str, source: str | Path | None = None) -> KoBESTTask:
         return KoBESTTask(task, {s: read_split(fs[0], task) for s, fs in files.items() if fs}, str(source))
     import datasets
 
-    try:
-        dd = datasets.load_dataset(HUB_ID, task, revision=HUB_REVISION)
-    except Exception as exc:  # noqa: BLE001 - say what to do, keep the cause
-        raise KoBESTDataError(
-            f"could not load {HUB_ID} (config {task!r}, revision {HUB_REVISION}) from the hub: {exc}. If the hub's "
-            f"format changed, write the splits as JSONL with the fields {', '.join(SCHEMA[task])} and pass "
-            f"load_task({task!r}, source=<that folder>).") from exc
-    hub = f"{HUB_ID}@{HUB_REVISION}"
+    rev = env.hub_commit(HUB_ID, HUB_REVISION, "dataset", pin="HUB_REVISION in helpers/kobest.py")
+    with env.hub_errors(HUB_ID, rev):
+        dd = datasets.load_dataset(HUB_ID, task, revision=rev)
+    hub = f"{HUB_ID}@{rev}"
     return KoBESTTask(task, {s: [validate_row(task, dict(r), f"{hub} {task}/{s}, row {i}") for i, r in enumerate(dd[s])]
                              for s in SPLITS if s in dd}, hub)
 

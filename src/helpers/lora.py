@@ -331,23 +331,17 @@ def prepare_model(model, family: str, cfg: TrainConfig):
 
 
 def load_rows(cfg: TrainConfig):
-    """The instruction rows of ``cfg.data`` through ``helpers.instruct.load``.
-
-    In the real profile a known name needs a pinned ``data_revision``; without one we train
-    on our bundled sample and say so (``df.attrs["note"]``)."""
+    """The instruction rows of ``cfg.data`` through ``helpers.instruct.load`` (a known name: the real dataset
+    in the real profile, at ``data_revision`` or the revision ``sources.yaml`` records); ``df.attrs["note"]``
+    says what they are."""
     from . import instruct
 
-    profile = env.profile(cfg.profile)
     if cfg.data == "toy_tasks":
         df = toy_tasks()
         note = (f"toy_tasks: {len(df)} rows of four instruction-following tasks over sentences of our corpus "
                 "(helpers.lora.toy_tasks), in the KoAlpaca template")
-    elif profile == "real" and cfg.data in set(instruct.sources()["name"]) and not cfg.data_revision:
-        df = instruct.load(cfg.data, profile="tiny")
-        note = (f"real profile without data_revision: training on our sample of {cfg.data} ({len(df)} rows); "
-                "set data_revision to a commit of the real dataset")
     else:
-        df = instruct.load(cfg.data, profile=profile, revision=cfg.data_revision)
+        df = instruct.load(cfg.data, profile=cfg.profile, revision=cfg.data_revision)
         note = f"{df.attrs.get('source', cfg.data)} ({len(df)} rows)"
     df.attrs["note"] = note
     return df
@@ -531,7 +525,7 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
     # the base: QLoRA's in 4-bit NF4 (zoo.load refuses it without CUDA), else in the training precision
     # (16-bit on a GPU, fp32 on a CPU); peft keeps the trainable adapters in fp32
     dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[precision]
-    model, tok, info = zoo.load(cfg.model_id, env.profile(cfg.profile), dtype=dtype,
+    model, tok, info = zoo.load(cfg.model_id, cfg.profile, dtype=dtype,
                                 quantization="4bit" if cfg.method == "qlora" else None, device=hw.device)
     rows = load_rows(cfg)
     train_df, eval_df = split_rows(rows, cfg.eval_rows, cfg.seed)

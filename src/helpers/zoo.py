@@ -23,7 +23,6 @@ import os
 import shutil
 import tempfile
 import time
-import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -114,8 +113,7 @@ def registry():
 
 def is_pinned(s: ModelSpec) -> bool:
     """A revision is pinned when it is a full 40-hex commit hash (``python -m survey_tools.zoo pin``)."""
-    rev = s.revision.lower()
-    return len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
+    return env.is_commit(s.revision)
 
 
 # --------------------------------------------------------------------------- tokenizers
@@ -439,7 +437,7 @@ def build_tiny(model_id: str, force: bool = False) -> Path:
 
 
 class ModelInfo(NamedTuple):
-    """What :func:`load` loaded, and why (``reason``: the profile choice)."""
+    """What :func:`load` loaded, and why (``reason``: the profile choice; ``commit``: the hub commit loaded)."""
     model_id: str
     hub_id: str
     revision: str
@@ -452,6 +450,7 @@ class ModelInfo(NamedTuple):
     description: str
     reason: str
     path: str = ""
+    commit: str = ""
 
     @property
     def is_tiny(self) -> bool:
@@ -459,8 +458,9 @@ class ModelInfo(NamedTuple):
 
     @property
     def label(self) -> str:
-        """Short label for tables and plots."""
-        return f"{self.model_id} (tiny stand-in)" if self.is_tiny else self.model_id
+        """Short label for tables and plots; under ``auto`` a stand-in's says why the real model was not loaded."""
+        why = f"; {self.reason}" if self.is_tiny and self.reason.startswith("auto") else ""
+        return f"{self.model_id} (tiny stand-in{why})" if self.is_tiny else self.model_id
 
 
 class Loaded(NamedTuple):
@@ -488,6 +488,20 @@ def quantization_config(quantization: str, dtype: str = "float16"):
                               bnb_4bit_compute_dtype=torch.bfloat16 if dtype == "bfloat16" else torch.float16)
 
 
+def choose(model_id: str, profile: str | None = None, method: str = "inference", **estimate) -> env.ProfileChoice:
+    """Real model or tiny stand-in for ``model_id``, and why. Under ``auto``: real when the hub answers and
+    the model fits the free memory of the device it would load on (GPU memory on CUDA, RAM on a CPU), as
+    :func:`helpers.memory.estimate` (``method``, ``estimate`` keywords) reckons it; else the stand-in."""
+    choice = env.choose_profile(profile)
+    if choice.asked == "auto" and choice.profile == "real":
+        from . import memory
+
+        hw = env.hardware()
+        kw = {"dtype": _real_dtype(hw), **{k: v for k, v in estimate.items() if v is not None}}
+        choice = env.choose_profile(profile, need_gb=memory.estimate(spec(model_id).id, method, **kw).total)
+    return choice
+
+
 def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
          quantization: str | None = None, device: str | None = None) -> Loaded:
     """Load ``model_id`` in the profile in force; returns ``(model, tokenizer, info)``.
@@ -495,7 +509,8 @@ def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
     ``dtype``: a stand-in loads in float32, a real model in this hardware's 16-bit type on a GPU.
     ``quantization``: ``None``, ``"8bit"`` or ``"4bit"`` (bitsandbytes, CUDA only). ``device``: a
     stand-in stays on the CPU, a real model goes to the accelerator. Under ``auto`` a real model that
-    would not fit this machine (``helpers.memory.estimate``) falls back to its stand-in, with a warning.
+    would not fit this machine (:func:`choose`) falls back to its stand-in and prints why; ``info.label`` says it.
+    Hub failures (gated, unknown revision, a broken download) raise :class:`helpers.env.HubError`.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -506,29 +521,24 @@ def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
         raise env.ProfileError(f"{quantization} quantization needs CUDA (bitsandbytes); this is {hw.device} "
                                f"({hw.name}). Load without it here (LoRA instead of QLoRA), or run on a GPU "
                                "(Colab: Runtime -> Change runtime type -> T4 GPU).")
-    choice = env.choose_profile(profile)
-    if choice.asked == "auto" and choice.profile == "real":
-        from . import memory
-
-        need = memory.estimate(s.id, "inference", dtype=dtype or _real_dtype(hw), quantization=quantization)
-        choice = env.choose_profile(profile, need_gb=need.total)
+    choice = choose(s.id, profile, dtype=dtype, quantization=quantization)
     if choice.asked == "auto" and choice.profile == "tiny":
-        warnings.warn(f"{model_id}: {choice.reason}", stacklevel=2)
+        print(f"{s.id}: tiny stand-in ({choice.reason})")
     tiny = choice.profile == "tiny"
     dtype = dtype or ("float32" if tiny else _real_dtype(hw))
     device = "cuda" if quantization else device or ("cpu" if tiny else hw.device)
     if tiny:
         where, hub = str(build_tiny(s.id)), {}
     else:
-        where, hub = s.hub_id, {"revision": s.revision, "trust_remote_code": False}
-        if not is_pinned(s):
-            warnings.warn(f"{s.id}: revision {s.revision!r} is not pinned to a commit; results may change when "
-                          f"{s.hub_id} is updated (`python -m survey_tools.zoo pin` fixes the registry)", stacklevel=2)
+        pin = f"`python -m survey_tools.zoo pin {s.id}` writes it into data/zoo.yaml"
+        where, hub = s.hub_id, {"revision": env.hub_commit(s.hub_id, s.revision, pin=pin, page=s.source),
+                                "trust_remote_code": False}
     kwargs: dict[str, Any] = {**hub, "use_safetensors": True, "dtype": getattr(torch, dtype)}
     if quantization:
         kwargs.update(quantization_config=quantization_config(quantization, dtype), device_map={"": 0})
-    tok = AutoTokenizer.from_pretrained(where, **hub)
-    model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
+    with env.hub_errors(s.hub_id, s.revision, s.source) if hub else contextlib.nullcontext():
+        tok = AutoTokenizer.from_pretrained(where, **hub)
+        model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
     if not quantization:
         model.to(device)
     model.eval()
@@ -546,7 +556,8 @@ def load(model_id: str, profile: str | None = None, *, dtype: str | None = None,
                 f"hidden {arch['hidden']}, {model.num_parameters():,} parameters, byte-level BPE "
                 f"'{s.tokenizer}' ({len(tok):,} tokens), pre-trained on our corpus{stage}; not the real model")
     else:
-        desc = f"{s.hub_id}@{s.revision[:12]} ({type(model.config).__name__}, {weights})"
+        desc = f"{s.hub_id}@{hub['revision'][:12]} ({type(model.config).__name__}, {weights})"
     info = ModelInfo(s.id, s.hub_id, s.revision, choice.profile, s.family, type(model.config).__name__,
-                     model.num_parameters(), dtype, device, desc, choice.reason, where if tiny else "")
+                     model.num_parameters(), dtype, device, desc, choice.reason, where if tiny else "",
+                     hub.get("revision", ""))
     return Loaded(model, tok, info)

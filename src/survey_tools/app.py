@@ -76,9 +76,11 @@ APPS: dict[str, App] = {
                 ("markdown", "## 필터 (filter)\n\n여러 항목은 Ctrl(맥은 ⌘) 키를 누른 채 고르고, 슬라이더로 "
                              "크기와 연도 범위를 좁힙니다."),
                 ("code", "box = catalog.filter_widget(models)"),
-                ("markdown", "## 출시 시점 (timeline)과 크기 (size)"),
-                ("code", "catalog.timeline_figure(models)"),
-                ("code", "catalog.size_figure(models)"),
+                ("markdown", "## 한 장의 지형도 — 출시 시점, 계보, 크기\n\n모델 하나가 한 줄입니다. 같은 계열은 "
+                             "모여 있고, 선은 기반 모델에서 파생 모델로 이어집니다. 점의 색은 한국어 지원 수준, "
+                             "굵은 이름은 2023년 서베이 시점의 모델, 점선은 서베이 시점(2023년 5월)입니다. "
+                             "오른쪽 칸은 공개된 크기(십억 파라미터, 로그 축)입니다."),
+                ("code", "catalog.landscape_figure(models)"),
             ),
         ),
         App(
@@ -92,9 +94,13 @@ APPS: dict[str, App] = {
                              "답하고 그 이유와 출처(source)를 보여 줍니다. 규칙은 `data/licenses/`의 데이터이고, "
                              "자세한 설명은 노트북 `notebooks/02_license_matrix.ipynb`에 있습니다.\n\n"
                              "**법률 자문이 아닙니다.** 실제로 쓰기 전에 라이선스 원문을 읽으세요."),
+                ("markdown", "## 모델과 용도를 고르세요\n\n색이 답입니다. **초록 = 가능**, **노랑 = 조건부**, "
+                             "**빨강 = 불가**. 그림은 조건이 물려 내려오는 사슬(모델 → 기반 모델 → 학습 데이터 → "
+                             "데이터를 만든 API)이고, 그 아래에 조항 번호와 출처가 달린 이유가 나옵니다."),
                 ("code", "from helpers import licenses\nlicenses.widget()"),
-                ("markdown", "## 판정 기준표 (matrix)\n\n`yes` 허용, `conditional` 조건부, `no` 금지."),
-                ("code", "licenses.matrix()"),
+                ("markdown", "## 판정표 (matrix)\n\n모든 모델 × 네 가지 용도. 크기마다 라이선스나 기반 모델이 다른 "
+                             "계열(예: Qwen2.5)은 크기 묶음마다 한 줄입니다."),
+                ("code", "licenses.matrix_table()"),
             ),
         ),
     )

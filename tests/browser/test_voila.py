@@ -69,7 +69,7 @@ def small_docs_png(src: Path, dest: Path, width: int = 900) -> None:
 def test_app_in_voila(name, voila_server, new_page, screenshots, cost):
     app = APPS[name]
     interaction = INTERACTIONS[Path(app.notebook).stem]
-    page = new_page()
+    page = new_page(width=1200)  # = the screenshot width: plotly in Voilà lays out once, it does not follow a resize
     console = Console(page, allow_page_errors=VOILA_KNOWN_PAGE_ERRORS)
     started = cost.start()
     try:
