@@ -1,9 +1,9 @@
 """The slide decks (``make slides``) and the course site (``make site``): built pieces checked without a browser,
-then one deck and the site opened in headless Chromium from a static server on localhost.
+then every deck and the site opened in headless Chromium from a static server on localhost.
 
-In the browser: reveal.js slides advance with the keyboard; no slide runs off its frame (a slide taller than
+In the browser, every deck: reveal.js slides advance with the keyboard; no slide runs off its frame (a slide taller than
 the frame scrolls inside it; nothing is wider); plotly figures draw; Hangul is drawn with our bundled
-Korean font; the site's navigation follows the notebooks' order, its badges are local images, its search
+Korean font. The site: its navigation follows the notebooks' order, its badges are local images, its search
 finds a word of notebook 03 that only the Korean-aware splitter indexes; no request leaves localhost and
 no JavaScript error is raised. Screenshots go to build/screenshots/ (docs/screenshots/ with
 ``LLM_SURVEY_DOCS_SCREENSHOTS=1``, as ``make screenshots`` sets).
@@ -273,11 +273,19 @@ _AT = "([h, v]) => { const i = Reveal.getIndices(); return i.h === h && (i.v || 
 _STACKS = "Reveal.getHorizontalSlides().map(s => Math.max(1, s.querySelectorAll(':scope > section').length))"
 
 
-def test_deck_in_the_browser(static_server, new_page, cost):
+def _outputs(path: Path, mime: str) -> int:
+    cells = nbformat.read(path, as_version=4).cells
+    return sum(1 for c in cells for o in c.get("outputs", []) if mime in o.get("data", {}))
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in site.notebooks()])
+def test_deck_in_the_browser(stem, static_server, new_page, cost):
+    """Every deck: the keyboard moves it, every slide fits its frame, plotly draws, Hangul uses the bundled font,
+    nothing leaves localhost, no JavaScript error. Notebook 03's deck also gives the README its screenshot."""
     page = new_page(1280, 720)
     console, requests = Console(page), Requests(page)
     started = cost.start()
-    page.goto(f"{static_server}/slides/{DECK}.slides.html")
+    page.goto(f"{static_server}/slides/{stem}.slides.html")
     page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
     problems = []
 
@@ -292,43 +300,45 @@ def test_deck_in_the_browser(static_server, new_page, cost):
         except Exception:  # noqa: BLE001 -- reported below
             problems.append(f"after {key} the deck shows {page.evaluate('Reveal.getIndices()')}, expected {want}")
 
-    # every slide: frame, plotly, Korean font on the title slide
+    # every slide: its frame; plotly where a slide has a figure
     page.evaluate("Reveal.configure({transition: 'none'})")
-    stacks = page.evaluate(_STACKS)
-    seen, shot_at, plots = [], None, 0
-    for h, n in enumerate(stacks):
+    seen, shot_at = [], None
+    for h, n in enumerate(page.evaluate(_STACKS)):
         for v in range(n):
             page.evaluate(f"Reveal.slide({h}, {v})")
-            page.wait_for_timeout(30)
             m = page.evaluate(_FRAME)
             seen.append(m)
             problems += [f"slide {h}.{v} ({m['heading']!r}): {p}" for p in m["problems"]]
             if page.locator("section.present .js-plotly-plot").count():
-                page.wait_for_timeout(300)
+                page.wait_for_timeout(200)  # plotly redraws at the slide's size
                 problems += [f"slide {h}.{v}: {p}" for p in plotly_problems(page, "section.present")]
-                plots += 1
             if shot_at is None and h > 0 and m["code"] and m["tables"]:
                 shot_at = (h, v)
     if len(seen) < 5:
         problems.append(f"the deck has only {len(seen)} slides")
-    if not plots:
-        problems.append(f"no slide of {DECK} shows a plotly figure (the notebook has one)")
+    path = next(p for p in site.notebooks() if p.stem == stem)
+    figures, drawn = _outputs(path, site.PLOTLY), page.locator(".js-plotly-plot").count()
+    if drawn != figures:
+        problems.append(f"the notebook has {figures} plotly figure(s), the deck draws {drawn}")
+
+    # the title slide: Hangul in our bundled font
     page.evaluate("Reveal.slide(0, 0)")
-    page.evaluate("document.fonts.ready.then(() => true)")
+    page.evaluate("document.fonts.ready.then(() => true)")  # the bundled font loads on first use
     ko_problems, probes = korean_font_problems(page, "section.present")
     problems += ko_problems
     if not any(BUNDLED_FONT in f for p in probes for f in p["fonts"]):
         problems.append(f"no Hangul on the title slide is drawn with the bundled {BUNDLED_FONT}: {probes}")
-    if shot_at:
+    if stem == DECK and shot_at:
         page.evaluate(f"Reveal.slide({shot_at[0]}, {shot_at[1]})")
         page.wait_for_timeout(500)
         _docs_screenshot(page, "slides_deck")
     errors, _ = console.drain(settle_s=0.3)
     problems += errors + [f"request left localhost: {u}" for u in requests.external]
-    cost.record(f"slides {DECK}", started, f"{len(seen)} slides, {sum(m['scrolls'] for m in seen)} scroll")
-    print(f"{DECK}: {len(seen)} slides ({sum(m['scrolls'] for m in seen)} scroll inside their frame), {plots} with "
-          f"plotly; fonts {sorted({f for p in probes for f in p['fonts']})}")
-    assert not problems, f"deck {DECK}:\n  - " + "\n  - ".join(problems)
+    scroll = sum(m["scrolls"] for m in seen)
+    cost.record(f"slides {stem}", started, f"{len(seen)} slides, {scroll} scroll inside their frame")
+    print(f"{stem}: {len(seen)} slides ({scroll} scroll inside their frame), {drawn} plotly figure(s); "
+          f"fonts {sorted({f for p in probes for f in p['fonts']})}")
+    assert not problems, f"deck {stem}:\n  - " + "\n  - ".join(problems)
 
 
 def _morpheme_only_word(notebook: str) -> str:
@@ -369,8 +379,7 @@ def test_site_in_the_browser(static_server, new_page, cost):
     if not page.locator("article .js-plotly-plot").count():
         problems.append("the notebook's plotly figure is not on its page")
     problems += plotly_problems(page, "article")
-    widgets = sum(1 for c in nbformat.read(deck_nb, as_version=4).cells for o in c.get("outputs", [])
-                  if site.WIDGET in o.get("data", {}))
+    widgets = _outputs(deck_nb, site.WIDGET)
     if page.locator("article .widget-note").count() != widgets:
         problems.append(f"{widgets} widget output(s) but {page.locator('article .widget-note').count()} notes")
     page.evaluate("document.fonts.ready.then(() => true)")  # the bundled font loads on first use
