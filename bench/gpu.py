@@ -185,10 +185,23 @@ class Device:
             self.torch.cuda.synchronize()
 
     def peaks(self) -> dict:
+        """Peak allocated and reserved memory since :meth:`free`, and the CUDA context now (what the device has
+        in use beyond the allocator's reserve: it grows as libraries load their kernels)."""
         if not self.cuda:
             return {}
         c = self.torch.cuda
-        return {"peak_alloc_gib": c.max_memory_allocated() / GiB, "peak_reserved_gib": c.max_memory_reserved() / GiB}
+        free, total = c.mem_get_info()
+        return {"peak_alloc_gib": c.max_memory_allocated() / GiB, "peak_reserved_gib": c.max_memory_reserved() / GiB,
+                "context_gib": (total - free - c.memory_reserved()) / GiB}
+
+    def warm_up(self, model_id: str, methods) -> None:
+        """Load the kernels the runs will use (tiny shapes), then measure the CUDA context again: the T4 cap
+        leaves room for the context as it will be."""
+        for method in methods:
+            got = train_run(self, model_id, method, True, None)
+            if not got.get("ok"):
+                raise RuntimeError(f"warm-up ({model_id}, {method}, tiny shape) failed: {got.get('error')}")
+            self.context_gib = max(self.context_gib, got["context_gib"])
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -202,78 +215,80 @@ def is_oom(exc: BaseException) -> bool:
 
 def train_run(dev: Device, model_id: str, method: str, smoke: bool, cap_gib: float | None) -> dict:
     """``STEPS`` optimizer steps of ``method`` on random tokens; peaks, step times, or where it ran out of memory."""
+    out: dict = {"model": model_id, "method": method, "capped_gib": cap_gib, "stage": "build"}
+    dev.cap(None)
+    try:
+        _train(dev, model_id, method, smoke, cap_gib, out)
+    except Exception as exc:  # noqa: BLE001 - out of memory is a result; anything else is reported as it is
+        out.update(ok=False, oom=is_oom(exc), error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        out.update(dev.peaks())
+    # the model, its optimizer and their tensors are gone with _train's frame (peft's wrappers hold reference
+    # cycles, hence the collection): the next run starts from an empty allocator
+    dev.cap(None)
+    dev.free(collect=True)
+    return out
+
+
+def _train(dev: Device, model_id: str, method: str, smoke: bool, cap_gib: float | None, out: dict) -> None:
     import torch
 
     from helpers import lora, zoo
 
     seq, batch = (SMOKE["seq_len"] if smoke else SETTINGS["seq_len"]), SETTINGS["batch_size"]
-    out: dict = {"model": model_id, "method": method, "capped_gib": cap_gib, "stage": "build"}
-    model = opt = None
-    failed = True
-    dev.cap(None)
-    try:
-        cfg = model_config(model_id, smoke)
-        if method == "qlora":  # quantized before the cap, layer by layer (module docstring)
-            model = quantize_4bit(build(cfg, dev.dtype16, dev.type), dev.dtype16)
-            dev.free()
-            dev.cap(cap_gib)
-        else:
-            dev.cap(cap_gib)
-            # full: fp32 weights (the master copy) under 16-bit autocast; LoRA: the frozen base in 16-bit
-            model = build(cfg, torch.float32 if method == "full" else dev.dtype16, dev.type)
+    cfg = model_config(model_id, smoke)
+    if method == "qlora":  # quantized before the cap, layer by layer (module docstring)
+        model = quantize_4bit(build(cfg, dev.dtype16, dev.type), dev.dtype16)
         dev.free()
-        out["stage"] = "prepare"
-        if method == "full":
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-            model.config.use_cache = False
-            params = list(model.parameters())
-        else:
-            tc = lora.TrainConfig(model_id=model_id, method=method, r=SETTINGS["r"], alpha=2 * SETTINGS["r"],
-                                  targets=SETTINGS["targets"],
-                                  gradient_checkpointing=SETTINGS["gradient_checkpointing"])
-            model = lora.prepare_model(model, zoo.spec(model_id).family, tc)
-            params = [p for p in model.parameters() if p.requires_grad]
-        # peft counts a 4-bit weight's parameters, not its packed bytes
-        out["trainable"], out["parameters"] = ((len(params) and sum(p.numel() for p in params),) * 2
-                                               if method == "full" else model.get_nb_trainable_parameters())
-        if method == "qlora":  # lora.train's optim="paged_adamw_8bit"
-            import bitsandbytes as bnb
+        dev.cap(cap_gib)
+    else:
+        dev.cap(cap_gib)
+        # full: fp32 weights (the master copy) under 16-bit autocast; LoRA: the frozen base in 16-bit
+        model = build(cfg, torch.float32 if method == "full" else dev.dtype16, dev.type)
+    dev.free()
+    out["stage"] = "prepare"
+    if method == "full":
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+        params = list(model.parameters())
+        n = sum(p.numel() for p in params)
+        out["trainable"], out["parameters"] = n, n
+    else:
+        tc = lora.TrainConfig(model_id=model_id, method=method, r=SETTINGS["r"], alpha=2 * SETTINGS["r"],
+                              targets=SETTINGS["targets"], gradient_checkpointing=SETTINGS["gradient_checkpointing"])
+        model = lora.prepare_model(model, zoo.spec(model_id).family, tc)
+        params = [p for p in model.parameters() if p.requires_grad]
+        out["trainable"], out["parameters"] = model.get_nb_trainable_parameters()  # 4-bit weights counted right
+    if method == "qlora":  # lora.train's optim="paged_adamw_8bit"
+        import bitsandbytes as bnb
 
-            opt = bnb.optim.PagedAdamW8bit(params, lr=1e-5)
-        else:  # lora.train's optim="adamw_torch"
-            opt = torch.optim.AdamW(params, lr=1e-5)
-        model.train()
-        x = torch.randint(0, cfg.vocab_size, (batch, seq), device=dev.type, generator=torch.Generator(dev.type))
-        times = []
-        for step in range(STEPS):
-            out["stage"] = f"step {step + 1}"
-            t0 = time.perf_counter()
-            with torch.autocast(dev.type, dtype=dev.dtype16, enabled=dev.cuda):
-                loss = model(input_ids=x, labels=x).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            dev.sync()
-            times.append(time.perf_counter() - t0)
-        out.update(dev.peaks())
-        out.update(ok=True, stage="done", loss=float(loss.detach()), step_s=times,
-                   tokens_per_s=batch * seq * (len(times) - 1) / sum(times[1:]))
-        failed = False
-    except Exception as exc:  # noqa: BLE001 - out of memory is a result; anything else is reported as it is
-        out.update(ok=False, oom=is_oom(exc), error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-        out.update(dev.peaks())
-    finally:
-        del model, opt
-        dev.cap(None)
-        dev.free(collect=failed)
-    return out
+        opt = bnb.optim.PagedAdamW8bit(params, lr=1e-5)
+    else:  # lora.train's optim="adamw_torch"
+        opt = torch.optim.AdamW(params, lr=1e-5)
+    model.train()
+    x = torch.randint(0, cfg.vocab_size, (batch, seq), device=dev.type, generator=torch.Generator(dev.type))
+    times = []
+    for step in range(STEPS):
+        out["stage"] = f"step {step + 1}"
+        t0 = time.perf_counter()
+        with torch.autocast(dev.type, dtype=dev.dtype16, enabled=dev.cuda):
+            loss = model(input_ids=x, labels=x).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        dev.sync()
+        times.append(time.perf_counter() - t0)
+    out.update(dev.peaks())
+    out.update(ok=True, stage="done", loss=float(loss.detach()), step_s=times,
+               tokens_per_s=batch * seq * (len(times) - 1) / sum(times[1:]))
 
 
-def train_rows(dev: Device, models, smoke: bool, deadline: float, record) -> None:
+def train_rows(dev: Device, models, smoke: bool, deadline: float, record, warm: bool = True) -> None:
     """Every (model, method): under the T4 cap first, then uncapped where the capped run ran out of memory."""
     from helpers import memory
 
     have_bnb = _importable("bitsandbytes")
+    if dev.cuda and models and warm:
+        dev.warm_up(models[0], [m for m in METHODS if m != "qlora" or have_bnb])
     for model_id in models:
         for method in METHODS:
             est = memory.estimate(model_id, method, **SETTINGS)
@@ -305,17 +320,29 @@ def train_rows(dev: Device, models, smoke: bool, deadline: float, record) -> Non
 
 
 def generation_rows(dev: Device, smoke: bool, deadline: float, record) -> None:
-    import torch
 
-    from helpers import memory
 
     prompt, new = (SMOKE["prompt_tokens"], SMOKE["new_tokens"]) if smoke else (PROMPT_TOKENS, NEW_TOKENS)
     for model_id in GEN_MODELS[:1] if smoke else GEN_MODELS:
         if time.monotonic() > deadline:
             record({"part": "a", "what": "generate", "model": model_id, "skipped": "time budget spent (--budget-s)"})
             continue
-        cfg = model_config(model_id, smoke)
-        model = build(cfg, dev.dtype16, dev.type).eval()
+        try:
+            _generate(dev, model_id, smoke, prompt, new, record)
+        except Exception as exc:  # noqa: BLE001 - reported in the table, the other rows still run
+            record({"part": "a", "what": "generate", "model": model_id, "ok": False,
+                    "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+        dev.free(collect=True)
+
+
+def _generate(dev: Device, model_id: str, smoke: bool, prompt: int, new: int, record) -> None:
+    import torch
+
+    from helpers import memory
+
+    cfg = model_config(model_id, smoke)
+    model = build(cfg, dev.dtype16, dev.type).eval()
+    try:
         for batch in GEN_BATCHES:
             dtype = str(dev.dtype16).removeprefix("torch.")
             est = memory.estimate(model_id, "inference", dtype=dtype, batch_size=batch, seq_len=prompt + new)
@@ -333,8 +360,8 @@ def generation_rows(dev: Device, smoke: bool, deadline: float, record) -> None:
             record({"part": "a", "what": "generate", "model": model_id, "method": f"{dtype} batch {batch}",
                     "batch": batch, "new_tokens": made, "seconds": seconds, "tokens_per_s": batch * made / seconds,
                     "estimate_gib": est.total, "ok": made == new, **dev.peaks()})
+    finally:
         del model
-        dev.free()
 
 
 # --------------------------------------------------------------------------- part b: KoBEST
@@ -343,7 +370,7 @@ def generation_rows(dev: Device, smoke: bool, deadline: float, record) -> None:
 def kobest_rows(dev: Device, smoke: bool, record) -> None:
     import torch
 
-    from helpers import kobest, zoo
+    from helpers import zoo
 
     limit = SMOKE["kobest_limit"] if smoke else None
     shots = SMOKE["kobest_shots"] if smoke else KOBEST_SHOTS
@@ -355,38 +382,48 @@ def kobest_rows(dev: Device, smoke: bool, record) -> None:
             record({"part": "b", "what": "kobest", "model": KOBEST_MODEL, "method": f"{name} speed",
                     "skipped": "fp16 scoring needs CUDA"})
             continue
-        model = build(cfg, dtype, dev.type).eval()
-        # warm-up of both (imports, lm-eval's task index, kernels)
-        kobest.run_lm_eval(model, tok, ["copa"], n_shot=0, limit=2, batch_size=KOBEST_BATCH, progress=False)
-        kobest.evaluate(model, tok, "copa", n_shot=0, limit=2, cache=False, progress=False)
-        for n in shots:
-            dev.sync()
-            t0 = time.perf_counter()
-            ref = kobest.run_lm_eval(model, tok, kobest.TASKS, n_shot=n, limit=limit, batch_size=KOBEST_BATCH,
-                                     progress=False)
-            dev.sync()
-            t_ref = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            ours = {t: kobest.evaluate(model, tok, t, n_shot=n, limit=limit, cache=False, progress=False,
-                                       batch_size=KOBEST_BATCH) for t in kobest.TASKS}
-            dev.sync()
-            t_ours = time.perf_counter() - t0
-            diff, other, docs = 0.0, 0, 0
-            for t in kobest.TASKS:
-                cols = [c for c in ours[t].samples.columns if c.startswith("ll_")]
-                for a, b in zip(ours[t].samples[cols].values.tolist(), ref[t]["lls"], strict=True):
-                    diff = max(diff, max(abs(x - y) for x, y in zip(a, b, strict=True)))
-                    other += a.index(max(a)) != b.index(max(b))
-                    docs += 1
-            row = {"part": "b", "what": "kobest", "model": KOBEST_MODEL, "method": f"{name} {n}-shot",
-                   "dtype": name, "shots": n, "docs": docs,
-                   "requests": sum(r.info["requests"] for r in ours.values()), "lm_eval_s": t_ref,
-                   "ours_s": t_ours, "speed_ratio": t_ref / t_ours, "max_abs_dll": diff, "other_predictions": other}
-            if dtype == torch.float32:
-                row["ok"] = other == 0 and diff <= PARITY_ATOL
-            record(row)
-        del model
+        try:
+            model = build(cfg, dtype, dev.type).eval()
+            _kobest(dev, model, tok, name, shots, limit, record)
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            record({"part": "b", "what": "kobest", "model": KOBEST_MODEL, "method": name, "ok": False,
+                    "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+        model = None
         dev.free(collect=True)
+
+
+def _kobest(dev: Device, model, tok, name: str, shots, limit, record) -> None:
+    from helpers import kobest
+
+    # warm-up of both (imports, lm-eval's task index, kernels)
+    kobest.run_lm_eval(model, tok, ["copa"], n_shot=0, limit=2, batch_size=KOBEST_BATCH, progress=False)
+    kobest.evaluate(model, tok, "copa", n_shot=0, limit=2, cache=False, progress=False)
+    for n in shots:
+        dev.sync()
+        t0 = time.perf_counter()
+        ref = kobest.run_lm_eval(model, tok, kobest.TASKS, n_shot=n, limit=limit, batch_size=KOBEST_BATCH,
+                                 progress=False)
+        dev.sync()
+        t_ref = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ours = {t: kobest.evaluate(model, tok, t, n_shot=n, limit=limit, cache=False, progress=False,
+                                   batch_size=KOBEST_BATCH) for t in kobest.TASKS}
+        dev.sync()
+        t_ours = time.perf_counter() - t0
+        diff, other, docs = 0.0, 0, 0
+        for t in kobest.TASKS:
+            cols = [c for c in ours[t].samples.columns if c.startswith("ll_")]
+            for a, b in zip(ours[t].samples[cols].values.tolist(), ref[t]["lls"], strict=True):
+                diff = max(diff, max(abs(x - y) for x, y in zip(a, b, strict=True)))
+                other += a.index(max(a)) != b.index(max(b))
+                docs += 1
+        row = {"part": "b", "what": "kobest", "model": KOBEST_MODEL, "method": f"{name} {n}-shot",
+               "dtype": name, "shots": n, "docs": docs,
+               "requests": sum(r.info["requests"] for r in ours.values()), "lm_eval_s": t_ref,
+               "ours_s": t_ours, "speed_ratio": t_ref / t_ours, "max_abs_dll": diff, "other_predictions": other}
+        if name == "float32":
+            row["ok"] = other == 0 and diff <= PARITY_ATOL
+        record(row)
 
 
 # --------------------------------------------------------------------------- table
@@ -420,7 +457,8 @@ def table(rows: list[dict], dev: Device) -> str:
             f"T4 verdict ({T4_GIB:g} GiB)", "tokens/s", "note"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        used = r["peak_reserved_gib"] + dev.context_gib if r.get("peak_reserved_gib") is not None else None
+        used = (r["peak_reserved_gib"] + r.get("context_gib", dev.context_gib)
+                if r.get("peak_reserved_gib") is not None else None)
         ratio = f"{r['estimate_gib'] / used:.2f}" if used and r.get("estimate_gib") and r.get("ok") else ""
         t4 = ""
         if r.get("what") == "train":
@@ -428,6 +466,8 @@ def table(rows: list[dict], dev: Device) -> str:
             src = "notebook 04" if r["nb04_claim"] else "estimate"
             if r.get("t4", "").startswith("skipped") or "skipped" in r:
                 t4 = f"{src}: {claim}; not checked"
+            elif r.get("t4", "").startswith("failed"):
+                t4 = f"{src}: {claim}; the run failed (note)"
             else:
                 held = r.get("t4") == "held"
                 t4 = f"{src}: {claim}; {r['t4']} -> {'agrees' if held == r['t4_claim'] else 'DISAGREES'}"
@@ -512,10 +552,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.smoke:  # shrunk, the polyglot-ko sizes are one model: one model per architecture
             types = {m: memory.facts().models[m].model_type for m in first}
             first = [m for m in first if next(k for k in first if types[k] == types[m]) == m]
-        # the issue's four shapes, then generation, then the smaller models of notebook 04's table
-        train_rows(dev, first[:4], args.smoke, deadline, record)
+        # what matters most first, in case the time budget runs out: polyglot-ko 1.3b and 5.8b, generation with
+        # them, 12.8b and Llama-2-7B, then the smaller models of notebook 04's table
+        train_rows(dev, first[:2], args.smoke, deadline, record)
         generation_rows(dev, args.smoke, deadline, record)
-        train_rows(dev, first[4:], args.smoke, deadline, record)
+        train_rows(dev, first[2:], args.smoke, deadline, record, warm=False)
     if args.part in ("b", "all"):
         kobest_rows(dev, args.smoke, record)
     text = f"{head}\n\n{table(rows, dev)}\n\n{time.monotonic() - t_start:.0f} s in all"
