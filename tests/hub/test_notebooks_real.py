@@ -14,7 +14,7 @@ from helpers import zoo
 from survey_tools import notebooks
 
 # parameters set for this run (as papermill would inject them), to keep CI short
-PARAMETERS = {"04_lora_finetune": "MAX_STEPS = 20", "05_korean_inference": "ALL_PROMPTS = False"}
+PARAMETERS = {"04_lora_finetune": "MAX_STEPS = 10", "05_korean_inference": "ALL_PROMPTS = False"}
 # the registry models each notebook loads in the real profile
 MODELS = {"00_start_here": ["polyglot-ko-1.3b"], "04_lora_finetune": ["polyglot-ko-1.3b"],
           "05_korean_inference": ["polyglot-ko-1.3b", "koalpaca-polyglot-5.8b", "bloom-560m", "qwen2.5-0.5b-instruct",
