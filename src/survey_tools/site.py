@@ -272,10 +272,19 @@ def title_of(nb, path: Path) -> str:
     raise SiteError(f"{path}: no `# title` heading in any markdown cell")
 
 
+MD_LINK = re.compile(r"(?<!!)\[(?P<text>[^\[\]]*)\]\((?P<url>(?!https?:|mailto:|#)[^)\s]+)\)")
+
+
 def index_page(readme: Path, paths: list[Path]) -> str:
     """The site's front page: the README (its tour of the collection), with the notebook names in its table
-    linked to their pages, and the navigation (a toctree) in the notebooks' order."""
+    linked to their pages, links to other repository files pointing at GitHub, and the navigation (a toctree)
+    in the notebooks' order."""
+    from survey_tools.links import repository
+
+    owner, name, branch = repository()
     text = local_images(readme.read_text(encoding="utf-8"), str(readme), "badges/")
+    text = MD_LINK.sub(lambda m: m[0] if m["url"].startswith("notebooks/") or not (ROOT / m["url"]).exists() else
+                       f"[{m['text']}](https://github.com/{owner}/{name}/blob/{branch}/{m['url']})", text)
     for p in paths:
         text = text.replace(f"| `{p.stem}` |", f"| [`{p.stem}`](notebooks/{p.name}) |")
     toctree = "\n".join(["", "```{toctree}", ":caption: 노트북 (notebooks)", ":maxdepth: 1", ":hidden:", "",

@@ -27,6 +27,7 @@ import pytest
 from checks import REPO, Console, korean_font_problems, local, plotly_problems
 
 from survey_tools import site, slides
+from survey_tools.links import repository
 from survey_tools.site import SiteError
 
 DECK = "03_alpaca_data_anatomy"
@@ -149,9 +150,14 @@ def test_korean_search_indexes_morphemes_and_stems_like_the_browser():
 
 def test_index_page_links_notebooks_in_order(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text("# t\n\n| notebook | what |\n|---|---|\n| `00_a` | x |\n| `01_b` | y |\n", encoding="utf-8")
+    readme.write_text("# t\n\n[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/o/n/main)\n\n"
+                      "| notebook | what |\n|---|---|\n| `00_a` | x |\n| `01_b` | y |\n\n"
+                      "See [the guide](CONTRIBUTING.md) and [a shot](docs/x.png).\n", encoding="utf-8")
     text = site.index_page(readme, [Path("nb/00_a.ipynb"), Path("nb/01_b.ipynb")])
     assert "| [`00_a`](notebooks/00_a.ipynb) |" in text
+    owner, name, branch = repository()
+    assert f"[the guide](https://github.com/{owner}/{name}/blob/{branch}/CONTRIBUTING.md)" in text
+    assert "[![Binder](badges/binder.svg)](https://mybinder.org/v2/gh/o/n/main)" in text
     assert text.index("notebooks/00_a\n") < text.index("notebooks/01_b\n") and "```{toctree}" in text
 
 
