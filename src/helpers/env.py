@@ -166,6 +166,9 @@ def hub_errors(repo: str, revision: str, page: str = ""):
                                "or a branch such as main") from exc
             if isinstance(e, errors.RepositoryNotFoundError):
                 raise HubError(f"{where}: no such repository (or it is private); check the id") from exc
+            if isinstance(e, errors.OfflineModeIsEnabled):
+                raise HubError(f"{where}: HF_HUB_OFFLINE is set, so the hub is not asked; unset it, or use the "
+                               "tiny profile") from exc
             if isinstance(e, ConnectionError | TimeoutError) or type(e).__module__.split(".")[0] in {
                     "httpx", "httpx2", "aiohttp", "requests", "urllib3"}:
                 raise HubError(f"{where}: the download broke off ({type(e).__name__}: {e}). Run it again: "

@@ -43,7 +43,8 @@ def pytest_configure(config):
     _HF_HOME.append(tempfile.mkdtemp(prefix="llm-survey-hf-home-"))
     os.environ.update({"HF_ENDPOINT": f"http://127.0.0.1:{_free_port()}", "HF_HOME": _HF_HOME[0],
                        "LLM_SURVEY_GITHUB_RAW": f"http://127.0.0.1:{_free_port()}", "LLM_SURVEY_PROFILE": "real",
-                       "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"})
+                       "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+                       "HF_UPDATE_DOWNLOAD_COUNTS": "0"})  # else datasets counts each load with a HEAD to an S3 URL
 
 
 def pytest_unconfigure(config):
