@@ -561,6 +561,21 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
     return EvalResult(task, n_shot, variant, metrics_from_samples(samples, task), samples, info)
 
 
+def compare(a: EvalResult, b: EvalResult) -> dict[str, Any]:
+    """How run ``b`` (more shots, the other variant) differs from run ``a`` on the docs both scored (matched by
+    doc id): how many predictions differ, the largest change of one choice's log-likelihood, ``a``'s smallest gap
+    between its best and second-best choice (a change under half of it cannot flip a prediction), and the
+    distinct answers ``a`` and ``b`` gave (``a_answers == 1``: the same answer for every doc)."""
+    ll = [c for c in a.samples.columns if c.startswith("ll_")]
+    m = a.samples.merge(b.samples, on="doc", suffixes=("_a", "_b"))
+    la, lb = m[[f"{c}_a" for c in ll]].to_numpy(), m[[f"{c}_b" for c in ll]].to_numpy()
+    top2 = np.sort(la, axis=1)[:, -2:]
+    return {"docs": len(m), "preds_differ": int((m["pred_a"] != m["pred_b"]).sum()),
+            "max_abs_ll_change": float(np.abs(lb - la).max(initial=0.0)),
+            "min_margin": float((top2[:, 1] - top2[:, 0]).min(initial=np.inf)),
+            "a_answers": a.samples["pred"].nunique(), "b_answers": b.samples["pred"].nunique()}
+
+
 # --------------------------------------------------------------------------- the lm-eval bridge
 def lm_eval_group(task: str, data_dir: str | Path | None = None) -> dict:
     """lm-eval group ``kobest_ours_<task>``: the harness's own ``kobest_<task>`` on our samples (under
