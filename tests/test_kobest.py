@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import pandas as pd
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -333,3 +334,36 @@ def test_figures_draw_what_they_are_given(standin):
     assert len(fig.axes[1].get_lines()) == copa["model"].nunique()
     with pytest.raises(ValueError, match="no rows"):
         kobest.published_figure(pub, "no-such-task")
+
+
+# --------------------------------------------------------------------------- compare (06's shots and variants)
+
+
+def two_choice_run(docs, lls, gold=0):
+    samples = pd.DataFrame([{"doc": d, "gold": gold, "pred": max(range(len(ll)), key=ll.__getitem__),
+                             **{f"ll_{k}": v for k, v in enumerate(ll)}} for d, ll in zip(docs, lls)])
+    return kobest.EvalResult("copa", 0, "harness", kobest.metrics_from_samples(samples, "copa"), samples, {})
+
+
+def test_moves_smaller_than_half_the_margin_change_no_prediction():
+    a = two_choice_run([0, 1, 2], [[-1.0, -5.0], [-2.0, -3.0], [-4.0, -1.0]])
+    b = two_choice_run([0, 1, 2], [[-1.2, -5.1], [-2.4, -3.3], [-4.2, -1.1]])
+    got = kobest.compare(a, b)
+    assert got["docs"] == 3 and got["preds_differ"] == 0
+    assert got["max_abs_ll_change"] == pytest.approx(0.4) and got["min_margin"] == pytest.approx(1.0)
+    assert (got["a_answers"], got["b_answers"]) == (2, 2)
+
+
+def test_a_flip_is_counted_and_docs_are_matched_by_id_not_by_row():
+    a = two_choice_run([0, 1, 2], [[-1.0, -5.0], [-2.0, -2.5], [-4.0, -1.0]])
+    # doc 1 flips; doc 0 and doc 7 are not shared
+    b = two_choice_run([2, 1, 7], [[-4.0, -1.0], [-3.0, -2.0], [-1.0, -9.0]])
+    got = kobest.compare(a, b)
+    assert got["docs"] == 2 and got["preds_differ"] == 1
+    assert got["max_abs_ll_change"] == pytest.approx(1.0) and got["min_margin"] == pytest.approx(0.5)
+
+
+def test_one_answer_for_every_doc():
+    a = two_choice_run([0, 1], [[-1.0, -9.0], [-2.0, -8.0]])
+    assert kobest.compare(a, a) == {"docs": 2, "preds_differ": 0, "max_abs_ll_change": 0.0, "min_margin": 6.0,
+                                    "a_answers": 1, "b_answers": 1}
