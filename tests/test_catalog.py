@@ -190,6 +190,18 @@ def test_claim_checks_are_computed():
         "1000;1000;1400;1400")
 
 
+def test_claims_text_shows_the_named_claims_in_order_with_verdict_and_source():
+    claims = catalog.check_claims().set_index("claim_id")
+    text = catalog.claims_text(["alpaca-data-api", "llama-date"])
+    first, second = text.split("\n\n")
+    assert first.startswith("alpaca-data-api | ") and second.startswith("llama-date | ")
+    assert claims.loc["alpaca-data-api", "verdict"] in first and claims.loc["alpaca-data-api", "source"] in first
+    by_topic = catalog.claims_text(topic="LLaMA")
+    assert by_topic.count(" | ") == (claims["topic"] == "LLaMA").sum()
+    with pytest.raises(KeyError):
+        catalog.claims_text(topic="no such topic")
+
+
 def test_open_assistant_claims_say_both_data_and_models():
     claims = catalog.check_claims().set_index("claim_id")
     assert claims.loc["oasst1-korean", "ok"] and "1,553" in claims.loc["oasst1-korean", "caveat"]

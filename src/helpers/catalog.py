@@ -479,6 +479,18 @@ def check_claims(path: str | Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def claims_text(ids: Iterable[str] = (), topic: str | None = None, claims: pd.DataFrame | None = None) -> str:
+    """The claims named by ``ids`` (in that order) or of ``topic``, as the notebooks show them: the claim, the
+    survey's and the source's values, the verdict, the caveat and the source."""
+    claims = check_claims() if claims is None else claims
+    rows = claims[claims["topic"] == topic] if topic else claims.set_index("claim_id").loc[list(ids)].reset_index()
+    if rows.empty:
+        raise KeyError(f"no claims for ids {list(ids)} / topic {topic!r}")
+    return "\n\n".join(f"{r.claim_id} | {r.claim}\n  서베이 {r.survey_value or '-'} / 출처 {r.catalog_value or '-'} "
+                        f"→ {r.verdict}" + (f"\n  {r.caveat}" if r.caveat else "") + f"\n  출처 {r.source}"
+                        for r in rows.itertuples())
+
+
 # --------------------------------------------------------------------------- views for the notebook
 def filter_models(df: pd.DataFrame, *, licenses: Iterable[str] | None = None,
                   commercial: Iterable[str] | None = None, korean: Iterable[str] | None = None,
