@@ -1,9 +1,7 @@
-"""Instruction datasets opened up, in notebook 03's order: prompt templates (data, not code) and
-:func:`render`; :func:`load` for six schemas (errors name file, line and field); ROUGE-L, the textbook
-table :func:`rouge_l` and :func:`near_duplicates` for large data (datasketch MinHash LSH + rapidfuzz
-LCS); verbs/predicates (kiwipiepy), quality flags and the whole report :func:`anatomy`; the
-self-instruct filter, :func:`sft_checks`, the figures and the record browser of notebook 03.
-"""
+"""Instruction datasets opened up, in notebook 03's order: prompt templates (data, not code) and :func:`render`;
+:func:`load` for six schemas (errors name file, line and field); ROUGE-L, the textbook table :func:`rouge_l` and
+:func:`near_duplicates` for large data (datasketch MinHash LSH + rapidfuzz LCS); verbs/predicates (kiwipiepy), quality
+flags and the whole report :func:`anatomy`; the self-instruct filter, :func:`sft_checks`, figures, record browser."""
 
 from __future__ import annotations
 
@@ -73,25 +71,19 @@ def templates():
     return pd.DataFrame([{k: t.get(k, "") for k in columns} for t in _templates().values()])
 
 
-def _text_field(record: Mapping[str, Any], key: str) -> str:
-    """``record[key]`` as text; missing, None and NaN (pandas' empty cell) give ``""``."""
-    v = record.get(key)
-    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
-
-
 def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
            eos_token: str | None = None) -> tuple[str, str]:
-    """``(prompt, answer)`` for one record: ``prompt + answer`` is the exact training text and only
-    ``answer`` carries the loss. The ``*_input`` variant is used when ``input`` is not blank. Where the
-    template's ``eos`` is true the answer ends with ``eos_token`` (the Stanford/KoAlpaca scripts append
-    ``tokenizer.eos_token``); Vicuna's separator already is ``</s>``, so its ``eos`` is false."""
+    """``(prompt, answer)``: ``prompt + answer`` is the exact training text, only ``answer`` carries the loss. The
+    ``*_input`` variant is used when ``input`` is not blank. Where the template's ``eos`` is true the answer ends with
+    ``eos_token`` (the Stanford/KoAlpaca scripts append it); Vicuna's separator already is ``</s>``."""
     t = template(template_name)
     if "instruction" not in record:
         raise KeyError(f"record has no 'instruction' field (fields: {sorted(record)})")
-    instruction, inp = _text_field(record, "instruction"), _text_field(record, "input")
-    fmt = t["prompt_input"] if inp.strip() else t["prompt_no_input"]
-    prompt = fmt.replace("{instruction}", instruction).replace("{input}", inp)
-    answer = t["answer_format"].replace("{output}", _text_field(record, "output"))
+    text = {k: "" if (v := record.get(k)) is None or (isinstance(v, float) and v != v) else str(v)
+            for k in ("instruction", "input", "output")}  # missing, None and NaN (pandas' empty cell): ""
+    fmt = t["prompt_input"] if text["input"].strip() else t["prompt_no_input"]
+    prompt = fmt.replace("{instruction}", text["instruction"]).replace("{input}", text["input"])
+    answer = t["answer_format"].replace("{output}", text["output"])
     return prompt, answer + ((eos_token or "") if t["eos"] else "")
 
 
@@ -110,31 +102,23 @@ class Segment:
     role: str  # "system", "user" or "assistant"
 
 
-def _turn(turn: Any, i: int) -> tuple[str, str]:
-    """Turn ``i`` as ``(role, text)``; roles must alternate user/assistant, starting with the user."""
-    role, text = turn if not isinstance(turn, Mapping) else (  # ShareGPT's from/value work too
-        turn.get("role", turn.get("from")), turn.get("text", turn.get("content", turn.get("value"))))
-    role = {"prompter": "user", "human": "user", "gpt": "assistant"}.get(role, role)
-    want = ("user", "assistant")[i % 2]
-    if role != want:
-        raise ValueError(f"turn {i}: field 'role' is {role!r}; expected {want!r} (turns alternate "
-                         "user/prompter/human and assistant/gpt, starting with the user)")
-    if not isinstance(text, str):
-        raise ValueError(f"turn {i}: field 'text' must be a string, got {type(text).__name__}")
-    return role, text
-
-
 def render_conversation(turns: Sequence[Any], template_name: str = "vicuna_v1_1") -> list[Segment]:
-    """A multi-turn conversation as segments, FastChat ``ADD_COLON_TWO`` style; their texts joined are the exact
-    model input. ``turns`` alternate user/assistant, starting with the user (dicts with ``role`` and
-    ``text``/``content``, or ``(role, text)`` pairs). Each assistant reply with its closing ``sep2`` carries the
-    loss, the rest is masked; a trailing user turn ends in an open ``"ASSISTANT:"`` for generation."""
+    """A conversation as segments, FastChat ``ADD_COLON_TWO`` style (joined: the exact model input). ``turns`` are
+    dicts with ``role`` and ``text``/``content``, or ``(role, text)`` pairs. Each assistant reply with its closing
+    ``sep2`` carries the loss; a trailing user turn ends in an open ``"ASSISTANT:"`` for generation."""
     t = template(template_name)
     if t["kind"] != "conversation":
         raise ValueError(f"template {template_name!r} is kind {t['kind']!r}, not a conversation template")
-    roles, parsed = t["roles"], [_turn(x, i) for i, x in enumerate(turns)]
-    segs, pending = [Segment(t["system"] + t["sep"], False, "system")], ""
-    for role, text in parsed:
+    roles, segs, pending = t["roles"], [Segment(t["system"] + t["sep"], False, "system")], ""
+    for i, turn in enumerate(turns):
+        role, text = turn if not isinstance(turn, Mapping) else (  # ShareGPT's from/value work too
+            turn.get("role", turn.get("from")), turn.get("text", turn.get("content", turn.get("value"))))
+        role = {"prompter": "user", "human": "user", "gpt": "assistant"}.get(role, role)
+        if role != (want := ("user", "assistant")[i % 2]):
+            raise ValueError(f"turn {i}: field 'role' is {role!r}; expected {want!r} (turns alternate "
+                             "user/prompter/human and assistant/gpt, starting with the user)")
+        if not isinstance(text, str):
+            raise ValueError(f"turn {i}: field 'text' must be a string, got {type(text).__name__}")
         if role == "user":
             pending += f"{roles['user']}: {text}{t['sep']}{roles['assistant']}:"
         else:
@@ -168,7 +152,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
 }
 _MODELS = {schema: pydantic.create_model(schema, __config__=_STRICT, **{k: (kind, ...) for k, kind in fields.items()})
            for schema, fields in _FIELDS.items()}
-# detect_schema: the first schema whose keys a record has (alpaca rows with "input" may also carry a url)
+# load() detects the first schema whose keys a record has (alpaca rows with "input" may also carry a url)
 _SIGNATURES = (("self_instruct", {"instances", "is_classification"}), ("oasst1", {"message_id", "parent_id"}),
                ("dolly", {"context", "response", "category"}), ("alpaca", {"instruction", "input", "output"}),
                ("koalpaca_v1_1", {"instruction", "output", "url"}), ("alpaca", {"instruction", "output"}))
@@ -182,38 +166,23 @@ class InstructFormatError(records.RecordError):
 _TEXT = dict.fromkeys(("instruction", "input", "output", "url", "context", "response", "category"), str)
 
 
-def _read_records(path: Path, sheet: str | None = None, skip=None) -> list[tuple[str, Any]]:
-    """``[(where, record)]`` from a data file (:func:`helpers.records.read`: CSV, TSV, JSON, JSONL, Parquet, XLSX)."""
-    return records.read(path, InstructFormatError, sheet=sheet, types=_TEXT, skip=skip)
-
-
-def detect_schema(record: Mapping[str, Any], file: str = "<records>", where: str = "record 0") -> str:
-    """Guess the schema from one record's keys."""
-    if not isinstance(record, Mapping):
-        raise InstructFormatError(file, where, None, f"expected a JSON object, got {type(record).__name__}")
-    for schema, keys in _SIGNATURES:
-        if keys <= record.keys():
-            return schema
-    raise InstructFormatError(file, where, None, f"cannot tell the schema from fields {sorted(record)}; "
-                              f"pass schema= one of {', '.join(SCHEMAS)}")
-
-
-def _check_record(rec: Any, schema: str, file: str, where: str) -> None:
-    """Validate ``rec`` against the schema's model; the first error names its field."""
+def _valid(rec: Any, schema: str, file: str, where: str, skip) -> bool:
+    """Whether ``rec`` fits the schema's model; if not, ``skip`` (raise or note) gets an error naming the field."""
     try:
         _MODELS[schema].model_validate(rec)
+        return True
     except pydantic.ValidationError as e:
         err = e.errors()[0]
         name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or None
         message = (f"missing (schema {schema} needs {', '.join(_FIELDS[schema])})" if err["type"] == "missing"
                    else f"{err['msg']}, got {type(err['input']).__name__} {str(err['input'])[:40]!r}")
-        raise InstructFormatError(file, where, name, message) from None
+        skip(InstructFormatError(file, where, name, message))
+        return False
 
 
 def _rows(recs: list[tuple[str, dict]], schema: str, file: str, skip) -> list[dict]:
-    """One row per example: ``instruction, input, output``, the source's own fields, ``src_where``. OASST1's
-    flat messages give a row per (prompter message, assistant reply); a message whose parent is not in the
-    file goes to ``skip(error)``, which raises or records it."""
+    """One row per example (OASST1: per prompter message and assistant reply; a message whose parent is not in the
+    file goes to ``skip``); ``instruction, input, output``, the source's own fields, ``src_where``."""
     by_id = {r["message_id"]: r for _, r in recs} if schema == "oasst1" else {}
     rows = []
     for where, r in recs:
@@ -226,9 +195,8 @@ def _rows(recs: list[tuple[str, dict]], schema: str, file: str, skip) -> list[di
                 while p["parent_id"] in by_id:
                     p, depth = by_id[p["parent_id"]], depth + 1
                 rows.append({"instruction": by_id[r["parent_id"]]["text"], "input": "", "output": r["text"],
-                             "lang": r["lang"], "rank": r.get("rank"), "message_tree_id": r["message_tree_id"],
-                             "message_id": r["message_id"], "parent_id": r["parent_id"], "depth": depth,
-                             "src_where": where})
+                             **{k: r.get(k) for k in ("lang", "rank", "message_tree_id", "message_id", "parent_id")},
+                             "depth": depth, "src_where": where})
         elif schema == "self_instruct":  # one row per instance
             rows += [{"instruction": r["instruction"], "input": it["input"], "output": it["output"],
                       "id": r["id"], "name": r["name"], "is_classification": r["is_classification"],
@@ -237,33 +205,27 @@ def _rows(recs: list[tuple[str, dict]], schema: str, file: str, skip) -> list[di
             if schema == "dolly":
                 r = {"instruction": r["instruction"], "input": r["context"], "output": r["response"],
                      "category": r["category"]}
-            rows.append({"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"],
-                         **{k: v for k, v in r.items() if k not in ("instruction", "input", "output")},
-                         "src_where": where})
+            rows.append({"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"], **r,
+                         "src_where": where})  # the source's own fields after the three (same values for those)
     return rows
 
 
 @cache
 def _sources() -> dict:
+    """Known dataset names (``data/instruct/sources.yaml``): sample file, hub source, pinned revision, note."""
     return yaml.safe_load((instruct_dir() / "sources.yaml").read_text(encoding="utf-8"))
 
 
-def sources():
-    """Known dataset names with their sample file, hub source, pinned revision and note."""
-    return pd.DataFrame([{"name": k, **v} for k, v in _sources().items()])
-
-
-def _records_of(source, profile, revision) -> tuple[str, list, str | None]:
-    """``(label, [(where, record)], schema or None)`` for a file or a known name."""
+def _records_of(source, profile=None, revision=None, sheet=None, skip=None) -> tuple[str, list, str | None]:
+    """``(label, [(where, record)], schema or None)`` for a file (:func:`helpers.records.read`) or a known name."""
     src, known = str(source), _sources()
-    if Path(src).exists():
-        return src, _read_records(Path(src)), None
-    if src not in known:
+    spec = {} if Path(src).is_file() else known.get(src)
+    if spec is None:
         raise FileNotFoundError(f"{src}: no such file, and not a known dataset name ({', '.join(known)})")
-    spec = known[src]
-    if env.profile(profile) == "tiny":
-        path = instruct_dir() / spec["sample"]
-        return str(path), _read_records(path), spec["schema"]
+    if not spec or env.profile(profile) == "tiny":
+        path = instruct_dir() / spec["sample"] if spec else Path(src)
+        recs = records.read(path, InstructFormatError, sheet=sheet, types=_TEXT, skip=skip)
+        return str(path), recs, spec.get("schema")
     import datasets
 
     rev = revision or spec.get("revision") or "main"  # unpinned: hub_commit warns and names today's commit
@@ -284,32 +246,27 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
     """An instruction dataset as one DataFrame: ``instruction, input, output`` (Dolly's context/response and
     OASST's prompter/assistant pairs mapped onto them), the source's own fields, ``src_where`` (its line or record).
 
-    ``source`` is a file (CSV, TSV, JSON array, JSONL, Parquet or XLSX — ``sheet`` by name, else the first; see
-    :func:`helpers.records.read`) or a known name (:func:`sources`): our sample in the tiny profile, the real dataset
-    at its pinned revision in the real one. The schema is detected from the first record unless given. Malformed
-    records raise :class:`InstructFormatError`; with ``skip_errors=True`` they are left out, listed in
-    ``df.attrs["load_report"]`` (a :class:`helpers.records.LoadReport`) and counted in a warning.
-    """
+    ``source`` is a file (any format of :func:`helpers.records.read`; ``sheet``: the XLSX sheet) or a known name
+    (``data/instruct/sources.yaml``): our sample in the tiny profile, the real dataset at its pinned revision in the
+    real one. The schema is detected from the first record's keys unless given. Malformed records raise
+    :class:`InstructFormatError`; with ``skip_errors=True`` they are left out, listed in ``df.attrs["load_report"]``
+    (a :class:`helpers.records.LoadReport`) and counted in a warning."""
     report = records.LoadReport(str(source), skip_errors)
-    if Path(str(source)).is_file():
-        label, recs, known_schema = str(source), _read_records(Path(source), sheet, report.skip), None
-    else:
-        label, recs, known_schema = _records_of(source, profile, revision)
-    report.file, report.records = label, len(recs) + len(report.skipped)
-    schema = schema or known_schema
+    label, recs, known = _records_of(source, profile, revision, sheet, report.skip)
+    report.file, report.records, schema = label, len(recs) + len(report.skipped), schema or known
     if schema is None and not recs:
         raise InstructFormatError(label, "record 0", None, "file has no records; pass schema=")
-    schema = schema or detect_schema(recs[0][1], label, recs[0][0])
+    if schema is None:
+        where, first = recs[0]
+        if not isinstance(first, Mapping):
+            raise InstructFormatError(label, where, None, f"expected a JSON object, got {type(first).__name__}")
+        schema = next((name for name, keys in _SIGNATURES if keys <= first.keys()), None)
+        if schema is None:
+            raise InstructFormatError(label, where, None, f"cannot tell the schema from fields {sorted(first)}; "
+                                      f"pass schema= one of {', '.join(SCHEMAS)}")
     if schema not in SCHEMAS:
         raise ValueError(f"unknown schema {schema!r}; expected one of {', '.join(SCHEMAS)}")
-    good = []
-    for where, r in recs:
-        try:
-            _check_record(r, schema, label, where)
-        except InstructFormatError as e:
-            report.skip(e)
-        else:
-            good.append((where, r))
+    good = [(where, r) for where, r in recs if _valid(r, schema, label, where, report.skip)]
     rows = _rows(good, schema, label, report.skip)
     df = pd.DataFrame(rows, columns=None if rows else ["instruction", "input", "output", "src_where"])
     df.attrs.update(load_report=report.done(len(df)), schema=schema, source=label)
@@ -318,12 +275,12 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
 
 def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, profile: str | None = None,
                   revision: str | None = None) -> list[list[dict]]:
-    """OASST1 trees as conversations (lists of ``{"role", "text"}``) for :func:`render_conversation`: from
-    each root prompt the best-ranked reply (lowest ``rank``) and the first follow-up, one thread per tree;
-    ``best_only=False`` gives every root-to-leaf path. Roots without a reply give none."""
+    """OASST1 trees as conversations (lists of ``{"role", "text"}``) for :func:`render_conversation`: from each root
+    prompt the best-ranked replies (lowest ``rank``), one thread per tree (``best_only=False``: every path); roots
+    without a reply give none."""
     label, recs, _ = _records_of(source, profile, revision)
     for where, r in recs:
-        _check_record(r, "oasst1", label, where)
+        _valid(r, "oasst1", label, where, records.LoadReport(label).skip)  # raises
     replies: dict[Any, list[dict]] = {}
     for _, r in sorted(recs, key=lambda wr: (wr[1].get("rank") is None, wr[1].get("rank") or 0)):
         replies.setdefault(r["parent_id"], []).append(r)  # best-ranked first, unranked last
@@ -345,8 +302,7 @@ ALL_PAIRS_UP_TO = 3000  # distinct texts; above this "auto" blocks with MinHash 
 
 
 def rouge_tokens(text: str) -> list[str]:
-    """Lower-cased ``\\w+`` tokens: rouge-score's default tokenizer keeps only ``[a-z0-9]``, which would
-    erase Korean; for ASCII text the two agree."""
+    """Lower-cased ``\\w+`` tokens (rouge-score's default keeps ``[a-z0-9]``, erasing Korean; on ASCII they agree)."""
     return _WORD.findall(text.lower())
 
 
@@ -380,8 +336,7 @@ def jaccard_floor(threshold: float) -> float:
 
 
 def lsh_recall(jaccard: float, bands: int, rows: int) -> float:
-    """Probability that MinHash LSH with ``bands`` x ``rows`` puts a pair of this Jaccard
-    similarity into a shared bucket at least once: ``1 - (1 - J^rows)^bands``."""
+    """Chance that LSH with ``bands`` x ``rows`` puts a pair of Jaccard J in one bucket: ``1 - (1 - J^rows)^bands``."""
     return 1.0 - (1.0 - jaccard ** rows) ** bands
 
 
@@ -419,14 +374,12 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = 
         if t and (r := first.setdefault(tuple(t), i)) != i:
             found[r, i] = 1.0
     uniq = np.array(list(first.values()), dtype=np.int64)
-    if method == "auto":
-        method = "all_pairs" if len(uniq) <= ALL_PAIRS_UP_TO else "minhash"
-    if method == "all_pairs":
-        pairs, blocks = [], [uniq]
-    elif method == "minhash":
-        pairs, blocks = _lsh_candidates([toks[i] for i in uniq], uniq, seed, bands, rows)
-    else:
+    if method not in ("auto", "all_pairs", "minhash"):
         raise ValueError(f"method must be auto, all_pairs or minhash, not {method!r}")
+    if method == "all_pairs" or (method == "auto" and len(uniq) <= ALL_PAIRS_UP_TO):
+        method, pairs, blocks = "all_pairs", [], [uniq]
+    else:
+        method, (pairs, blocks) = "minhash", _lsh_candidates([toks[i] for i in uniq], uniq, seed, bands, rows)
     for i, j in pairs:
         if (f := _rouge_l_fast(toks[i], toks[j])) >= threshold:
             found[i, j] = f
@@ -473,8 +426,7 @@ def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, ro
 
 
 def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
-    """``{(i, j): rouge_l}`` for every pair ``i < j`` of the row ids in ``block`` that reaches
-    ``threshold``: rapidfuzz's LCS of all pairs (``cdist``), ``chunk`` rows at a time."""
+    """``{(i, j): rouge_l}`` for the pairs ``i < j`` of ``block`` reaching ``threshold`` (``cdist``, ``chunk`` rows)."""
     block = np.sort(block)
     seqs = [toks[i] for i in block]
     lens = np.array([len(t) for t in seqs])
@@ -491,13 +443,11 @@ def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
 _HANGUL = re.compile(r"[가-힣]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _EN_FILLERS = {"please", "kindly", "now", "also", "then", "just", "so"}
-_EN_QUESTION = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were",
-                "do", "does", "did", "can", "could", "would", "should", "will", "shall", "may", "might", "has",
-                "have", "had", "if", "in", "on", "at", "based"}
-_EN_SKIP = {"a", "an", "the", "this", "these", "that", "those", "some", "any", "following", "given", "me", "us",
-            "my", "your", "our", "one", "two", "three", "four", "five", "ten", "short", "simple", "new", "quick",
-            "brief", "good", "list", "of", "to", "for", "in", "with", "and", "or", "each", "every", "all", "more",
-            "few", "several", "everyday", "first"}
+_EN_QUESTION = set("what which who whom whose when where why how is are was were do does did can could would should "
+                   "will shall may might has have had if in on at based".split())
+_EN_SKIP = set("a an the this these that those some any following given me us my your our one two three four five ten "
+               "short simple new quick brief good list of to for in with and or each every all more few several "
+               "everyday first".split())
 _KO_TAIL = 3  # eojeols at the end of a Korean instruction that hold its main predicate and object
 _PRED = ("VV", "VA", "XSV", "XSA", "VCP", "VCN")
 _NOUN = ("NNG", "NNP", "NP", "NR", "XR", "SL", "SN")
@@ -510,14 +460,11 @@ def lang_of(text: str) -> str:
 
 
 def english_verb(instruction: str) -> tuple[str, str]:
-    """``(verb, object)`` of an English instruction, by a heuristic: imperatives start with their verb
-    ("Please summarize the text" -> summarize/text: fillers skipped, the object is the next word that is not a
-    determiner, number or filler adjective); questions ("What is ...", "Is the ...") give ``"(question)"`` and
-    the question word. The self-instruct paper used a constituency parser (Berkeley Neural Parser); this
-    cheap stand-in misreads e.g. "Name" used as a noun."""
-    words = [w.lower() for w in _LATIN_WORD.findall(instruction)]
-    while words and words[0] in _EN_FILLERS:
-        words = words[1:]
+    """``(verb, object)`` of an English instruction by a heuristic: imperatives start with their verb ("Please
+    summarize the text" -> summarize/text; the object is the next word that is no determiner, number or filler);
+    questions give ``"(question)"`` and the question word. The self-instruct paper used a constituency parser
+    (Berkeley Neural Parser); this cheap stand-in misreads e.g. "Name" used as a noun."""
+    words = list(itertools.dropwhile(_EN_FILLERS.__contains__, map(str.lower, _LATIN_WORD.findall(instruction))))
     if not words:
         return "(none)", ""
     if words[0] in _EN_QUESTION:
@@ -527,8 +474,7 @@ def english_verb(instruction: str) -> tuple[str, str]:
 
 @cache
 def _kiwi():
-    """One Kiwi analyser, without its multi-word dictionary: we analyse eojeols one by one
-    (no spaces inside), so its entries could not apply, and it costs ~180 MB and ~3 s to load."""
+    """Kiwi without its multi-word dictionary (~180 MB, ~3 s to load): it cannot apply to single eojeols."""
     from kiwipiepy import Kiwi
 
     return Kiwi(load_multi_dict=False)
@@ -549,10 +495,8 @@ def korean_predicate(instruction: str | Sequence) -> tuple[str, str]:
     verb = copula or "".join(t.form for t in toks[start:p + 1]) + "다"
     # the noun before the last object marker (을/를); else the noun right before the predicate
     marker = next((k for k in range(start - 1, -1, -1) if tags[k] == "JKO"), 0)
-    obj = next((toks[q].form for q in range(marker - 1, -1, -1) if tags[q] in _NOUN), "")
-    if not obj and start > 0 and tags[start - 1] in _NOUN:
-        obj = toks[start - 1].form
-    return verb, obj
+    before = toks[start - 1].form if start > 0 and tags[start - 1] in _NOUN else ""
+    return verb, next((toks[q].form for q in range(marker - 1, -1, -1) if tags[q] in _NOUN), before)
 
 
 def _kiwi_words(words: list[str]) -> list[list]:
@@ -585,8 +529,8 @@ _EN_FUNCTION = {"the", "a", "an", "about", "of", "to", "for", "with", "and", "or
 
 
 def untranslated_english(text: str) -> bool:
-    """In Korean data: a field that is mostly English (3+ Latin words and under 20 % Hangul
-    letters) or Korean text with English function words mixed in ("트윗을 작성하세요 about ...")."""
+    """In Korean data: a field mostly English (3+ Latin words, under 20 % Hangul letters) or Korean text with
+    English function words mixed in ("트윗을 작성하세요 about ...")."""
     words = _LATIN_WORD.findall(text)
     if not words:
         return False
@@ -595,8 +539,7 @@ def untranslated_english(text: str) -> bool:
 
 
 def quality_flags(df, *, short_chars: int = 8, lang: str | None = None):
-    """Boolean flags per row: empty_input, empty_output, short_output, stray_markup,
-    untranslated (only for Korean data), echo (output repeats the instruction)."""
+    """Per row: empty_input, empty_output, short_output, stray_markup, untranslated (Korean data), echo."""
     ins = df["instruction"].fillna("").astype(str)
     inp = df["input"].fillna("").astype(str) if "input" in df else pd.Series("", index=df.index)
     out = df["output"].fillna("").astype(str)
@@ -619,9 +562,8 @@ def _majority_lang(texts: Iterable[str]) -> str:
 
 # --- The whole report ------------------------------------------------------------------------------------
 def token_lengths(texts: Sequence[str], tokenizer) -> list[int]:
-    """Token counts without special tokens, each distinct text counted once: ``encode_batch_fast`` of a
-    ``tokenizers.Tokenizer`` (or a transformers tokenizer's ``backend_tokenizer``), 1,000 texts at a time so
-    that the encodings are dropped as we go; ``tokenizer(texts)`` for one without a Rust backend."""
+    """Token counts without special tokens, each distinct text once: ``encode_batch_fast`` of a Rust tokenizer,
+    1,000 texts at a time (the encodings are dropped as we go); ``tokenizer(texts)`` for one without."""
     texts = [t if isinstance(t, str) else "" for t in texts]
     uniq = list(dict.fromkeys(texts))
     fast = getattr(tokenizer, "backend_tokenizer", tokenizer)
@@ -666,16 +608,14 @@ class Anatomy:
 
 def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "instruction",
             threshold: float = 0.7, short_chars: int = 8, verbs: bool = True, clock=None) -> Anatomy:
-    """The whole report: counts, empty inputs, lengths (characters, and tokens of ``tokenizer`` if given),
-    verbs/predicates, ROUGE-L near-duplicates on ``dup_field`` and quality flags. ``clock(stage)``, if given,
-    is a context manager entered around each stage (``bench/anatomy.py`` times the stages with it)."""
+    """The whole report: counts, lengths (characters; tokens of ``tokenizer``), verbs/predicates, ROUGE-L
+    near-duplicates on ``dup_field``, quality flags; ``clock(stage)``: a context manager around each stage."""
     for col in ("instruction", "output"):
         if col not in df:
             raise KeyError(f"anatomy needs column {col!r}; got {list(df.columns)} (use load())")
     stage = clock or (lambda label: contextlib.nullcontext())
     df = df.reset_index(drop=True)
-    if "input" not in df:
-        df = df.assign(input="")
+    df = df if "input" in df else df.assign(input="")
     fields = ("instruction", "input", "output")
     with stage("chars"):
         texts = {f: df[f].fillna("").astype(str).tolist() for f in fields}
@@ -726,12 +666,10 @@ SELF_INSTRUCT_SOURCE = ("https://github.com/tatsu-lab/stanford_alpaca/blob/f1349
 def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, short_words: int = 3,
                          max_words: int = 150):
     """The filter stages of Alpaca's ``generate_instruction.py`` (``SELF_INSTRUCT_SOURCE``; self-instruct's
-    ``bootstrap_instructions.py`` has the same stages with a shorter blacklist) over ``instructions`` in order, as
-    candidates entering a task pool; the first failing stage is recorded: ``length`` (``short_words`` words or
-    fewer, or more than ``max_words``: ``len(inst.split()) <= 3 or > 150``), ``blacklist`` (a word an LM cannot act
-    on: image, graph, file, draw, ...), ``program`` (starts with "Write a program"), ``punctuation`` / ``non_ascii``
-    (the first character), ``rouge`` (ROUGE-L above ``threshold`` with an instruction already kept), else ``kept``.
-    DataFrame ``instruction, stage, max_rouge, closest``."""
+    ``bootstrap_instructions.py`` has them with a shorter blacklist) over ``instructions`` entering a task pool in
+    order; the first failing stage is recorded: ``length`` (``len(inst.split()) <= 3 or > 150``), ``blacklist`` (a
+    word an LM cannot act on), ``program``, ``punctuation`` / ``non_ascii`` (the first character), ``rouge`` (ROUGE-L
+    above ``threshold`` with one already kept), else ``kept``. DataFrame ``instruction, stage, max_rouge, closest``."""
     kept: list[tuple[list[str], str]] = []  # (tokens, text) of the pool
     rows = []
     for text in instructions:
@@ -739,17 +677,12 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, sh
         toks = rouge_tokens(t)
         words = f" {' '.join(toks)} "
         best, closest = 0.0, ""
-        if not (short_words < len(t.split()) <= max_words):
-            stage = "length"
-        elif any(f" {w} " in words for w in SELF_INSTRUCT_BLACKLIST):
-            stage = "blacklist"
-        elif t.startswith("Write a program"):
-            stage = "program"
-        elif t and not t[0].isalnum():
-            stage = "punctuation"
-        elif t and not t[0].isascii():
-            stage = "non_ascii"
-        else:
+        stage = next((name for name, failed in (
+            ("length", not (short_words < len(t.split()) <= max_words)),
+            ("blacklist", any(f" {w} " in words for w in SELF_INSTRUCT_BLACKLIST)),
+            ("program", t.startswith("Write a program")),
+            ("punctuation", t and not t[0].isalnum()), ("non_ascii", t and not t[0].isascii())) if failed), None)
+        if stage is None:
             for other, other_text in kept:
                 if other and toks and (f := _rouge_l_fast(toks, other)) > best:
                     best, closest = f, other_text
@@ -762,11 +695,9 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, sh
 
 def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0, min_median_output_chars: int = 40,
                max_short_share: float = 0.05, max_duplicate_share: float = 0.05, max_flag_share: float = 0.05):
-    """Our own quality checks of an SFT set (teaching advice, not the lecture's conditions), on one :class:`Anatomy`:
-    **diverse** instructions (distinct verbs/predicates per 100 rows); **faithful** answers (median answer length,
-    share of very short or empty answers); **clean** rows (share of near-duplicates and of markup or translation
-    flags). The thresholds are our teaching defaults (parameters), not published cut-offs.
-    Returns a DataFrame ``dataset, condition, measure, value, limit, ok``."""
+    """Our own checks of an SFT set (teaching advice with our thresholds, not the lecture's conditions or published
+    cut-offs): **diverse** instructions, **faithful** answers, **clean** rows; ``dataset, condition, measure, value,
+    limit, ok``."""
     f, verbs = report.flags, report.verbs["verb"]
     checks = [  # condition, measure, value, ">=" or "<=", limit
         ("diverse", "distinct verbs per 100 rows", verbs[verbs != "(none)"].nunique() * 100 / max(1, len(f)),
@@ -812,15 +743,13 @@ def verb_figure(report: Anatomy, top: int = 10, per_verb: int = 3, title: str | 
 
 def browse(data: Mapping[str, Any], i: int = 0, dataset: str = "koalpaca_v1_0",
            template_name: str = "koalpaca_v1_1", eos_token: str = "</s>") -> str:
-    """Row ``i`` of ``data[dataset]`` (a DataFrame from :func:`load`) as the model sees it
-    with ``template_name``, the loss-carrying part marked."""
+    """Row ``i`` of ``data[dataset]`` as the model sees it with ``template_name`` (:func:`render_marked`)."""
     return render_marked(data[dataset].iloc[i].to_dict(), template_name, eos_token=eos_token)
 
 
 def record_browser(data: Mapping[str, Any], datasets: Sequence[str] | None = None,
                    template_name: str = "koalpaca_v1_1"):
-    """A thin ipywidgets front-end over :func:`browse`: a row slider (spanning the chosen
-    dataset), a dataset and a template menu."""
+    """ipywidgets over :func:`browse`: a row slider (spanning the chosen dataset), a dataset and a template menu."""
     import ipywidgets
 
     names = list(datasets or data)
