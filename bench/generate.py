@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from helpers import env, generate, zoo
+    from survey_tools import standins
 
     env.quiet()
     threads = args.threads or (1 if args.profile == "tiny" else None)
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile == "tiny" and not args.ids:
         first: dict = {}
         for mid in ids:
-            path = zoo.tiny_path(mid)
+            path = standins.tiny_path(mid)
             if path in first:
                 shares[first[path]].append(mid)
             else:

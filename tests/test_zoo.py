@@ -1,4 +1,4 @@
-"""helpers.zoo: registry, tiny stand-ins (deterministic, cached), tokenizers, errors."""
+"""helpers.zoo and survey_tools.standins: registry, tiny stand-ins (deterministic, cached), tokenizers, errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from helpers import env, zoo
+from survey_tools import standins
 from survey_tools import zoo as zoo_tools
 
 KOREAN = "대한민국의 수도는 서울입니다. 한글은 1443년에 창제되었고, 'LLM'은 대형 언어 모델(large language model)입니다!"
@@ -109,7 +110,7 @@ def test_korean_heavy_tokenizer_is_more_efficient_on_korean():
 
 
 def test_recipes_read_the_same_amount_of_text():
-    sizes = {r: sum(map(len, zoo.recipe_text(r))) for r in zoo.TOKENIZER_RECIPES}
+    sizes = {r: sum(map(len, standins.recipe_text(r))) for r in standins.TOKENIZER_RECIPES}
     lo, hi = min(sizes.values()), max(sizes.values())
     assert hi / lo < 1.01, sizes
 
@@ -120,34 +121,34 @@ def _weights_digest(path):
 
 @pytest.mark.slow
 def test_rebuild_gives_byte_identical_weights(fresh_cache):
-    first = zoo.build_tiny("pythia-410m")
+    first = standins.build_tiny("pythia-410m")
     digest = _weights_digest(first)
-    second = zoo.build_tiny("pythia-410m", force=True)
+    second = standins.build_tiny("pythia-410m", force=True)
     assert second == first
     assert _weights_digest(second) == digest
 
 
 def test_cache_is_reused(monkeypatch):
-    zoo.build_tiny("polyglot-ko-1.3b")  # built once (usually already by `make tiny`)
+    standins.build_tiny("polyglot-ko-1.3b")  # built once (usually already by `make tiny`)
 
     def must_not_build(*args, **kwargs):
         raise AssertionError("a cached stand-in was rebuilt")
 
-    monkeypatch.setattr(zoo, "_build_tiny", must_not_build)
+    monkeypatch.setattr(standins, "_build_tiny", must_not_build)
     model, tok, info = zoo.load("polyglot-ko-1.3b", "tiny")
-    assert info.path == str(zoo.tiny_path("polyglot-ko-1.3b"))
+    assert info.path == str(standins.tiny_path("polyglot-ko-1.3b"))
 
 
 def test_cache_key_follows_recipe_and_corpus(monkeypatch):
-    base = zoo.tiny_path("polyglot-ko-1.3b")
-    assert zoo.tiny_path("polyglot-ko-5.8b") == base  # same recipe -> the same stand-in, built once
+    base = standins.tiny_path("polyglot-ko-1.3b")
+    assert standins.tiny_path("polyglot-ko-5.8b") == base  # same recipe -> the same stand-in, built once
     wider = zoo.spec("polyglot-ko-1.3b").model_copy(update={"tiny": {"hidden": 96}})
-    assert zoo.tiny_recipe(wider)["arch"]["hidden"] == 96
+    assert standins.tiny_recipe(wider)["arch"]["hidden"] == 96
     monkeypatch.setattr(zoo, "spec", lambda mid: wider)
-    assert zoo.tiny_path("polyglot-ko-1.3b") != base  # another width -> another stand-in
+    assert standins.tiny_path("polyglot-ko-1.3b") != base  # another width -> another stand-in
     monkeypatch.undo()
-    monkeypatch.setattr(zoo, "_corpus_digest", lambda: "another-corpus")
-    assert zoo.tiny_path("polyglot-ko-1.3b") != base  # another corpus -> another stand-in
+    monkeypatch.setattr(standins, "_corpus_digest", lambda: "another-corpus")
+    assert standins.tiny_path("polyglot-ko-1.3b") != base  # another corpus -> another stand-in
 
 
 @pytest.mark.parametrize("model_id", ["polyglot-ko-1.3b", "kanana-nano-2.1b-base", "bloom-560m",
@@ -172,9 +173,9 @@ def test_stand_in_has_learned_from_the_corpus():
     import json
     import math
 
-    path = zoo.build_tiny("polyglot-ko-1.3b")
+    path = standins.build_tiny("polyglot-ko-1.3b")
     meta = json.loads((path / "standin.json").read_text())
-    uniform = math.log(zoo.VOCAB_SIZE)
+    uniform = math.log(standins.VOCAB_SIZE)
     assert meta["loss_first"] > 0.9 * uniform
     assert meta["loss_last"] < meta["loss_first"] - 1.5
 
@@ -251,15 +252,15 @@ def test_instruct_stand_in_learned_its_prompt_format():
     """KoAlpaca's stand-in gets a second stage on our sample in the KoAlpaca template; a base one does not."""
     import json
 
-    recipe = zoo.tiny_recipe(zoo.spec("koalpaca-polyglot-5.8b"))
+    recipe = standins.tiny_recipe(zoo.spec("koalpaca-polyglot-5.8b"))
     assert recipe["sft"]["template"] == "koalpaca_v1_1"
-    assert "sft" not in zoo.tiny_recipe(zoo.spec("polyglot-ko-5.8b"))
-    assert zoo.tiny_path("koalpaca-polyglot-5.8b") != zoo.tiny_path("polyglot-ko-5.8b")
+    assert "sft" not in standins.tiny_recipe(zoo.spec("polyglot-ko-5.8b"))
+    assert standins.tiny_path("koalpaca-polyglot-5.8b") != standins.tiny_path("polyglot-ko-5.8b")
     _, tok, info = zoo.load("koalpaca-polyglot-5.8b", "tiny")
     assert "instruction-tuned on our koalpaca_v1_1 sample" in info.description
-    meta = json.loads((zoo.build_tiny("koalpaca-polyglot-5.8b") / "standin.json").read_text())
+    meta = json.loads((standins.build_tiny("koalpaca-polyglot-5.8b") / "standin.json").read_text())
     assert meta["sft_loss_last"] < meta["sft_loss_first"] - 1.0
-    texts = zoo.sft_texts(zoo.spec("koalpaca-polyglot-5.8b"), tok)
+    texts = standins.sft_texts(zoo.spec("koalpaca-polyglot-5.8b"), tok)
     assert texts and all(t.startswith("### 질문:") and "### 답변:" in t for t in texts)
 
 
@@ -268,4 +269,4 @@ def test_maintenance_cli_lists_and_builds(capsys):
     assert "EleutherAI/polyglot-ko-1.3b" in capsys.readouterr().out
     assert zoo_tools.main(["build", "polyglot-ko-1.3b", "polyglot-ko-5.8b"]) == 0  # one recipe: built once
     printed = capsys.readouterr().out.splitlines()
-    assert len(printed) == 1 and zoo.tiny_path("polyglot-ko-1.3b").name in printed[0]
+    assert len(printed) == 1 and standins.tiny_path("polyglot-ko-1.3b").name in printed[0]

@@ -4,7 +4,7 @@
     python -m survey_tools.zoo list                       print the registry
     python -m survey_tools.zoo pin [IDS...]               pin ``revision: main`` to the hub's commit (online)
 
-Notebooks never need this: ``helpers.zoo.load`` builds a missing stand-in on first use.
+Notebooks never need this: ``helpers.zoo.load`` builds a missing stand-in on first use (``survey_tools.standins``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from helpers import zoo
+from survey_tools import standins
 
 
 def pin(ids: list[str] | None = None, path: Path | None = None) -> dict[str, str]:
@@ -47,12 +48,12 @@ def build(ids: list[str], force: bool = False) -> None:
     """Build each distinct stand-in of ``ids`` once, printing its folder and seconds."""
     seen: set[Path] = set()
     for mid in ids:
-        path = zoo.tiny_path(mid)
+        path = standins.tiny_path(mid)
         if path in seen:
             continue
         seen.add(path)
         t0 = time.perf_counter()
-        zoo.build_tiny(mid, force=force)
+        standins.build_tiny(mid, force=force)
         print(f"{mid:<28} {path.name:<40} {time.perf_counter() - t0:6.1f} s", flush=True)
 
 

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from helpers import env, instruct, kobest, zoo
+from survey_tools import standins
 
 GATED = {"llama-2-7b"}
 TWO_COMMITS = "polyglot-ko-1.3b"
@@ -53,8 +54,8 @@ def _write(root: Path, kind: str, repo: str, files: dict[str, bytes]) -> str:
 def model_files(model_id: str) -> dict[str, bytes]:
     """The stand-in's files as the hub would serve them for ``model_id``'s hub id, marked as a fixture."""
     s = zoo.spec(model_id)
-    folder = zoo.build_tiny(model_id)
-    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "standin.json"}  # zoo's record
+    folder = standins.build_tiny(model_id)
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "standin.json"}  # the build's record
     config = json.loads(files["config.json"])
     config["fixture"] = f"{MARK} ({s.hub_id})"
     files["config.json"] = json.dumps(config, indent=2).encode()
