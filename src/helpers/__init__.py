@@ -10,9 +10,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "env", "zoo", "plots", "catalog", "licenses", "instruct", "lora", "generate", "kobest", "memory", "records",
-}
+_SUBMODULES = set("env zoo plots catalog licenses instruct lora generate kobest memory records".split())
 
 
 def __getattr__(name: str):

@@ -1,11 +1,10 @@
 """The model landscape as data: open LLMs, their training data, genealogy and the survey's tables.
 
 Read from ``data/catalog/``, each CSV row checked against the pydantic schema of its file (``ModelRow``,
-``DatasetRow``, ...); a bad row raises :class:`CatalogError` naming the file, the line and the field.
-``models()``, ``datasets()``, ``apis()`` and ``genealogy()`` are the tables (``genealogy_graph()`` the
-genealogy as a networkx graph), ``survey(name)`` the survey's own tables and ``check_claims()`` its claims
-set against the catalog; ``filter_models()``, ``filter_widget()``, ``landscape_figure()`` and
-``mixture_figure()`` are the views of notebook 01.
+``DatasetRow``, ...); a bad row raises :class:`CatalogError` naming the file, the line and the field. ``models()``,
+``datasets()``, ``apis()`` and ``genealogy()`` are the tables (``genealogy_graph()`` the genealogy as a networkx
+graph), ``survey(name)`` the survey's own tables and ``check_claims()`` its claims set against the catalog;
+``filter_models()``, ``filter_widget()``, ``landscape_figure()`` and ``mixture_figure()`` are the views of notebook 01.
 """
 
 from __future__ import annotations
@@ -52,9 +51,7 @@ def split(value) -> list[str]:
     """``'a;b'`` -> ``['a', 'b']``; empty/None/NaN -> ``[]``. Lists pass through."""
     if isinstance(value, (list, tuple)):
         return [str(v).strip() for v in value]
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return []
-    text = str(value).strip()
+    text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
     return [v.strip() for v in text.split(";")] if text else []
 
 
@@ -66,51 +63,33 @@ def split(value) -> list[str]:
 T = TypeVar("T")
 
 
-def _ids_of(kind: str, what: str, many: bool = True) -> AfterValidator:
-    """The cell (``many``: each of its ``;`` items, ``id@size`` naming one size of it) must name a known id."""
+def _each(what: str, ok, items=split) -> AfterValidator:
+    """Each item of a cell (its ``;`` items, or what ``items`` makes of it) must pass ``ok(item, context)``."""
     def check(cell: str, info: ValidationInfo) -> str:
-        for ref in split(cell) if many else [cell]:
-            if ref.partition("@")[0] not in info.context[kind]:
-                raise ValueError(f"{ref!r} is not {what}")
+        for item in items(cell):
+            if not ok(item, info.context):
+                raise ValueError(f"{item!r} is not {what}")
         return cell
     return AfterValidator(check)
 
 
-def _urls(cell: str) -> str:
-    for url in split(cell):
-        if not url.startswith(("https://", "http://")):
-            raise ValueError(f"{url!r} is not a URL")
-    return cell
+def _ids_of(kind: str, what: str, items=split) -> AfterValidator:
+    """Each item must name a known id of ``kind`` (``id@size``: one size of it)."""
+    return _each(what, lambda ref, known: ref.partition("@")[0] in known[kind], items)
 
 
-def _choices(options: tuple[str, ...]) -> AfterValidator:
-    def check(cell: str) -> str:
-        for item in split(cell) or [""]:
-            if item not in options:
-                raise ValueError(f"{item!r} is not one of {options} (one value, or one per size)")
-        return cell
-    return AfterValidator(check)
+def _one_of(options: tuple[str, ...], how: str, items) -> AfterValidator:
+    return _each(f"one of {options} ({how})", lambda item, _: item in options, items)
 
 
-def _filled(cell: str | list) -> str | list:
-    if not cell:
-        raise ValueError("is empty but required")
-    return cell
-
-
-def _how_made(cell: str) -> str:
-    for part in cell.split(" + "):
-        if part not in HOW_MADE:
-            raise ValueError(f"{part!r} is not one of {HOW_MADE} (join several with ' + ')")
-    return cell
-
-
-Text = Annotated[str, AfterValidator(_filled)]
+Filled = Field(min_length=1)
+Text = Annotated[str, Filled]
 Maybe = Annotated[T | None, BeforeValidator(lambda cell: cell or None)]  # an empty cell is None
 PerSize = Annotated[list[T], BeforeValidator(lambda cell: [x or None for x in split(cell)])]  # one, or one a size
 Day = Annotated[date, BeforeValidator(date.fromisoformat)]  # ISO 8601 (pydantic alone would take a timestamp)
-Source = Annotated[str, AfterValidator(_filled), AfterValidator(_urls)]  # one or more URLs
+Source = Annotated[str, Filled, _each("a URL", lambda url, _: url.startswith(("https://", "http://")))]  # 1 or more
 Licences = Annotated[str, _ids_of("licences", "a licence id of data/licenses/licenses.yaml")]
+Node = Annotated[str, _ids_of("nodes", "a model, dataset or API id of the catalog", lambda cell: [cell])]
 
 
 class _Row(BaseModel):
@@ -139,7 +118,7 @@ class _Released(_Row):
 
 
 class ModelRow(_Released):
-    sizes_b: Annotated[list[PositiveFloat], BeforeValidator(split), AfterValidator(_filled)]
+    sizes_b: Annotated[list[PositiveFloat], BeforeValidator(split), Filled]
     active_params_b: PerSize[PositiveFloat | None]  # mixture of experts: parameters used per token; empty = dense
     architecture: Text
     base_model: Annotated[str, _ids_of("models", "a model id of this catalog")]  # one, or one per size (id@size)
@@ -151,10 +130,10 @@ class ModelRow(_Released):
     vocab_size: Maybe[PositiveInt]
     tokenizer: str
     languages: str
-    weights_license: Annotated[Licences, AfterValidator(_filled)]  # 'unknown' where no licence is stated
+    weights_license: Annotated[Licences, Filled]  # 'unknown' where no licence is stated
     code_license: Licences
     data_license: Licences
-    commercial_use: Annotated[str, _choices(COMMERCIAL)]  # one answer, or one per size
+    commercial_use: Annotated[str, _one_of(COMMERCIAL, "one value, or one per size", lambda c: split(c) or [""])]
     commercial_use_why: Text
     korean_support: Literal[KOREAN]
     korean_support_why: Text
@@ -176,7 +155,7 @@ class DatasetRow(_Released):
     size_tokens_b: Maybe[PositiveFloat]
     size_gb: Maybe[PositiveFloat]
     languages: Text
-    how_made: Annotated[str, AfterValidator(_how_made)]
+    how_made: Annotated[str, _one_of(HOW_MADE, "join several with ' + '", lambda cell: cell.split(" + "))]
     generated_by_api: Licences  # the API's terms
     generator: Annotated[str, _ids_of("apis", "an id of apis.csv")]
     translated_from: Annotated[str, _ids_of("datasets", "a dataset id")]
@@ -194,24 +173,17 @@ class DatasetRow(_Released):
 
 class ApiRow(_Row):
     kind: Text
-    terms_license: Annotated[Licences, AfterValidator(_filled)]
+    terms_license: Annotated[Licences, Filled]
 
 
 class EdgeRow(BaseModel):
     """A row of genealogy.csv: the edge child -> parent."""
 
-    child: Annotated[str, _ids_of("nodes", "a model, dataset or API id of the catalog", many=False)]
-    parent: Annotated[str, _ids_of("nodes", "a model, dataset or API id of the catalog", many=False)]
+    child: Node
+    parent: Node  # not the child itself: the cycle check names such an edge
     relation: Literal[RELATIONS]
     source: Source
     note: str
-
-    @field_validator("parent")
-    @classmethod
-    def _not_its_own_child(cls, parent: str, info: ValidationInfo) -> str:
-        if parent == info.data.get("child"):
-            raise ValueError("an edge cannot point at its own child")
-        return parent
 
 
 class ClaimRow(BaseModel):
@@ -220,7 +192,7 @@ class ClaimRow(BaseModel):
     claim_id: Text
     claim: Text
     survey_value: str
-    lookup: Text
+    lookup: Annotated[str, Field(pattern=r"^[^:]+:[^:]+:[^:]+$")]  # <table>:<key>:<field>, see lookup()
     op: Literal["equals", "includes", "lacks", "report"]
     caveat: str
     source: Source
@@ -233,10 +205,9 @@ class SurveyRow(BaseModel):
 # --------------------------------------------------------------------------- files
 def _checked_rows(path: Path, schema: type[BaseModel], known: dict | None = None,
                   unique: tuple[str, ...] = ("id",)) -> list[dict]:
-    """Every row of ``path``: its cells, the fields of ``schema`` as checked and parsed, and ``_line``.
-    No two rows share their ``unique`` cells; a row may name the file's own ids (a model its base model)."""
-    if not path.exists():
-        raise CatalogError(path, 0, "-", "file not found")
+    """Every row of ``path``: its cells, the fields of ``schema`` as checked and parsed, and ``_line``. No two
+    rows share their ``unique`` cells. ``known`` (the ids a cell may name, by kind) gains the file's own ids
+    under its name: a row may name them (a model its base model), and so may the files read after it."""
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = [c for c in schema.model_fields if c not in (reader.fieldnames or [])]
@@ -247,15 +218,14 @@ def _checked_rows(path: Path, schema: type[BaseModel], known: dict | None = None
             if None in row:
                 raise CatalogError(path, reader.line_num, "-", "more cells than header columns")
             rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
-    first: dict[tuple, int] = {}  # the line of each key
-    for line, row in rows if unique else ():
-        key = tuple(row[c] for c in unique)
-        if key in first:
-            raise CatalogError(path, line, unique[-1], f"duplicate {'/'.join(key)!r} (first on line {first[key]})")
-        first[key] = line
-    known = {**(known or {}), path.stem: {row["id"] for _, row in rows if "id" in row}}
-    out = []
+    known = {} if known is None else known
+    known[path.stem] = {row["id"] for _, row in rows if "id" in row}
+    first, out = {}, []  # first: the line of each row's unique cells
     for line, row in rows:
+        key = tuple(row[c] for c in unique)
+        if unique and key in first:
+            raise CatalogError(path, line, unique[-1], f"duplicate {'/'.join(key)!r} (first on line {first[key]})")
+        first.setdefault(key, line)
         try:
             fields = schema.model_validate(row, context=known).model_dump()
         except ValidationError as exc:
@@ -279,16 +249,14 @@ def _frame(records: list[dict], **dtypes: str) -> pd.DataFrame:
 def _genealogy_frame(path: Path, nodes: dict[str, str]) -> pd.DataFrame:
     rows = _checked_rows(path, EdgeRow, {"nodes": nodes}, unique=("child", "parent", "relation"))
     df = pd.DataFrame(rows, columns=[*EdgeRow.model_fields, "_line"])
-    df["child_kind"] = df["child"].map(nodes)
-    df["parent_kind"] = df["parent"].map(nodes)
+    df = df.assign(child_kind=df["child"].map(nodes), parent_kind=df["parent"].map(nodes))
     try:  # a model cannot descend from itself
         cycle = nx.find_cycle(nx.DiGraph(list(zip(df.child, df.parent))))
     except nx.NetworkXNoCycle:
         return df
     child, parent = cycle[0]
     line = int(df[(df.child == child) & (df.parent == parent)]["_line"].iloc[0])
-    path_text = " -> ".join([c for c, _ in cycle] + [cycle[0][0]])
-    raise CatalogError(path, line, "parent", f"cycle in genealogy: {path_text}")
+    raise CatalogError(path, line, "parent", "cycle in genealogy: " + " -> ".join([c for c, _ in cycle] + [child]))
 
 
 class Catalog(NamedTuple):
@@ -311,15 +279,11 @@ def _load_cached(directory: str, _stamp: tuple) -> Catalog:
 
     d, known = Path(directory), {"licences": load_licenses()}
     apis_df = _frame(_checked_rows(d / "apis.csv", ApiRow, known))
-    known["apis"] = set(apis_df.index)
     datasets_df = _frame(_checked_rows(d / "datasets.csv", DatasetRow, known),
                          size_examples="Int64", size_tokens_b="Float64", size_gb="Float64")
-    known["datasets"] = set(datasets_df.index)
-    records = []
-    for row in _checked_rows(d / "models.csv", ModelRow, known):
-        month, sizes = row["release_month"], row["sizes_b"]
-        era = ERAS[0] if month <= SURVEY_MONTH else ERAS[1]
-        records.append({**row, "year": int(month[:4]), "max_size_b": max(sizes), "min_size_b": min(sizes), "era": era})
+    records = [{**row, "year": int(row["release_month"][:4]), "max_size_b": max(row["sizes_b"]),
+                "min_size_b": min(row["sizes_b"]), "era": ERAS[0] if row["release_month"] <= SURVEY_MONTH else ERAS[1]}
+               for row in _checked_rows(d / "models.csv", ModelRow, known)]
     models_df = _frame(records, train_examples="Int64", vocab_size="Int64", training_cost_usd="Float64")
     clash = set(models_df.index) & (set(datasets_df.index) | set(apis_df.index))
     if clash:
@@ -330,12 +294,9 @@ def _load_cached(directory: str, _stamp: tuple) -> Catalog:
 
 
 def models(directory: str | Path | None = None) -> pd.DataFrame:
-    """The model catalog: one row per model line, indexed by id.
-
-    ``release_date`` is a datetime (NaT where no day is sourced), ``release_month`` a monthly Period,
-    ``sizes_b`` a list of floats (billions) with ``max_size_b``/``min_size_b``; ``train_tokens_b``,
-    ``train_steps`` and ``context_length`` are lists (one value, or one per size).
-    """
+    """The model catalog, one row per model line, indexed by id: ``release_date`` a datetime (NaT where no day is
+    sourced), ``release_month`` a monthly Period, ``sizes_b`` a list of floats (billions) with ``max_size_b`` and
+    ``min_size_b``; ``train_tokens_b``, ``train_steps`` and ``context_length`` lists (one value, or one per size)."""
     return load(directory).models.copy()
 
 
@@ -379,17 +340,13 @@ def per_size(df: pd.DataFrame, field: str) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- survey tables
-
-SURVEY_DIR = "survey"
-
-
 def survey_tables() -> list[str]:
-    return sorted(p.stem for p in (catalog_dir() / SURVEY_DIR).glob("*.csv"))
+    return sorted(p.stem for p in (catalog_dir() / "survey").glob("*.csv"))
 
 
 def survey(name: str) -> pd.DataFrame:
     """One of the survey's tables (see :func:`survey_tables`); every row must carry a source URL."""
-    path = catalog_dir() / SURVEY_DIR / f"{name}.csv"
+    path = catalog_dir() / "survey" / f"{name}.csv"
     if not path.exists():
         raise KeyError(f"no survey table {name!r}; have {survey_tables()}")
     df = pd.DataFrame(_checked_rows(path, SurveyRow, unique=())).drop(columns="_line")
@@ -402,15 +359,9 @@ def survey(name: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the survey's claims
 def lookup(ref: str, cat: Catalog | None = None):
-    """Resolve ``models:<id>:<field>[@size]`` or ``survey/<table>:<key>:<field>`` to a value.
-
-    For survey tables the key matches the table's first column.
-    """
+    """Resolve ``models:<id>:<field>[@size]`` or ``survey/<table>:<key>:<field>`` (key: the first column's value)."""
     cat = cat or load()
-    try:
-        where, key, field = ref.split(":")
-    except ValueError:
-        raise ValueError(f"lookup {ref!r} is not '<table>:<key>:<field>'") from None
+    where, key, field = ref.split(":")
     field, _, size_text = field.partition("@")
     if where.startswith("survey/"):
         table = survey(where.split("/", 1)[1])
@@ -438,9 +389,7 @@ def _as_text(value) -> str:
         return value.date().isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return str(value)
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
 def _same(a: str, b: str) -> bool:
@@ -454,12 +403,10 @@ def _same(a: str, b: str) -> bool:
 
 
 def check_claims(path: str | Path | None = None) -> pd.DataFrame:
-    """Each claim of ``survey_claims.csv`` with the catalog's value and a computed verdict.
-
-    ``equals``: the catalog value equals the survey's; ``includes`` / ``lacks``: the survey's item is in /
-    absent from the catalog's ``;`` list; ``report``: no survey figure to compare, the source value is shown.
-    The verdict is Korean: 출처와 일치 (matches), 출처와 다름 (differs), 출처 값 제시 (shown); 맥락 필요 = caveat.
-    """
+    """Each claim of ``survey_claims.csv`` with the catalog's value and a computed verdict. ``equals``: the catalog
+    value equals the survey's; ``includes`` / ``lacks``: the survey's item is in / absent from the catalog's ``;``
+    list; ``report``: no survey figure to compare, the source value is shown. The verdict is Korean:
+    출처와 일치 (matches), 출처와 다름 (differs), 출처 값 제시 (shown); 맥락 필요 = caveat."""
     path = Path(path) if path else catalog_dir() / "survey_claims.csv"
     cat, out = load(), []
     for row in _checked_rows(path, ClaimRow, unique=("claim_id",)):
@@ -470,9 +417,8 @@ def check_claims(path: str | Path | None = None) -> pd.DataFrame:
         listed = row["survey_value"] in split(found)
         ok = {"equals": _same(found, row["survey_value"]), "includes": listed, "lacks": not listed,
               "report": None}[row["op"]]
-        verdict = "출처 값 제시" if ok is None else "출처와 일치" if ok else "출처와 다름"
-        if ok and row["caveat"]:
-            verdict += ", 맥락 필요"
+        verdict = ("출처 값 제시" if ok is None else "출처와 일치" if ok else "출처와 다름") + (
+            ", 맥락 필요" if ok and row["caveat"] else "")
         out.append({"claim_id": row["claim_id"], "topic": row.get("topic", ""), "claim": row["claim"],
                     "survey_value": row["survey_value"], "catalog_value": found, "ok": ok,
                     "verdict": verdict, "caveat": row["caveat"], "source": row["source"]})
@@ -496,17 +442,13 @@ def filter_models(df: pd.DataFrame, *, licenses: Iterable[str] | None = None,
                   commercial: Iterable[str] | None = None, korean: Iterable[str] | None = None,
                   min_size_b: float = 0, max_size_b: float = float("inf"),
                   years: tuple[int, int] | None = None) -> pd.DataFrame:
-    """The landscape filter behind the widget. ``None`` means "no constraint".
-
-    A model passes the size filter when any of its sizes lies in ``[min_size_b, max_size_b]``; the licence
-    and commercial-use filters when any of its sizes' licences / answers is selected.
-    """
+    """The landscape filter behind the widget. ``None`` means "no constraint". A model passes the size filter when
+    any of its sizes lies in ``[min_size_b, max_size_b]``; the licence and commercial-use filters when any of its
+    sizes' licences / answers is selected."""
     keep = pd.Series(True, index=df.index)
-    if licenses is not None:
-        wanted = set(licenses)
-        keep &= df["weights_license"].map(lambda v: bool(wanted & set(split(v))))
-    if commercial is not None:
-        keep &= df["commercial_use"].map(lambda v: bool(set(commercial) & set(split(v))))
+    for column, wanted in (("weights_license", licenses), ("commercial_use", commercial)):
+        if wanted is not None:
+            keep &= df[column].map(lambda cell, wanted=set(wanted): bool(wanted & set(split(cell))))
     if korean is not None:
         keep &= df["korean_support"].isin(list(korean))
     keep &= df["sizes_b"].map(lambda sizes: any(min_size_b <= s <= max_size_b for s in sizes))
@@ -526,11 +468,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def trained_on_api_data() -> list[str]:
-    """Models trained on data that a closed API generated, directly or through a translation of it.
-
-    Followed along the data edges only (``DATA_RELATIONS``): a model fine-tuned from such a model
-    without that data is not counted.
-    """
+    """Models trained on data that a closed API generated, directly or through a translation of it: along the
+    data edges only (``DATA_RELATIONS``), so a model fine-tuned from such a model without that data is not counted."""
     graph = genealogy_graph(relations=DATA_RELATIONS)
     downstream = set().union(*(nx.descendants(graph, n) for n, kind in graph.nodes(data="kind") if kind == "api"))
     return sorted(n for n in downstream if graph.nodes[n]["kind"] == "model")
@@ -575,10 +514,6 @@ RELATION_COLOURS = {"fine-tune": "#495057", "lora": "#f77f00", "distillation": "
                     "continued-pretraining": "#2a9d8f", "depth-up-scaling": "#e63946"}
 
 
-def _month_start(df: pd.DataFrame) -> pd.Series:
-    return df["release_date"].fillna(df["release_month"].map(lambda p: p.to_timestamp()))
-
-
 def lineage_order(graph: nx.MultiDiGraph, when: pd.Series) -> list[str]:
     """The models of ``graph`` in rows: families by their first release, each model right below its
     first-released base (depth first, siblings by release date)."""
@@ -603,7 +538,8 @@ def landscape_figure(df: pd.DataFrame | None = None):
     from plotly.subplots import make_subplots
 
     df = models() if df is None else df
-    when, graph = _month_start(df), genealogy_graph(("model",)).subgraph(df.index)
+    when = df["release_date"].fillna(df["release_month"].map(lambda p: p.to_timestamp()))  # the day, else the month
+    graph = genealogy_graph(("model",)).subgraph(df.index)
     row = {m: i for i, m in enumerate(lineage_order(graph, when))}
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.72, 0.28], horizontal_spacing=0.02)
     for relation, colour in RELATION_COLOURS.items():

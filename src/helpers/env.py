@@ -26,10 +26,7 @@ from urllib.parse import urlsplit
 PROFILES = ("tiny", "real", "auto")
 PROFILE_ENV = "LLM_SURVEY_PROFILE"
 CACHE_ENV = "LLM_SURVEY_CACHE"
-HUB_ENDPOINT = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO_ROOT / "data"
 
 
 class ProfileError(RuntimeError):
@@ -42,7 +39,7 @@ class HubError(RuntimeError):
 
 def data_path(*parts: str) -> Path:
     """Path inside the repository's ``data/`` folder."""
-    return DATA_DIR.joinpath(*parts)
+    return REPO_ROOT.joinpath("data", *parts)
 
 
 def read_yaml(path: str | Path, schema, error: type[Exception]):
@@ -103,16 +100,12 @@ _HUB_CACHE: dict[str, tuple[float, bool]] = {}
 
 def hub_endpoint() -> str:
     """The hub the libraries talk to: ``$HF_ENDPOINT`` (a mirror, a proxy) or ``https://huggingface.co``."""
-    return (os.environ.get("HF_ENDPOINT") or HUB_ENDPOINT).rstrip("/")
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
 
 
 def hub_reachable(timeout: float = 2.0, endpoint: str | None = None) -> bool:
     """Can we open a TCP connection to the hub (``endpoint``, default :func:`hub_endpoint`) within ``timeout``?
-
-    Never hangs longer than about ``timeout``: name resolution and the connection
-    share one deadline. ``HF_HUB_OFFLINE=1`` answers False without touching the
-    network. Answers are cached for five minutes.
-    """
+    Name resolution shares the deadline; ``HF_HUB_OFFLINE=1`` answers False unasked. Cached for five minutes."""
     import concurrent.futures as cf
 
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
@@ -177,10 +170,8 @@ def hub_errors(repo: str, revision: str, page: str = ""):
 
 
 def hub_commit(repo: str, revision: str, kind: str = "model", *, pin: str = "", page: str = "") -> str:
-    """The commit that ``revision`` of hub repository ``repo`` (``kind``: model or dataset) names.
-
-    A revision that is not a commit (``main``) works, with a warning naming today's commit and how to pin
-    it (``pin``: where the revision is recorded)."""
+    """The commit that ``revision`` of hub repository ``repo`` (``kind``: model or dataset) names. A revision that
+    is not a commit (``main``) works, with a warning naming today's commit and how to pin it (``pin``: where)."""
     from huggingface_hub import HfApi
 
     with hub_errors(repo, revision, page):
@@ -201,16 +192,11 @@ class Hardware(NamedTuple):
     cpu_count: int
 
 
-GPU_DEVICE_NODES = ("nvidia[0-9]*", "kfd", "dxg")  # NVIDIA, AMD ROCm, WSL2
-
-
 def cpu_only_here() -> bool:
-    """True where torch can only use the CPU: Linux with no GPU device node in ``/dev``.
-
-    Lets :func:`hardware` answer without importing torch (about a second) in notebooks that load
-    no model. Elsewhere (macOS, Windows, a GPU node present) torch itself answers.
-    """
-    return sys.platform.startswith("linux") and not any(next(Path("/dev").glob(p), None) for p in GPU_DEVICE_NODES)
+    """True where torch can only use the CPU: Linux with no GPU device node in ``/dev``. Lets :func:`hardware`
+    answer without importing torch (about a second); elsewhere (macOS, Windows, a GPU node) torch answers."""
+    nodes = ("nvidia[0-9]*", "kfd", "dxg")  # NVIDIA, AMD ROCm, WSL2
+    return sys.platform.startswith("linux") and not any(next(Path("/dev").glob(p), None) for p in nodes)
 
 
 def hardware() -> Hardware:
@@ -249,11 +235,8 @@ class ProfileChoice(NamedTuple):
 
 def choose_profile(override: str | None = None, *, need_gb: float | None = None,
                    hub_check=None) -> ProfileChoice:
-    """Resolve the profile and say why.
-
-    ``need_gb`` is the memory a model would take; under ``auto`` a model that does not
-    fit the free memory of this machine falls back to ``tiny``. ``real`` asked for
-    explicitly with no hub raises :class:`ProfileError`.
+    """Resolve the profile and say why. ``need_gb``: the memory a model would take; under ``auto`` a model that
+    does not fit this machine's free memory falls back to ``tiny``. ``real`` with no hub raises :class:`ProfileError`.
     """
     asked = (override or os.environ.get(PROFILE_ENV) or "auto").strip().lower()
     if asked not in PROFILES:
@@ -290,10 +273,8 @@ def profile_note(override: str | None = None) -> str:
 
 # --------------------------------------------------------------------------- settings
 def seed(n: int = 0) -> int:
-    """Seed Python's ``random``, NumPy and torch (every device) with ``n``.
-
-    ``accelerate``'s ``set_seed``: ``transformers.set_seed`` does the same but imports peft (seconds).
-    """
+    """Seed Python's ``random``, NumPy and torch (every device) with ``n``: ``accelerate``'s ``set_seed``
+    (``transformers.set_seed`` does the same but imports peft, seconds)."""
     from accelerate.utils import set_seed
 
     set_seed(n)

@@ -3,13 +3,12 @@
 Not legal advice (법률 자문이 아님). The resolver makes one reading of licence texts visible and
 checkable; it does not replace reading them or asking counsel.
 
-``data/licenses/licenses.yaml`` holds, per licence id, the terms a reader needs (attribution, commercial
-use, derivatives, share-alike, use-based restrictions, redistribution, research) and special conditions
-(user thresholds, naming rules, acceptable-use policies), each with its clause number and a URL; the
-pydantic class :class:`License` is its schema. ``verdict(model_id, use)`` walks a model's chain of terms
-(:meth:`Resolver.reasons`): ``allowed`` is the most restrictive effect of the chain, no < conditional < yes.
-Explanations are Korean (licence ids, section numbers and URLs as they are); a family whose sizes differ in
-licence or base gets one answer per size (:meth:`Resolver.entries`).
+``data/licenses/licenses.yaml`` holds, per licence id, the terms a reader needs (attribution, commercial use,
+derivatives, share-alike, use-based restrictions, redistribution, research) and special conditions (user thresholds,
+naming rules, acceptable-use policies), each with its clause number and a URL; the pydantic class :class:`License` is
+its schema. ``verdict(model_id, use)`` walks a model's chain of terms (:meth:`Resolver.reasons`): ``allowed`` is the
+most restrictive effect of the chain, no < conditional < yes. Explanations are Korean (licence ids, section numbers and
+URLs as they are); a family whose sizes differ in licence or base gets one answer per size (:meth:`Resolver.entries`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Generic, Literal, NamedTuple, TypeVar
 
 import networkx as nx
 import pandas as pd
@@ -29,7 +28,9 @@ from . import catalog, plots
 from .catalog import split
 from .env import data_path, read_yaml
 
-USES = ("commercial", "research", "redistribute-weights", "finetune-release")
+USE_TERMS = {"commercial": ("commercial",), "research": ("research",), "redistribute-weights": ("redistribution",),
+             "finetune-release": ("derivatives", "redistribution")}  # each use and the licence terms that decide it
+USES = tuple(USE_TERMS)
 USE_LABELS_KO = {"commercial": "상업적 이용", "research": "연구", "redistribute-weights": "가중치 재배포",
                  "finetune-release": "미세조정 후 공개"}
 EFFECTS = ("no", "conditional", "yes")  # ordered: most restrictive first
@@ -37,8 +38,7 @@ NOT_ASSESSED = "not-assessed"
 EFFECT_KO = {"no": "불가", "conditional": "조건부", "yes": "가능", NOT_ASSESSED: "판단 안 함"}
 LAYER_KO = {"own-weights": "자기 가중치", "base-model": "기반 모델", "training-data": "학습 데이터",
             "data-generator-api": "데이터 생성 API"}
-EFFECT_RANK = {e: i for i, e in enumerate(EFFECTS)}
-LAYERS = ("own-weights", "base-model", "training-data", "data-generator-api")
+LAYERS = tuple(LAYER_KO)
 
 DISCLAIMER_KO = "법률 자문이 아님 (not legal advice): 라이선스 원문과 전문가 확인이 최종 기준입니다."
 
@@ -53,35 +53,26 @@ class LicenseDataError(ValueError):
 
 
 # --------------------------------------------------------------------------- data: the schema of licenses.yaml
-class Term(BaseModel):
+V = TypeVar("V")
+
+
+class Term(BaseModel, Generic[V]):
     model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True, str_strip_whitespace=True)
 
-    value: str
+    value: V
     section: Annotated[str, Field(min_length=1)]  # every term cites its clause
     note: Annotated[str, BeforeValidator(lambda note: note or "")] = ""
 
 
-class Permission(Term):
-    value: Literal[EFFECTS]
-
-
-class Obligation(Term):
-    value: Literal["required", "partial", "not-required"]
-
-
-class Restriction(Term):
-    value: Literal["yes", "no"]
-
-
 @with_config(ConfigDict(extra="forbid"))
 class Terms(TypedDict):
-    commercial: Permission
-    derivatives: Permission
-    redistribution: Permission
-    research: Permission
-    attribution: Obligation
-    share_alike: Obligation
-    use_restrictions: Restriction
+    commercial: Term[Literal[EFFECTS]]  # a permission
+    derivatives: Term[Literal[EFFECTS]]
+    redistribution: Term[Literal[EFFECTS]]
+    research: Term[Literal[EFFECTS]]
+    attribution: Term[Literal["required", "partial", "not-required"]]  # an obligation
+    share_alike: Term[Literal["required", "partial", "not-required"]]
+    use_restrictions: Term[Literal["yes", "no"]]
 
 
 class Condition(BaseModel):
@@ -108,24 +99,15 @@ class License(BaseModel):
     conditions: Annotated[tuple[Condition, ...], BeforeValidator(lambda conditions: conditions or ())]
 
     def effect(self, use: str) -> tuple[str, str, str]:
-        """``(effect, section, note)`` this licence gives ``use``, conditions appended to the note.
-
-        ``finetune-release`` takes the stricter of ``derivatives`` and ``redistribution``.
-        """
-        _check_use(use)
-        if use == "finetune-release":
-            d, r = self.terms["derivatives"], self.terms["redistribution"]
-            effect = strictest([d.value, r.value])
-            section = d.section if d.section == r.section else f"{d.section} / {r.section}"
-            note = "; ".join(x for x in (d.note, r.note) if x)
-        else:
-            t = self.terms[{"commercial": "commercial", "research": "research",
-                            "redistribute-weights": "redistribution"}[use]]
-            effect, section, note = t.value, t.section, t.note
-        extra = [f"{c.note} (§{c.section})" for c in self.conditions if use in c.applies_to]
-        if extra:
-            note = "; ".join([note, *extra]) if note else "; ".join(extra)
-        return effect, section, note
+        """``(effect, section, note)`` this licence gives ``use`` (the stricter of its terms in
+        :data:`USE_TERMS`), conditions appended to the note."""
+        if use not in USES:
+            raise ValueError(f"unknown use {use!r}; expected one of {USES}")
+        terms = [self.terms[name] for name in USE_TERMS[use]]
+        notes = [t.note for t in terms if t.note] + [f"{c.note} (§{c.section})" for c in self.conditions
+                                                      if use in c.applies_to]
+        return (strictest(t.value for t in terms), " / ".join(dict.fromkeys(t.section for t in terms)),
+                "; ".join(notes))
 
 
 class LicenceFile(BaseModel):
@@ -163,14 +145,10 @@ _SYMBOL = {"yes": "O", "required": "O", "no": "X", "not-required": "X", "conditi
 
 
 def cc_table(licenses: dict[str, License] | None = None, ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """The survey's CC table (저작자 표시 / 상업적 이용 / 파생물 생산 / 동일조건 배포), from the data.
-
-    O = yes / required, X = no / not required, △ = conditional / partial.
-    """
-    lic = licenses or load_licenses()
-    rows = [{"license": lid, **{ko: _SYMBOL[lic[lid].terms[t].value] for t, ko in CC_COLUMNS.items()}}
-            for lid in ids or lic]
-    return pd.DataFrame(rows).set_index("license")
+    """The survey's CC table (저작자 표시 / 상업적 이용 / 파생물 생산 / 동일조건 배포), from the data:
+    O = yes / required, X = no / not required, △ = conditional / partial."""
+    table = terms_table(licenses)[list(CC_COLUMNS)]
+    return (table.loc[list(ids)] if ids else table).replace(_SYMBOL).rename(columns=CC_COLUMNS)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -224,18 +202,12 @@ class Verdict(NamedTuple):
                 f'background:{EFFECT_COLOURS[self.allowed]}">{USE_LABELS_KO[self.use]} → {ko(self.allowed)}</div>')
 
 
-def _check_use(use: str) -> None:
-    if use not in USES:
-        raise ValueError(f"unknown use {use!r}; expected one of {USES}")
-
-
 def strictest(effects: Iterable[str]) -> str:
     """Most restrictive of ``effects`` (``not-assessed`` ignored); ``yes`` for none."""
     ranked = [e for e in effects if e != NOT_ASSESSED]
-    for e in ranked:
-        if e not in EFFECT_RANK:
-            raise ValueError(f"unknown effect {e!r}; expected {EFFECTS}")
-    return min(ranked, key=EFFECT_RANK.__getitem__) if ranked else "yes"
+    if unknown := set(ranked) - set(EFFECTS):
+        raise ValueError(f"unknown effect {unknown.pop()!r}; expected {EFFECTS}")
+    return min(ranked, key=EFFECTS.index) if ranked else "yes"
 
 
 def is_pretraining_corpus(dataset: dict) -> bool:
@@ -245,45 +217,37 @@ def is_pretraining_corpus(dataset: dict) -> bool:
 
 
 def data_effect(terms: License, use: str) -> tuple[str, str]:
-    """Effect a dataset licence has on a model trained on it, with the reasoning.
-
-    Are weights an adaptation of their training data? The question is open; we take the conservative
-    reading that the dataset's authors themselves state for Alpaca: non-commercial data makes commercial
-    use of the model ``no``, share-alike data makes releasing weights ``conditional``, and data with no
-    stated licence is ``conditional``.
-    """
-    _check_use(use)
-    if terms.id == "unknown" and use != "research":
+    """Effect a dataset licence has on a model trained on it, with the reasoning. Are weights an adaptation of
+    their training data? The question is open; we take the conservative reading that the dataset's authors
+    themselves state for Alpaca: non-commercial data makes commercial use of the model ``no``, share-alike data
+    makes releasing weights ``conditional``, and data with no stated licence is ``conditional``."""
+    eff, sec, note = terms.effect(use)
+    if terms.id == "unknown" and use == "research":
+        return "yes", "데이터에 라이선스가 밝혀져 있지 않음; 학습된 모델을 연구에 쓰는 데는 문제가 되지 않음"
+    if terms.id == "unknown":
         return "conditional", ("데이터에 라이선스가 밝혀져 있지 않음: 권리 관계가 불분명해서 이 데이터로 학습한 모델의 "
                                "이용에도 그 불확실성이 따라옴")
-    commercial, csec, cnote = terms.effect("commercial")
+    if use == "commercial" and eff == "no":
+        return "no", (f"비상업 데이터 (§{sec}); 모델 가중치가 학습 데이터의 2차적 저작물인지는 정리되지 않았지만, "
+                      "데이터 작성자 스스로 밝힌 보수적 해석(예: Alpaca에 대한 Stanford의 설명)을 따름")
     if use == "commercial":
-        if commercial == "no":
-            return "no", (f"비상업 데이터 (§{csec}); 모델 가중치가 학습 데이터의 2차적 저작물인지는 정리되지 않았지만, "
-                          "데이터 작성자 스스로 밝힌 보수적 해석(예: Alpaca에 대한 Stanford의 설명)을 따름")
-        return commercial, f"데이터 라이선스가 상업적 이용을 허용: {cnote} (§{csec})"
-    if use == "research" and terms.id == "unknown":
-        return "yes", "데이터에 라이선스가 밝혀져 있지 않음; 학습된 모델을 연구에 쓰는 데는 문제가 되지 않음"
+        return eff, f"데이터 라이선스가 상업적 이용을 허용: {note} (§{sec})"
     if use == "research":
-        eff, sec, note = terms.effect("research")
         return eff, f"{note} (§{sec})" if note else f"§{sec}"
     sa = terms.terms["share_alike"]
     if sa.value == "required":
         return "conditional", (f"동일조건변경허락 데이터 (§{sa.section}): 가중치가 2차적 저작물(Adapted Material)이면 "
                                "같은 라이선스로 공개해야 함 - 법적으로 정리되지 않음")
-    eff, sec, note = terms.effect(use)
     if eff == "no":
         return "conditional", f"데이터 라이선스가 재배포를 허락하지 않음 (§{sec}); 가중치에 미치는 효과는 정리되지 않음"
     return "yes", f"데이터 라이선스가 이 데이터로 학습한 모델의 공개를 제한하지 않음 (§{sec})"
 
 
 class Resolver:
-    """Resolve verdicts against catalog frames (``models``, ``datasets``) and licence data.
-
-    The frames need the catalog's columns: ``id``, ``weights_license``, ``sizes_b``, ``base_model``,
-    ``training_data`` for models; ``id``, ``license``, ``how_made``, ``generated_by_api``,
-    ``translated_from`` (and optionally ``source``) for datasets. Empty licence cells read as ``unknown``.
-    """
+    """Resolve verdicts against catalog frames and licence data. The frames need the catalog's columns: ``id``,
+    ``weights_license``, ``sizes_b``, ``base_model``, ``training_data`` for models; ``id``, ``license``,
+    ``how_made``, ``generated_by_api``, ``translated_from`` (optionally ``source``) for datasets. Empty licence
+    cells read as ``unknown``."""
 
     def __init__(self, models: pd.DataFrame, datasets: pd.DataFrame, licenses: dict[str, License] | None = None):
         self.licenses = licenses or load_licenses()
@@ -296,51 +260,49 @@ class Resolver:
                                    f"(known: {', '.join(sorted(self.licenses))})")
         return self.licenses[lid]
 
-    # ---- layers
-    def _own(self, mid: str, row: dict, use: str, size: float | None = None) -> list[Reason]:
-        """Own-weights reasons; a family whose sizes carry different licences gets one per licence."""
-        lids = split(row.get("weights_license")) or ["unknown"]
-        sizes = split(row.get("sizes_b"))
+    def _per_size(self, mid: str, field: str, size: float | None) -> dict[str, list[str]]:
+        """The items of model ``mid``'s ``field`` (one, or one per size) that hold for ``size`` (None: any size),
+        each with the sizes it holds for (none listed where one item holds for every size)."""
+        items, sizes = split(self.models[mid].get(field)), split(self.models[mid].get("sizes_b"))
+        if len(items) <= 1:
+            return dict.fromkeys(items, [])
+        if len(items) != len(sizes):
+            raise LicenseDataError(f"model {mid!r}: {len(items)} values in {field!r} for {len(sizes)} sizes; "
+                                   "per-size values must align with 'sizes_b'")
         groups: dict[str, list[str]] = {}
-        if len(lids) > 1:
-            if len(lids) != len(sizes):
-                raise LicenseDataError(f"model {mid!r}: {len(lids)} weights licences for {len(sizes)} sizes; "
-                                       "per-size licences must align with 'sizes_b'")
-            for lid, sz in zip(lids, sizes):
-                if size is None or float(sz) == float(size):
-                    groups.setdefault(lid, []).append(sz)
-            if not groups:
-                raise ValueError(f"model {mid!r} has no size {size!r}; sizes: {sizes}")
-        else:
-            groups[lids[0]] = []
+        for item, sz in zip(items, sizes):
+            if size is None or float(sz) == float(size):
+                groups.setdefault(item, []).append(sz)
+        if not groups:
+            raise ValueError(f"model {mid!r} has no size {size!r}; sizes: {sizes}")
+        return groups
+
+    # ---- layers
+    def _own(self, mid: str, use: str, size: float | None = None) -> list[Reason]:
+        """Own-weights reasons; a family whose sizes carry different licences gets one per licence."""
         out = []
-        for lid, szs in groups.items():
+        for lid, sizes in (self._per_size(mid, "weights_license", size) or {"unknown": []}).items():
             terms = self.license(lid, f"model {mid!r}, field 'weights_license'")
             eff, sec, note = terms.effect(use)
-            subject = f"{mid} [{'/'.join(szs)}B]" if len(lids) > 1 else mid
+            subject = f"{mid} [{'/'.join(sizes)}B]" if sizes else mid
             out.append(Reason("own-weights", subject, lid, eff, terms.url, f"§{sec}: {note}" if note else f"§{sec}"))
         return out
 
-    def _dataset_reasons(self, did: str, use: str, seen: set, prefix: str = "") -> list[Reason]:
+    def _dataset_reasons(self, did: str, use: str, seen: frozenset = frozenset(), prefix: str = "") -> list[Reason]:
         subject = f"{prefix}{did}"
         if did not in self.datasets:
             raise LicenseDataError(f"training data {did!r} is not in the catalog's datasets")
         if did in seen:
             return []
-        seen = seen | {did}
-        ds = self.datasets[did]
-        out = []
+        seen, ds, out = seen | {did}, self.datasets[did], []
+        src = split(ds.get("source"))
+        corpus = (NOT_ASSESSED, "여러 라이선스가 섞인 웹 규모 사전학습 말뭉치: 공개자들은 문서의 라이선스가 아니라 "
+                  "저작권 예외(공정 이용, TDM)에 기댐 - 여기서는 판단하지 않음"
+                  + (f"; 데이터 정보: {src[0]}" if src else ""))
         for lid in split(ds.get("license")) or ["unknown"]:
             terms = self.license(lid, f"dataset {did!r}, field 'license'")
-            if is_pretraining_corpus(ds):
-                src = split(ds.get("source"))
-                out.append(Reason("training-data", subject, lid, NOT_ASSESSED, terms.url,
-                                  "여러 라이선스가 섞인 웹 규모 사전학습 말뭉치: 공개자들은 문서의 라이선스가 아니라 "
-                                  "저작권 예외(공정 이용, TDM)에 기댐 - 여기서는 판단하지 않음"
-                                  + (f"; 데이터 정보: {src[0]}" if src else "")))
-            else:
-                eff, note = data_effect(terms, use)
-                out.append(Reason("training-data", subject, lid, eff, terms.url, note))
+            eff, note = corpus if is_pretraining_corpus(ds) else data_effect(terms, use)
+            out.append(Reason("training-data", subject, lid, eff, terms.url, note))
         for api in split(ds.get("generated_by_api")):
             api_terms = self.license(api, f"dataset {did!r}, field 'generated_by_api'")
             eff, sec, note = api_terms.effect(use)
@@ -356,26 +318,20 @@ class Resolver:
         """Every :class:`Reason` in the chain of ``mid`` for ``use``, layer by layer (:data:`LAYERS`): the
         model's own weights, its base models' chains (recursively), its training data (and what that data
         was translated from), and the terms of the APIs that generated the data."""
-        _check_use(use)
         if mid not in self.models:
             raise KeyError(f"unknown model {mid!r}; known: {', '.join(sorted(self.models))}")
         if mid in _seen:
             return []
-        row = self.models[mid]
-        out = self._own(mid, row, use, size)
-        bases, sizes = split(row.get("base_model")), [float(s) for s in split(row.get("sizes_b"))]
-        if size is not None and len(bases) == len(sizes) > 1:  # one base per size: the one of this size
-            bases = [bases[sizes.index(float(size))]]
-        for base, _, base_size in (b.partition("@") for b in dict.fromkeys(bases)):
+        out = self._own(mid, use, size)
+        for base, _, base_size in (b.partition("@") for b in self._per_size(mid, "base_model", size)):
             if base not in self.models:
                 raise LicenseDataError(f"model {mid!r}, field 'base_model': {base!r} is not in the catalog")
             for r in self.reasons(base, use, float(base_size) if base_size else None, _seen | {mid}):
                 layer_note = "" if r.layer == "own-weights" else f"(상속된 {LAYER_KO[r.layer]}) "
                 subject = r.subject if r.subject.split(" ")[0] == base else f"{base} › {r.subject}"
                 out.append(Reason("base-model", subject, r.license_id, r.effect, r.source, layer_note + r.note))
-        seen: set = set()
-        for did in split(row.get("training_data")):
-            out += self._dataset_reasons(did, use, seen)
+        for did in split(self.models[mid].get("training_data")):
+            out += self._dataset_reasons(did, use)
         return out
 
     def verdict(self, mid: str, use: str = "commercial", size: float | None = None) -> Verdict:
@@ -386,7 +342,7 @@ class Resolver:
         own = [r for r in reasons if r.layer == "own-weights"]
         label = ";".join(dict.fromkeys(r.license_id for r in own))
         label_effect = strictest(r.effect for r in own)
-        mismatch = EFFECT_RANK[label_effect] > EFFECT_RANK[allowed]
+        mismatch = EFFECTS.index(label_effect) > EFFECTS.index(allowed)
         return Verdict(mid, use, allowed, reasons, label, label_effect, mismatch, size)
 
     def entries(self, uses: Iterable[str] = USES) -> list[tuple[str, str, float | None]]:
@@ -404,26 +360,21 @@ class Resolver:
         return out
 
     def chain_graph(self, mid: str, use: str = "commercial", size: float | None = None) -> nx.DiGraph:
-        """A networkx DiGraph of the chain: model → base models → datasets → APIs, nodes carry effects."""
+        """A networkx DiGraph of the chain: model → base models → datasets → APIs. A node carries its ``kind``,
+        the ``effects`` and ``licenses`` of the reasons ending at it and the ``effect`` they add (model: verdict)."""
         g = nx.DiGraph()
         v = self.verdict(mid, use, size)
-        g.add_node(mid, kind="model", effect=v.allowed)
-        for r in v.reasons:
-            parts = [p.strip().split(" [")[0] for p in r.subject.replace("›", "←").split("←")]
-            prev = mid
-            for p in parts:
-                if p == mid:
-                    continue
-                kind = "model" if p in self.models else ("api" if p in self.licenses else "dataset")
-                g.add_node(p, kind=kind)
-                g.add_edge(prev, p)
-                prev = p
-            effects = g.nodes[prev].setdefault("effects", [])
-            effects.append(r.effect)
-            assessed = [e for e in effects if e != NOT_ASSESSED]
-            g.nodes[prev]["effect"] = strictest(assessed) if assessed else NOT_ASSESSED
-            g.nodes[prev].setdefault("licenses", set()).add(r.license_id)
-        g.nodes[mid]["effect"] = v.allowed
+        g.add_node(mid)
+        for r in v.reasons:  # a subject names its path: "base › dataset ← its source ← api", "model [7/14B]"
+            parts = (part.strip().split(" [")[0] for part in r.subject.replace("›", "←").split("←"))
+            path = [mid, *(p for p in parts if p != mid)]
+            nx.add_path(g, path)
+            g.nodes[path[-1]].setdefault("effects", []).append(r.effect)
+            g.nodes[path[-1]].setdefault("licenses", set()).add(r.license_id)
+        for node, data in g.nodes(data=True):
+            data["kind"] = "model" if node in self.models else "api" if node in self.licenses else "dataset"
+            assessed = set(data.get("effects", [])) - {NOT_ASSESSED}
+            data["effect"] = v.allowed if node == mid else strictest(assessed) if assessed else NOT_ASSESSED
         return g
 
 
@@ -535,16 +486,14 @@ EFFECT_COLOURS = {"no": "#f28b82", "conditional": "#fdd663", "yes": "#81c995", N
 
 def chain_figure(model_id: str, use: str = "commercial", resolver: Resolver | None = None,
                  size: float | None = None):
-    """Draw the licence chain of ``model_id`` (``size``: one size of it) for ``use``: the genealogy with each
-    node coloured by the effect it adds, a Korean legend. Returns ``(figure, graph)`` (the
-    :meth:`Resolver.chain_graph`)."""
+    """Draw the licence chain of ``model_id`` (``size``: one size of it) for ``use``, each node coloured by the
+    effect it adds, a Korean legend. Returns ``(figure, graph)`` (the :meth:`Resolver.chain_graph`)."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     plots.use_korean_font()
     g = (resolver or default_resolver()).chain_graph(model_id, use, size)
-    for n, d in nx.single_source_shortest_path_length(g, model_id).items():
-        g.nodes[n]["layer"] = d
+    nx.set_node_attributes(g, nx.single_source_shortest_path_length(g, model_id), "layer")
     pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=2)
     pos = {n: (x, -y) for n, (x, y) in pos.items()}
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=80)
