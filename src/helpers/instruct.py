@@ -6,6 +6,7 @@ flags and the whole report :func:`anatomy`; the self-instruct filter, :func:`sft
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
 import itertools
 import json
@@ -33,9 +34,7 @@ def instruct_dir() -> Path:
 
 
 # --- Templates -------------------------------------------------------------------------------------------
-_TEMPLATE_KEYS = ("prompt_input", "prompt_no_input", "answer_format", "response_split", "eos", "source",
-                  "description", "kind")
-_CONVERSATION_KEYS = _TEMPLATE_KEYS + ("system", "roles", "sep", "sep2")
+_TEMPLATE_KEYS = tuple("prompt_input prompt_no_input answer_format response_split eos source description kind".split())
 
 
 @cache
@@ -47,7 +46,7 @@ def _templates() -> dict[str, dict]:
             t = json.loads(p.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise ValueError(f"{p}: line {e.lineno}: not valid JSON ({e.msg})") from e
-        need = _CONVERSATION_KEYS if t.get("kind") == "conversation" else _TEMPLATE_KEYS
+        need = _TEMPLATE_KEYS + (("system", "roles", "sep", "sep2") if t.get("kind") == "conversation" else ())
         if missing := [key for key in need if key not in t]:
             raise ValueError(f"{p}: field {missing[0]!r} missing (template needs {', '.join(need)})")
         if "{output}" not in t["answer_format"]:
@@ -67,8 +66,7 @@ def template(name: str) -> dict:
 
 def templates():
     """All templates as a DataFrame (name, kind, description, source, note)."""
-    columns = ("name", "kind", "description", "source", "note")
-    return pd.DataFrame([{k: t.get(k, "") for k in columns} for t in _templates().values()])
+    return pd.DataFrame(_templates().values(), columns=["name", "kind", "description", "source", "note"]).fillna("")
 
 
 def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
@@ -90,16 +88,11 @@ def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
 def render_marked(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
                   eos_token: str | None = None) -> str:
     """The training text with the loss-carrying part between ⟦ and ⟧."""
-    prompt, answer = render(record, template_name, eos_token)
-    return f"{prompt}⟦{answer}⟧"
+    return "⟦".join(render(record, template_name, eos_token)) + "⟧"
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A piece of a rendered conversation; ``loss`` says whether it is trained on."""
-    text: str
-    loss: bool
-    role: str  # "system", "user" or "assistant"
+# A piece of a rendered conversation: its text, whether it carries the loss, its role (system, user or assistant)
+Segment = collections.namedtuple("Segment", ["text", "loss", "role"])
 
 
 def render_conversation(turns: Sequence[Any], template_name: str = "vicuna_v1_1") -> list[Segment]:
@@ -124,9 +117,7 @@ def render_conversation(turns: Sequence[Any], template_name: str = "vicuna_v1_1"
         else:
             segs += [Segment(pending, False, "user"), Segment(f" {text}{t['sep2']}", True, "assistant")]
             pending = ""
-    if pending:
-        segs.append(Segment(pending, False, "user"))
-    return segs
+    return segs + [Segment(pending, False, "user")] if pending else segs
 
 
 def conversation_text(segments: Iterable[Segment], marks: tuple[str, str] | None = None) -> str:
@@ -188,23 +179,18 @@ def _rows(recs: list[tuple[str, dict]], schema: str, file: str, skip) -> list[di
     for where, r in recs:
         if schema == "oasst1":
             if r["parent_id"] is not None and r["parent_id"] not in by_id:
-                skip(InstructFormatError(file, where, "parent_id", f"{r['parent_id']!r} is not a message_id "
-                                         "in this file"))
+                skip(InstructFormatError(file, where, "parent_id", f"{r['parent_id']!r} is no message_id in this file"))
             elif r["role"] == "assistant" and r["parent_id"] is not None:
-                depth, p = 0, r
-                while p["parent_id"] in by_id:
-                    p, depth = by_id[p["parent_id"]], depth + 1
                 rows.append({"instruction": by_id[r["parent_id"]]["text"], "input": "", "output": r["text"],
                              **{k: r.get(k) for k in ("lang", "rank", "message_tree_id", "message_id", "parent_id")},
-                             "depth": depth, "src_where": where})
+                             "src_where": where})
         elif schema == "self_instruct":  # one row per instance
             rows += [{"instruction": r["instruction"], "input": it["input"], "output": it["output"],
                       "id": r["id"], "name": r["name"], "is_classification": r["is_classification"],
                       "instance": j, "src_where": where} for j, it in enumerate(r["instances"])]
         else:
-            if schema == "dolly":
-                r = {"instruction": r["instruction"], "input": r["context"], "output": r["response"],
-                     "category": r["category"]}
+            names = {"context": "input", "response": "output"} if schema == "dolly" else {}  # Dolly's names
+            r = {names.get(k, k): v for k, v in r.items()}
             rows.append({"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"], **r,
                          "src_where": where})  # the source's own fields after the three (same values for those)
     return rows
@@ -243,14 +229,13 @@ def _records_of(source, profile=None, revision=None, sheet=None, skip=None) -> t
 
 def load(source: str | Path, schema: str | None = None, *, profile: str | None = None,
          revision: str | None = None, sheet: str | None = None, skip_errors: bool = False):
-    """An instruction dataset as one DataFrame: ``instruction, input, output`` (Dolly's context/response and
-    OASST's prompter/assistant pairs mapped onto them), the source's own fields, ``src_where`` (its line or record).
-
-    ``source`` is a file (any format of :func:`helpers.records.read`; ``sheet``: the XLSX sheet) or a known name
-    (``data/instruct/sources.yaml``): our sample in the tiny profile, the real dataset at its pinned revision in the
-    real one. The schema is detected from the first record's keys unless given. Malformed records raise
-    :class:`InstructFormatError`; with ``skip_errors=True`` they are left out, listed in ``df.attrs["load_report"]``
-    (a :class:`helpers.records.LoadReport`) and counted in a warning."""
+    """An instruction dataset as one DataFrame: ``instruction, input, output`` (Dolly's context/response and OASST's
+    prompter/assistant pairs mapped onto them), the source's own fields, ``src_where`` (its line or record).
+    ``source``: a file (any format of :func:`helpers.records.read`; ``sheet``: the XLSX sheet) or a known name
+    (``data/instruct/sources.yaml``: our sample in the tiny profile, the real dataset at its pinned revision in the
+    real one). The schema is detected from the first record's keys unless given. Malformed records raise
+    :class:`InstructFormatError`; ``skip_errors=True`` leaves them out, listed in ``df.attrs["load_report"]``
+    (:class:`helpers.records.LoadReport`) and counted in a warning."""
     report = records.LoadReport(str(source), skip_errors)
     label, recs, known = _records_of(source, profile, revision, sheet, report.skip)
     report.file, report.records, schema = label, len(recs) + len(report.skipped), schema or known
@@ -276,8 +261,7 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
 def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, profile: str | None = None,
                   revision: str | None = None) -> list[list[dict]]:
     """OASST1 trees as conversations (lists of ``{"role", "text"}``) for :func:`render_conversation`: from each root
-    prompt the best-ranked replies (lowest ``rank``), one thread per tree (``best_only=False``: every path); roots
-    without a reply give none."""
+    prompt the best-ranked replies (lowest ``rank``), one thread per tree (``best_only=False``: every path)."""
     label, recs, _ = _records_of(source, profile, revision)
     for where, r in recs:
         _valid(r, "oasst1", label, where, records.LoadReport(label).skip)  # raises
@@ -297,13 +281,12 @@ def oasst_threads(source: str | Path = "oasst1", *, best_only: bool = True, prof
 
 
 # --- ROUGE-L and near-duplicates -------------------------------------------------------------------------
-_WORD = re.compile(r"\w+")
 ALL_PAIRS_UP_TO = 3000  # distinct texts; above this "auto" blocks with MinHash LSH
 
 
 def rouge_tokens(text: str) -> list[str]:
     """Lower-cased ``\\w+`` tokens (rouge-score's default keeps ``[a-z0-9]``, erasing Korean; on ASCII they agree)."""
-    return _WORD.findall(text.lower())
+    return re.findall(r"\w+", text.lower())
 
 
 def rouge_l(a: str | Sequence[str], b: str | Sequence[str]) -> float:
@@ -348,26 +331,20 @@ class Duplicates:
     candidates: int     # pairs scored exactly (minhash: those of small buckets once, large buckets per band)
     all_pairs: int      # pairs a scan of all distinct texts scores
     method: str         # "all_pairs" or "minhash"
-
-    @property
-    def n_duplicate_rows(self) -> int:
-        return int((self.dup_of >= 0).sum())
+    n_duplicate_rows: int  # rows that duplicate an earlier one
 
 
 def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = "auto",
                     seed: int = 0, bands: int = 40, rows: int = 3) -> Duplicates:
     """All pairs with ROUGE-L F1 >= ``threshold`` (self-instruct's filter uses 0.7), in three steps:
-
     1. Texts with identical tokens are exact duplicates (score 1.0); only the first of each goes on.
-    2. Blocks: ``"all_pairs"`` (``"auto"`` up to ``ALL_PAIRS_UP_TO`` texts) one block of all; ``"minhash"`` LSH over
-       a ``datasketch`` MinHash (``bands * rows`` permutations) of each text's *tagged* words ("the 0", "the 1":
-       the set keeps the multiset), one bucket per band value. A pair with ROUGE-L >= t has Jaccard >=
-       ``jaccard_floor(t)`` and shares a bucket with probability ``lsh_recall(J, bands, rows)``: 0.9989 for 40 x 3.
+    2. Blocks: ``"all_pairs"`` (``"auto"`` up to ``ALL_PAIRS_UP_TO`` texts) one block of all; ``"minhash"``: LSH over a
+       ``datasketch`` MinHash (``bands * rows`` permutations) of each text's *tagged* words ("the 0", "the 1": the set
+       keeps the multiset). A pair with ROUGE-L >= t has Jaccard >= ``jaccard_floor(t)`` and shares a bucket with
+       probability ``lsh_recall(J, bands, rows)``: 0.9989 for 40 x 3. Buckets come from the signatures with numpy
+       (datasketch's ``MinHashLSH`` makes a Python call per text and band: 15 s for 50,000 texts).
     3. Exact scores from rapidfuzz's LCS with :func:`rouge_l`'s formula (the same floats): small buckets pair
-       by pair, large ones whole with ``process.cdist``.
-
-    The buckets come from the signatures with numpy: datasketch's ``MinHashLSH`` index makes a Python call per
-    text and band (15 s for 50,000 texts; ``bench/anatomy.py``'s target is 20 s for the whole report)."""
+       by pair, large ones whole with ``process.cdist``."""
     toks = [rouge_tokens(t) if isinstance(t, str) else [] for t in texts]
     first, found = {}, {}  # token tuple -> first row; (i, j) -> rouge_l
     for i, t in enumerate(toks):
@@ -389,7 +366,7 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = 
     table = table.astype({"i": "int64", "j": "int64", "rouge_l": "float64"}).sort_values(["i", "j"], ignore_index=True)
     dup_of = pd.Series(table.groupby("j")["i"].min().to_dict(), index=range(len(toks))).fillna(-1).astype("int64")
     candidates = len(pairs) + sum(len(b) * (len(b) - 1) // 2 for b in blocks)
-    return Duplicates(table, dup_of, candidates, len(uniq) * (len(uniq) - 1) // 2, method)
+    return Duplicates(table, dup_of, candidates, len(uniq) * (len(uniq) - 1) // 2, method, int((dup_of >= 0).sum()))
 
 
 def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, rows: int, small: int = 8):
@@ -397,15 +374,13 @@ def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, ro
     bucket of at most ``small`` texts in some band, and the buckets of more texts (arrays of ``ids``)."""
     from datasketch import MinHash
 
-    def tagged(tokens):
-        seen: dict[str, int] = {}
-        for w in tokens:
-            seen[w] = seen.get(w, -1) + 1
-            yield f"{w} {seen[w]}".encode()
+    def tagged(tokens):  # the n-th occurrence of a word as "word n"
+        seen = collections.defaultdict(itertools.count)
+        return [f"{w} {next(seen[w])}".encode() for w in tokens]
 
     if not token_lists:
         return [], []
-    hashes = MinHash.generator((list(tagged(t)) for t in token_lists), num_perm=bands * rows, seed=seed)
+    hashes = MinHash.generator((tagged(t) for t in token_lists), num_perm=bands * rows, seed=seed)
     signatures = np.stack([m.hashvalues for m in hashes])
     n, codes, big = len(ids), [], []
     for band in range(bands):
@@ -420,9 +395,8 @@ def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, ro
             codes.append(member[same] * n + member[same + d])
         large = member[s > small]
         big += np.split(ids[large], np.flatnonzero(np.diff(bucket[large])) + 1) if len(large) else []
-    code = np.unique(np.concatenate(codes))
-    x, y = code // n, code % n
-    return np.stack([ids[np.minimum(x, y)], ids[np.maximum(x, y)]], axis=1).tolist(), big
+    code = np.unique(np.concatenate(codes))  # member * n + later member of its bucket; ids ascend, so i < j
+    return np.stack([ids[code // n], ids[code % n]], axis=1).tolist(), big
 
 
 def _pairs_in_block(block, toks, threshold: float, chunk: int = 256) -> dict:
@@ -448,7 +422,6 @@ _EN_QUESTION = set("what which who whom whose when where why how is are was were
 _EN_SKIP = set("a an the this these that those some any following given me us my your our one two three four five ten "
                "short simple new quick brief good list of to for in with and or each every all more few several "
                "everyday first".split())
-_KO_TAIL = 3  # eojeols at the end of a Korean instruction that hold its main predicate and object
 _PRED = ("VV", "VA", "XSV", "XSA", "VCP", "VCN")
 _NOUN = ("NNG", "NNP", "NP", "NR", "XR", "SL", "SN")
 
@@ -481,18 +454,16 @@ def _kiwi():
 
 
 def korean_predicate(instruction: str | Sequence) -> tuple[str, str]:
-    """``(predicate, object)`` of a Korean instruction (or its Kiwi morphemes) with kiwipiepy. Korean is
-    head-final: the main predicate is the last verb/adjective/copula morpheme (auxiliaries such as 주다 in
-    "설명해 주세요" are skipped), noun + 하다 verbs kept whole ("번역하다"); the object is the noun before the
-    last 을/를."""
+    """``(predicate, object)`` of a Korean instruction (or its Kiwi morphemes). Korean is head-final: the main
+    predicate is the last verb/adjective/copula morpheme (auxiliaries such as 주다 in "설명해 주세요" are skipped),
+    noun + 하다 verbs kept whole ("번역하다"); the object is the noun before the last 을/를."""
     toks = _kiwi().tokenize(instruction) if isinstance(instruction, str) else instruction
     tags = [t.tag.split("-")[0] for t in toks]  # "VV-R" (regular verb) -> "VV"
     p = next((k for k in range(len(toks) - 1, -1, -1) if tags[k] in _PRED), None)
     if p is None:
         return "(none)", ""
     start = p - 1 if tags[p] in ("XSV", "XSA") and p > 0 and tags[p - 1] in _NOUN else p  # 번역 + 하다
-    copula = {"VCP": "이다", "VCN": "아니다"}.get(tags[p])
-    verb = copula or "".join(t.form for t in toks[start:p + 1]) + "다"
+    verb = {"VCP": "이다", "VCN": "아니다"}.get(tags[p]) or "".join(t.form for t in toks[start:p + 1]) + "다"
     # the noun before the last object marker (을/를); else the noun right before the predicate
     marker = next((k for k in range(start - 1, -1, -1) if tags[k] == "JKO"), 0)
     before = toks[start - 1].form if start > 0 and tags[start - 1] in _NOUN else ""
@@ -511,10 +482,9 @@ def _kiwi_words(words: list[str]) -> list[list]:
 
 
 def instruction_verbs(instructions: Sequence[str]):
-    """DataFrame ``lang, verb, object`` for each instruction. A Korean predicate and its object sit in the
-    last few eojeols: each distinct eojeol of those tails is analysed once (:func:`_kiwi_words`)."""
+    """DataFrame ``lang, verb, object`` per instruction; each distinct eojeol of Korean tails analysed once."""
     langs = {u: lang_of(u) for u in dict.fromkeys(instructions)}
-    tails = {u: u.split()[-_KO_TAIL:] for u, lang in langs.items() if lang == "ko"}
+    tails = {u: u.split()[-3:] for u, lang in langs.items() if lang == "ko"}  # the last 3 eojeols
     words = list(dict.fromkeys(w for tail in tails.values() for w in tail))
     morphs = dict(zip(words, _kiwi_words(words)))
     out = {u: korean_predicate([m for w in tails[u] for m in morphs[w]]) if lang == "ko" else english_verb(u)
@@ -531,10 +501,8 @@ _EN_FUNCTION = {"the", "a", "an", "about", "of", "to", "for", "with", "and", "or
 def untranslated_english(text: str) -> bool:
     """In Korean data: a field mostly English (3+ Latin words, under 20 % Hangul letters) or Korean text with
     English function words mixed in ("트윗을 작성하세요 about ...")."""
-    words = _LATIN_WORD.findall(text)
-    if not words:
-        return False
-    h, latin = len(_HANGUL.findall(text)), sum(len(w) for w in words)
+    words, h = _LATIN_WORD.findall(text), len(_HANGUL.findall(text))
+    latin = sum(map(len, words))
     return (len(words) >= 3 and h < 0.2 * (h + latin)) or (h > 0 and any(w.lower() in _EN_FUNCTION for w in words))
 
 
@@ -595,24 +563,13 @@ class Anatomy:
         c = c.sort_values(["verb", "n"], ascending=[True, False]).groupby("verb").head(per_verb)
         return c.reset_index(drop=True)
 
-    def summary(self):
-        """One column of headline numbers."""
-        f, lengths = self.flags, self.lengths
-        return pd.Series({
-            **self.counts, "empty_input_share": round(float(f["empty_input"].mean()), 3),
-            **{f"median_{c}": float(lengths[c].median()) for c in ("chars_output", "tokens_output") if c in lengths},
-            "near_duplicate_rows": self.duplicates.n_duplicate_rows,
-            **{f"flag_{k}": int(f[k].sum()) for k in ("short_output", "stray_markup", "untranslated", "empty_output")},
-            "distinct_verbs": int(self.verbs["verb"].nunique())}, name=self.name)
-
 
 def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "instruction",
             threshold: float = 0.7, short_chars: int = 8, verbs: bool = True, clock=None) -> Anatomy:
     """The whole report: counts, lengths (characters; tokens of ``tokenizer``), verbs/predicates, ROUGE-L
     near-duplicates on ``dup_field``, quality flags; ``clock(stage)``: a context manager around each stage."""
-    for col in ("instruction", "output"):
-        if col not in df:
-            raise KeyError(f"anatomy needs column {col!r}; got {list(df.columns)} (use load())")
+    if missing := [col for col in ("instruction", "output") if col not in df]:
+        raise KeyError(f"anatomy needs column {missing[0]!r}; got {list(df.columns)} (use load())")
     stage = clock or (lambda label: contextlib.nullcontext())
     df = df.reset_index(drop=True)
     df = df if "input" in df else df.assign(input="")
@@ -623,8 +580,7 @@ def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "in
         lengths = pd.DataFrame({f"chars_{f}": [len(t) for t in texts[f]] for f in fields})
     if tokenizer is not None:
         with stage("tokens"):
-            for f in fields:
-                lengths[f"tokens_{f}"] = token_lengths(texts[f], tokenizer)
+            lengths = lengths.assign(**{f"tokens_{f}": token_lengths(texts[f], tokenizer) for f in fields})
     with stage("verbs"):
         vb = instruction_verbs(texts["instruction"]) if verbs else pd.DataFrame(
             {"lang": [lang] * len(df), "verb": "(none)", "object": ""})
@@ -640,7 +596,12 @@ def anatomy(df, tokenizer=None, *, name: str | None = None, dup_field: str = "in
 
 def summary_table(*reports: Anatomy):
     """Side-by-side headline numbers of several :class:`Anatomy` reports (one column each)."""
-    return pd.concat([r.summary() for r in reports], axis=1)
+    return pd.concat([pd.Series({
+        **r.counts, "empty_input_share": round(float(r.flags["empty_input"].mean()), 3),
+        **{f"median_{c}": float(r.lengths[c].median()) for c in ("chars_output", "tokens_output") if c in r.lengths},
+        "near_duplicate_rows": r.duplicates.n_duplicate_rows,
+        **r.flags[["short_output", "stray_markup", "untranslated", "empty_output"]].sum().add_prefix("flag_"),
+        "distinct_verbs": int(r.verbs["verb"].nunique())}, name=r.name) for r in reports], axis=1)
 
 
 def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int = 2000, seed: int = 0) -> dict:
@@ -650,8 +611,7 @@ def median_gap(a: Anatomy, b: Anatomy, column: str = "chars_output", n_boot: int
 
     x, y = (r.lengths[column].to_numpy(dtype=float) for r in (a, b))
     res = stats.bootstrap((x, y), lambda x, y, axis: np.median(y, axis=axis) - np.median(x, axis=axis),
-                          n_resamples=n_boot, confidence_level=0.95, method="percentile",
-                          batch=100, rng=np.random.default_rng(seed))
+                          n_resamples=n_boot, method="percentile", batch=100, rng=np.random.default_rng(seed))
     return {"column": column, "median_a": float(np.median(x)), "median_b": float(np.median(y)),
             "gap": float(np.median(y) - np.median(x)), "ci95": tuple(map(float, res.confidence_interval))}
 
@@ -670,8 +630,7 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, sh
     order; the first failing stage is recorded: ``length`` (``len(inst.split()) <= 3 or > 150``), ``blacklist`` (a
     word an LM cannot act on), ``program``, ``punctuation`` / ``non_ascii`` (the first character), ``rouge`` (ROUGE-L
     above ``threshold`` with one already kept), else ``kept``. DataFrame ``instruction, stage, max_rouge, closest``."""
-    kept: list[tuple[list[str], str]] = []  # (tokens, text) of the pool
-    rows = []
+    kept, rows = [], []  # kept: (tokens, text) of the pool
     for text in instructions:
         t = text.strip()
         toks = rouge_tokens(t)
@@ -682,10 +641,9 @@ def self_instruct_filter(instructions: Sequence[str], threshold: float = 0.7, sh
             ("blacklist", any(f" {w} " in words for w in SELF_INSTRUCT_BLACKLIST)),
             ("program", t.startswith("Write a program")),
             ("punctuation", t and not t[0].isalnum()), ("non_ascii", t and not t[0].isascii())) if failed), None)
-        if stage is None:
-            for other, other_text in kept:
-                if other and toks and (f := _rouge_l_fast(toks, other)) > best:
-                    best, closest = f, other_text
+        if stage is None:  # the first kept instruction of the highest ROUGE-L above 0
+            scores = [(_rouge_l_fast(toks, other), other_text) for other, other_text in kept if other and toks]
+            best, closest = max([(best, closest), *scores], key=lambda score_text: score_text[0])
             stage = "rouge" if best > threshold else "kept"
             if stage == "kept":
                 kept.append((toks, t))

@@ -9,7 +9,6 @@ import contextlib
 import csv
 import io
 import json
-import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ import pandas as pd
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".parquet": "parquet", ".xlsx": "xlsx"}
-_HANGUL = re.compile(r"[가-힣]")
 
 
 class RecordError(ValueError):
@@ -41,9 +39,8 @@ class SkippedRecordsWarning(UserWarning):
 
 @dataclass
 class LoadReport:
-    """What a loader read: ``records`` in the file, ``rows`` in the result and, with ``skip_errors``, the error of
-    every record it left out. :meth:`skip` raises an error, or (``skip_errors``) notes it and goes on; :meth:`done`
-    warns with the count and every skipped record."""
+    """What a loader read: ``records`` in the file, ``rows`` in the result, the error of each record ``skipped``.
+    :meth:`skip` raises an error, or (``skip_errors``) notes it; :meth:`done` warns with every skipped record."""
     file: str
     skip_errors: bool = False
     records: int = 0
@@ -64,24 +61,22 @@ class LoadReport:
 
 
 def decode(data: bytes, file: Any, error: type[RecordError] = RecordError) -> str:
-    """The text of a file's bytes: UTF-8 (BOM or not), UTF-16 with a BOM, or CP949 with a warning."""
+    """The text of a file's bytes: UTF-8 (BOM or not), UTF-16 with a BOM, or (charset-normalizer's guess) CP949 with
+    a warning."""
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
         return data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data[bom:].decode("utf-8")
     except UnicodeDecodeError as e:
         bad, start = e, e.start + bom
-    where = f"byte {start} (line {data.count(10, 0, start) + 1})"  # 10: the newline byte
-    with contextlib.suppress(UnicodeDecodeError):
-        text = data.decode("cp949")
-        if _HANGUL.search(text):
-            name = Path(str(file)).name
-            warnings.warn(f"{file}: not UTF-8 (first at {where}); read as CP949 (EUC-KR), the Korean Windows "
-                          f"encoding. Convert it once: `iconv -f cp949 -t utf-8 {name} > utf8-{name}` (or save it "
-                          "as 'CSV UTF-8' in Excel)", NotUTF8Warning, stacklevel=4)
-            return text
     from charset_normalizer import from_bytes
 
-    guess = from_bytes(data).best()
+    where, guess = f"byte {start} (line {data.count(10, 0, start) + 1})", from_bytes(data).best()  # 10: newline
+    if guess and guess.encoding in ("cp949", "euc_kr"):
+        name = Path(str(file)).name
+        warnings.warn(f"{file}: not UTF-8 (first at {where}); read as CP949 (EUC-KR), the Korean Windows "
+                      f"encoding. Convert it once: `iconv -f cp949 -t utf-8 {name} > utf8-{name}` (or save it "
+                      "as 'CSV UTF-8' in Excel)", NotUTF8Warning, stacklevel=4)
+        return data.decode("cp949")  # a superset of EUC-KR
     likely = f"charset-normalizer guesses {guess.encoding}" if guess else "no text encoding fits (binary data?)"
     raise error(file, where, None, f"expected UTF-8 text, found byte {data[start]:#04x} ({bad.reason}); not "
                 f"CP949/EUC-KR either; {likely}. Save it as UTF-8 (e.g. `iconv -f <encoding> -t utf-8`)")
@@ -93,9 +88,8 @@ def read(path: str | Path, error: type[RecordError] = RecordError, *, sheet: str
     ``{`` JSON Lines, as in a ``.json`` file that starts with ``{``). ``sheet``: the XLSX sheet (default: the first).
     ``types``: column types for tables (CSV, TSV, XLSX): ``str`` makes numbers text and empty cells ``""``, ``int``
     parses whole numbers. ``skip`` gets the error of each bad JSON line or table row (default: raise it)."""
-    path, file = Path(path), str(path)
-    kind = FORMATS.get(path.suffix.lower())
-    fail = lambda where, message, name=None: error(file, where, name, message)
+    path, file, kind = Path(path), str(path), FORMATS.get(Path(path).suffix.lower())
+    fail = lambda where, message: error(file, where, None, message)
     skip = skip or LoadReport(file).skip  # raises
     if sheet is not None and kind != "xlsx":
         raise fail("", f"sheet={sheet!r} applies to .xlsx files only")
@@ -134,8 +128,7 @@ def read(path: str | Path, error: type[RecordError] = RecordError, *, sheet: str
 
 
 def _json_array(text: str, fail):
-    """Each element of a top-level JSON array, read one at a time with ``json.JSONDecoder.raw_decode`` so that each
-    record and each syntax error names its index and line (counted as we go)."""
+    """Each element of a JSON array, read one at a time (``raw_decode``): records and errors name index and line."""
     decoder, space = json.JSONDecoder(), json.decoder.WHITESPACE  # json's own whitespace regex
     index, line, counted, pos = 0, 1, 0, space.match(text).end()
     if not text.startswith("[", pos):
@@ -157,7 +150,7 @@ def _json_array(text: str, fail):
 
 
 def _csv_rows(text: str, delimiter: str, kind: str, fail):
-    """``(where, cells)`` per CSV/TSV record, named by its first line (a quoted cell may span lines)."""
+    """``(where, cells)`` per record, named by its first line (a quoted cell may span lines)."""
     reader, start = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1
     try:
         for cells in reader:
@@ -183,8 +176,8 @@ def _xlsx_rows(path: Path, sheet: str | None, fail) -> list:
 
 
 def _table(rows: Iterable, fail, skip, types: Mapping[str, type] | None) -> list:
-    """Records from a header row and data rows. Rows without content are passed over (trailing empty cells too);
-    a row with more or fewer cells than the header goes to ``skip``."""
+    """Records from a header row and data rows; empty rows (and trailing empty cells) are passed over, a row with
+    more or fewer cells than the header goes to ``skip``."""
     empty = lambda c: c is None or (isinstance(c, str) and not c.strip())
     header, out = None, []
     for where, cells in rows:
