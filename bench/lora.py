@@ -45,7 +45,7 @@ def run(name: str, steps: int, profile: str | None) -> dict:
            "steps/s": round(res.steps / res.seconds, 2)}
     # tokens per second from the mean example length (unpadded) times the examples processed
     seen = cfg.batch_size * cfg.grad_accum * res.steps * int(os.environ.get("WORLD_SIZE", "1"))
-    row["tokens/s"] = round(res.extra["mean_input_tokens"] * seen / res.seconds, 1)
+    row["tokens/s"] = round(res.mean_input_tokens * seen / res.seconds, 1)
     row["peak RSS MB"] = round(_peak_rss_mb())
     if torch.cuda.is_available():
         row["peak GPU GiB"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

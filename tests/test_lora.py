@@ -73,7 +73,7 @@ def test_truncation_inside_prompt_drops_the_example(tok, rows):
     assert all(any(label != -100 for label in ex["labels"]) for ex in ds)
     assert ds.stats["answer_tokens"] == sum(label != -100 for ex in ds for label in ex["labels"])
     with pytest.raises(ValueError):
-        lora.tokenize_segments([("a", False), ("b", True)], tok, cutoff_len=0)
+        lora.tokenize_record({"instruction": "a", "output": "b"}, tok, cutoff_len=0)
 
 
 def test_conversation_masked_per_assistant_turn(tok):
@@ -82,7 +82,7 @@ def test_conversation_masked_per_assistant_turn(tok):
              {"role": "user", "text": "두부는 언제 넣나요?"},
              {"role": "assistant", "text": "마지막 5분 전에 넣으면 부서지지 않습니다."}]
     segs = instruct.render_conversation(turns, "vicuna_v1_1")
-    ex = lora.tokenize_conversation(turns, tok, cutoff_len=4096)
+    ex = lora.tokenize_record(turns, tok, "vicuna_v1_1", cutoff_len=4096)
     pos = 0
     for k, s in enumerate(segs):
         ids = tok(s.text, add_special_tokens=(k == 0))["input_ids"]
@@ -303,7 +303,7 @@ def test_resume_continues_the_step_count(tmp_path):
     assert second.steps == 6
     assert (tmp_path / "run" / "checkpoint-6").is_dir()
     assert second.history["step"].min() == 4  # continued, not restarted
-    assert [r["step"] for r in second.extra["log_history"] if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in second.trainer.state.log_history if "loss" in r] == [1, 2, 3, 4, 5, 6]
 
 
 # --------------------------------------------------------------------------- command line

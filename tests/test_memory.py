@@ -168,7 +168,7 @@ def test_memory_grows_with_the_sequence_length(method):
 
 def test_the_usable_memory_is_one_number():
     share = memory.facts().usable_share
-    for gpu, row in memory.gpus().items():
+    for gpu, row in memory.facts().gpus.items():
         assert memory.usable_gib(gpu) == row.memory_gib * share
         assert row.source.startswith("https://www.nvidia.com/")
     assert f"{share:.0%}" in memory.assumptions() and "16 bytes per parameter" in memory.assumptions()
@@ -182,7 +182,7 @@ def test_fit_table_verdicts_come_from_the_estimate():
         quant = {"8-bit": "8bit", "4-bit NF4": "4bit"}.get(row["weights"]) if row["method"] == "inference" else None
         est = memory.estimate(row["model"], row["method"], quantization=quant, seq_len=512)
         assert row["GiB"] == round(est.total, 1)
-        assert all(row[gpu] == ("✓" if est.total <= memory.usable_gib(gpu) else "✗") for gpu in memory.gpus())
+        assert all(row[gpu] == ("✓" if est.total <= memory.usable_gib(gpu) else "✗") for gpu in memory.facts().gpus)
 
 
 def test_t4_verdicts_agree_between_the_training_and_inference_tables():
@@ -236,7 +236,7 @@ def test_breakdown_figure_stacks_the_parts():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["full", "lora", "qlora"]
     assert {t.get_text() for t in ax.get_legend().get_texts()} == {"weights", "gradients", "optimizer",
                                                                    "activations", "overhead"}
-    assert len(ax.get_lines()) == len(memory.gpus())
+    assert len(ax.get_lines()) == len(memory.facts().gpus)
     widths = {round(p.get_width(), 6) for p in ax.patches}
     assert round(memory.estimate("polyglot-ko-5.8b", "full", seq_len=512).optimizer, 6) in widths
 

@@ -1,19 +1,15 @@
-"""LoRA fine-tuning: SFT examples with prompt masking, presets per architecture, training and
-a command line.
+"""LoRA fine-tuning: SFT examples with prompt masking, presets per architecture, training and a command line.
 
-One code path for both profiles: :func:`train` fine-tunes a registry model (``helpers.zoo``),
-the CPU stand-in in the tiny profile, the hub model in the real one (fp16/bf16 LoRA, or QLoRA
-in 4-bit NF4 on CUDA); ``python -m helpers.lora train ...`` runs the same function, also under
-``accelerate launch``. The adapter itself is plain ``peft``.
+One code path for both profiles: :func:`train` fine-tunes a registry model (``helpers.zoo``), the CPU stand-in
+in the tiny profile, the hub model in the real one (fp16/bf16 LoRA, or QLoRA in 4-bit NF4 on CUDA);
+``python -m helpers.lora train ...`` runs the same function, also under ``accelerate launch``. The adapter
+itself is plain ``peft``.
 
-Masking
--------
-``helpers.instruct.render`` gives ``(prompt, answer)``; we tokenize the two parts
-separately and concatenate the ids, so the boundary between "masked" and "trained" is exact
-by construction (no token straddles it) and the prompt is tokenized exactly as it will be at
-generation time. Prompt labels are ``-100`` (ignored by the cross-entropy) unless
-``train_on_inputs`` is set, as in alpaca-lora. Truncation cuts ``input_ids`` and ``labels``
-with the same slice, so they stay aligned.
+Masking: ``helpers.instruct.render`` gives ``(prompt, answer)``; we tokenize the two parts separately and
+concatenate the ids, so the boundary between "masked" and "trained" is exact by construction (no token
+straddles it) and the prompt is tokenized exactly as it will be at generation time. Prompt labels are ``-100``
+(ignored by the cross-entropy) unless ``train_on_inputs`` is set, as in alpaca-lora. Truncation cuts
+``input_ids`` and ``labels`` with the same slice, so they stay aligned.
 """
 
 from __future__ import annotations
@@ -36,60 +32,40 @@ IGNORE_INDEX = -100
 
 
 class HardwareError(RuntimeError):
-    """A precision this hardware lacks (bf16 on a T4, fp16 without CUDA); QLoRA's 4-bit base without
-    CUDA is refused by ``helpers.zoo.load``."""
+    """A precision this hardware lacks (bf16 on a T4, fp16 without CUDA); ``zoo.load`` refuses 4-bit without CUDA."""
 
 
 # =========================================================================== SFT examples
 
-def tokenize_segments(segments: Sequence[tuple[str, bool]], tokenizer, cutoff_len: int = 256,
-                      train_on_inputs: bool = False) -> dict:
-    """Tokenize ``(text, carries_loss)`` segments into ``input_ids``, ``attention_mask``, ``labels``.
+def tokenize_record(record: Mapping[str, Any] | Sequence[Any], tokenizer, template: str = "koalpaca_v1_1",
+                    cutoff_len: int = 256, train_on_inputs: bool = False) -> dict:
+    """A dataset row (``instruct.render``; the answer ends with EOS where the template says so) or a conversation
+    (turns and a conversation template such as ``vicuna_v1_1``; ``instruct.render_conversation``: every assistant
+    turn carries the loss) tokenized, masked as the module docstring says and cut to ``cutoff_len`` tokens;
+    ``truncated`` says whether the cut took any, ``n_answer`` counts the trained tokens."""
+    from . import instruct
 
-    Each segment is tokenized on its own and the ids are concatenated; labels copy the ids
-    of loss-carrying segments and are ``-100`` elsewhere (everywhere copied when
-    ``train_on_inputs``). The result is cut to ``cutoff_len`` tokens from the right;
-    ``truncated`` says whether that happened and ``n_answer`` counts the trained tokens.
-    """
     if cutoff_len < 1:
         raise ValueError(f"cutoff_len must be >= 1, got {cutoff_len}")
-    input_ids: list[int] = []
-    labels: list[int] = []
+    if isinstance(record, Mapping):
+        prompt, answer = instruct.render(record, template, eos_token=tokenizer.eos_token)
+        segments = [(prompt, False), (answer, True)]
+    else:
+        segments = [(seg.text, seg.loss) for seg in instruct.render_conversation(record, template)]
+    input_ids, labels = [], []
     for k, (text, loss) in enumerate(segments):
         # the first segment gets the tokenizer's own specials (LLaMA's BOS); later ones none
         ids = list(tokenizer(text, add_special_tokens=k == 0)["input_ids"])
         input_ids += ids
         labels += ids if (loss or train_on_inputs) else [IGNORE_INDEX] * len(ids)
-    full = len(input_ids)
-    input_ids, labels = input_ids[:cutoff_len], labels[:cutoff_len]
-    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels,
-            "truncated": full > cutoff_len, "n_answer": sum(x != IGNORE_INDEX for x in labels)}
-
-
-def tokenize_record(record: Mapping[str, Any], tokenizer, template: str = "koalpaca_v1_1",
-                    cutoff_len: int = 256, train_on_inputs: bool = False) -> dict:
-    """A dataset row rendered with ``helpers.instruct.render`` (the answer ends with EOS
-    where the template says so), then tokenized and masked."""
-    from . import instruct
-
-    prompt, answer = instruct.render(record, template, eos_token=tokenizer.eos_token)
-    return tokenize_segments([(prompt, False), (answer, True)], tokenizer, cutoff_len, train_on_inputs)
-
-
-def tokenize_conversation(turns: Sequence[Any], tokenizer, template: str = "vicuna_v1_1",
-                          cutoff_len: int = 512, train_on_inputs: bool = False) -> dict:
-    """A multi-turn conversation (``helpers.instruct.render_conversation``): every assistant
-    turn carries the loss, system and user turns are masked."""
-    from . import instruct
-
-    segs = instruct.render_conversation(turns, template)
-    return tokenize_segments([(s.text, s.loss) for s in segs], tokenizer, cutoff_len, train_on_inputs)
+    kept, labels = input_ids[:cutoff_len], labels[:cutoff_len]
+    return {"input_ids": kept, "attention_mask": [1] * len(kept), "labels": labels,
+            "truncated": len(input_ids) > cutoff_len, "n_answer": sum(x != IGNORE_INDEX for x in labels)}
 
 
 class SFTDataset(list):
-    """Tokenized examples (``input_ids``, ``attention_mask``, ``labels``) for ``transformers.Trainer``;
-    ``stats`` counts the rows read, truncated, dropped (truncation left no answer token) and the
-    answer tokens that carry the loss."""
+    """Tokenized examples (``input_ids``, ``attention_mask``, ``labels``) for ``transformers.Trainer``; ``stats``
+    counts the rows read, truncated, dropped (truncation left no answer token) and the answer tokens."""
 
     def __init__(self, examples: list[dict], stats: dict):
         super().__init__({k: ex[k] for k in ("input_ids", "attention_mask", "labels")} for ex in examples)
@@ -98,25 +74,22 @@ class SFTDataset(list):
 
 def build_dataset(rows, tokenizer, template: str = "koalpaca_v1_1", cutoff_len: int = 256,
                   train_on_inputs: bool = False) -> SFTDataset:
-    """Tokenize every row of a ``helpers.instruct.load`` DataFrame (or a list of dicts); rows that
-    truncation leaves without an answer token are dropped (and counted)."""
+    """Every row of a ``helpers.instruct.load`` DataFrame (or a list of dicts), tokenized; rows that truncation
+    leaves without an answer token are dropped (and counted)."""
     records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
     examples = [tokenize_record(rec, tokenizer, template, cutoff_len, train_on_inputs) for rec in records]
     kept = [ex for ex in examples if ex["n_answer"] > 0]
     if not kept:
         raise ValueError(f"no example keeps an answer token with cutoff_len={cutoff_len} "
                          f"({len(records)} rows read); raise cutoff_len")
-    return SFTDataset(kept, {"rows": len(records), "examples": len(kept),
-                             "truncated": sum(ex["truncated"] for ex in examples),
-                             "dropped_no_answer": len(examples) - len(kept), "template": template,
-                             "cutoff_len": cutoff_len, "train_on_inputs": train_on_inputs})
+    return SFTDataset(kept, {"rows": len(records), "examples": len(kept), "dropped_no_answer": len(records) - len(kept),
+                             "truncated": sum(ex["truncated"] for ex in examples)})
 
 
 def split_rows(df, eval_rows: int = 24, seed: int = 0, threshold: float = 0.7):
-    """Split rows into ``(train, held_out)`` so that no held-out row is a near-duplicate of a
-    training row: rows whose instructions reach ROUGE-L >= ``threshold``
-    (``helpers.instruct.near_duplicates``) are linked, each connected group (``networkx``) goes
-    to one side whole. Deterministic for a given ``seed``."""
+    """``(train, held_out)`` with no held-out row a near-duplicate of a training row: rows whose instructions reach
+    ROUGE-L >= ``threshold`` (``helpers.instruct.near_duplicates``) are linked, and each connected group
+    (``networkx``) goes to one side whole. Deterministic for a given ``seed``."""
     import networkx as nx
     import numpy as np
 
@@ -128,27 +101,23 @@ def split_rows(df, eval_rows: int = 24, seed: int = 0, threshold: float = 0.7):
     inputs = df["input"].fillna("").astype(str) if "input" in df else ""
     texts = (df["instruction"].astype(str) + " " + inputs).str.strip()
     dups = instruct.near_duplicates(texts.tolist(), threshold)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(df)))
+    graph = nx.empty_graph(len(df))  # one node per row
     graph.add_edges_from(zip(dups.pairs["i"].astype(int), dups.pairs["j"].astype(int)))
     order = sorted(sorted(group) for group in nx.connected_components(graph))
     np.random.default_rng(seed).shuffle(order)
     held: list[int] = []
-    for g in order:
-        if len(held) >= eval_rows:
-            break
-        if len(held) + len(g) <= eval_rows or not held:
-            held += g
-    train_idx = sorted(set(range(len(df))) - set(held))
-    return df.iloc[train_idx].reset_index(drop=True), df.iloc[sorted(held)].reset_index(drop=True)
+    for group in order:  # whole groups while they fit (the first one always)
+        if not held or len(held) + len(group) <= eval_rows:
+            held += group
+    return df.drop(index=held).reset_index(drop=True), df.iloc[sorted(held)].reset_index(drop=True)
 
 
 def mask_table(example: dict, tokenizer):
     """One tokenized example as a table: position, token text, id, label, trained?"""
     import pandas as pd
 
-    toks = tokenizer.convert_ids_to_tokens(example["input_ids"])
-    text = [tokenizer.convert_tokens_to_string([t]) for t in toks]
+    pieces = tokenizer.convert_ids_to_tokens(example["input_ids"])
+    text = [tokenizer.convert_tokens_to_string([piece]) for piece in pieces]
     return pd.DataFrame({"token": text, "id": example["input_ids"], "label": example["labels"],
                          "trained": [lab != IGNORE_INDEX for lab in example["labels"]]})
 
@@ -161,11 +130,10 @@ def collator(tokenizer, pad_to_multiple_of: int | None = None):
                                   label_pad_token_id=IGNORE_INDEX, return_tensors="pt")
 
 
-# =========================================================================== LoRA presets
+# =========================================================================== LoRA presets and precision
 
-# target modules per architecture family: "attention" is what the well-known recipes used
-# (KoAlpaca/Polyglot and BLOOM: the fused query_key_value; alpaca-lora on LLaMA: q_proj, v_proj);
-# "all" is every linear layer of the blocks (the QLoRA paper's choice).
+# target modules per family: "attention" is what the well-known recipes used (KoAlpaca/Polyglot, BLOOM: the fused
+# query_key_value; alpaca-lora on LLaMA: q_proj, v_proj); "all": every linear layer of the blocks (the QLoRA paper's).
 _FUSED_QKV = {"attention": ["query_key_value"], "all": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]}
 _SPLIT_QKV = {"attention": ["q_proj", "v_proj"],
               "all": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
@@ -185,8 +153,8 @@ def target_modules(family: str, targets: str | Sequence[str] = "attention") -> l
 
 def lora_config(family: str, r: int = 8, alpha: int = 16, dropout: float = 0.05,
                 targets: str | Sequence[str] = "attention"):
-    """A ``peft.LoraConfig`` for a causal LM of ``family``; ``peft.get_peft_model(model, config)``
-    freezes the model and wraps the target modules."""
+    """A ``peft.LoraConfig`` for a causal LM of ``family``; ``peft.get_peft_model(model, config)`` freezes the model
+    and wraps the target modules."""
     from peft import LoraConfig
 
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none", task_type="CAUSAL_LM",
@@ -194,27 +162,19 @@ def lora_config(family: str, r: int = 8, alpha: int = 16, dropout: float = 0.05,
 
 
 def manual_lora_linear(x, weight, bias, lora_a, lora_b, scaling: float):
-    """The LoRA forward pass written out: ``x W^T + b + scaling * (x A^T) B^T``.
-
-    ``W`` (out x in) is frozen; ``A`` (r x in) and ``B`` (out x r) are trained, so the update
-    ``scaling * B A`` has rank at most r. (Dropout, active only in training, is left out.)
-    """
+    """The LoRA forward pass written out: ``x W^T + b + scaling * (x A^T) B^T``. ``W`` (out x in) is frozen;
+    ``A`` (r x in) and ``B`` (out x r) are trained, so the update ``scaling * B A`` has rank at most r. (Dropout,
+    active only in training, is left out.)"""
     import torch
 
     y = torch.nn.functional.linear(x, weight, bias)
     return y + scaling * torch.nn.functional.linear(torch.nn.functional.linear(x, lora_a), lora_b)
 
 
-# =========================================================================== hardware checks
-
-
 def resolve_precision(precision: str = "auto", hw=None) -> str:
-    """``"fp32"``, ``"fp16"`` or ``"bf16"`` for this hardware.
-
-    ``auto``: bf16 on a CUDA GPU that has it (Ampere and newer), fp16 on older GPUs (T4,
-    V100), fp32 on CPU/MPS. Asking for bf16 on a GPU without it, or fp16 without CUDA,
-    raises :class:`HardwareError` with what to use instead.
-    """
+    """``"fp32"``, ``"fp16"`` or ``"bf16"`` for this hardware. ``auto``: bf16 on a CUDA GPU that has it (Ampere
+    and newer), fp16 on older GPUs (T4, V100), fp32 on CPU/MPS. Asking for bf16 on a GPU without it, or fp16
+    without CUDA, raises :class:`HardwareError` with what to use instead."""
     hw = hw or env.hardware()
     p = (precision or "auto").lower()
     if p not in ("auto", "fp32", "fp16", "bf16"):
@@ -222,10 +182,9 @@ def resolve_precision(precision: str = "auto", hw=None) -> str:
     if p == "auto":
         return ("bf16" if hw.bf16 else "fp16") if hw.device == "cuda" else "fp32"
     if p == "bf16" and hw.device == "cuda" and not hw.bf16:
-        raise HardwareError(
-            f"bf16 was asked for, but this GPU ({hw.name}) has no bfloat16 support (it needs compute "
-            "capability 8.0 or newer: A100, L4, A10, RTX 30xx ...). On a T4 use precision='fp16' "
-            "(or 'auto').")
+        raise HardwareError(f"bf16 was asked for, but this GPU ({hw.name}) has no bfloat16 support (it needs compute "
+                            "capability 8.0 or newer: A100, L4, A10, RTX 30xx ...). On a T4 use precision='fp16' "
+                            "(or 'auto').")
     if p == "bf16" and hw.device == "mps":
         raise HardwareError("bf16 training is not supported on Apple MPS here; use precision='fp32'")
     if p == "fp16" and hw.device != "cuda":
@@ -235,7 +194,6 @@ def resolve_precision(precision: str = "auto", hw=None) -> str:
 
 
 # =========================================================================== training
-
 
 @dataclass
 class TrainConfig:
@@ -274,12 +232,13 @@ class TrainConfig:
     def __post_init__(self):
         if self.method not in ("lora", "qlora"):
             raise ValueError(f"method must be 'lora' or 'qlora', got {self.method!r}")
+        if isinstance(self.targets, str) and "," in self.targets:  # "q_proj,v_proj" (the command line's form)
+            self.targets = self.targets.split(",")
 
 
 RECIPES: dict[str, dict] = {
-    # CPU, a few seconds: the polyglot-ko-1.3b stand-in learns four toy instruction-following tasks
-    # (toy_tasks) in the KoAlpaca template; r=16 on every linear layer of 64-wide blocks, which are too
-    # small to gain from a second thread (on shared cores more threads are many times slower)
+    # CPU, a few seconds: the polyglot-ko-1.3b stand-in learns the four toy_tasks in the KoAlpaca template; r=16 on
+    # every linear layer of 64-wide blocks, too small to gain from a second thread (on shared cores: many times slower)
     "tiny": dict(model_id="polyglot-ko-1.3b", profile="tiny", data="toy_tasks", targets="all", r=16, alpha=16,
                  dropout=0.0, lr=3e-3, scheduler="constant_with_warmup", max_steps=150, batch_size=8,
                  cutoff_len=128, warmup_steps=10, logging_steps=10, eval_steps=50, eval_rows=24,
@@ -305,20 +264,16 @@ def recipe(name: str, **overrides) -> TrainConfig:
 
 
 def _output_dir(cfg: TrainConfig) -> Path:
-    if cfg.output_dir:
-        path = Path(cfg.output_dir).resolve()
-    else:
-        path = Path(tempfile.gettempdir()) / "open-llm-survey" / "lora" / f"{cfg.model_id}-{cfg.method}"
+    default = Path(tempfile.gettempdir()) / "open-llm-survey" / "lora" / f"{cfg.model_id}-{cfg.method}"
+    path = Path(cfg.output_dir or default).resolve()
     if path == env.REPO_ROOT or env.REPO_ROOT in path.parents:
-        raise ValueError(f"output_dir {path} is inside the repository; checkpoints must live outside it "
-                         "(a temp or build folder)")
+        raise ValueError(f"output_dir {path} is inside the repository; put checkpoints in a temp or build folder")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def prepare_model(model, family: str, cfg: TrainConfig):
-    """k-bit preparation (QLoRA: norms in fp32, base frozen), activation (gradient) checkpointing and
-    the LoRA wrap (``peft.get_peft_model``)."""
+    """k-bit preparation (QLoRA: norms in fp32, base frozen), activation checkpointing and ``peft.get_peft_model``."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     if cfg.method == "qlora":
@@ -331,25 +286,19 @@ def prepare_model(model, family: str, cfg: TrainConfig):
 
 
 def load_rows(cfg: TrainConfig):
-    """The instruction rows of ``cfg.data`` through ``helpers.instruct.load`` (a known name: the real dataset
-    in the real profile, at ``data_revision`` or the revision ``sources.yaml`` records); ``df.attrs["note"]``
-    says what they are."""
+    """``cfg.data``'s rows: :func:`toy_tasks` or ``instruct.load`` (a known name in the real profile: the real dataset
+    at ``data_revision`` or the revision ``sources.yaml`` records); ``df.attrs["note"]`` says what they are."""
     from . import instruct
 
     if cfg.data == "toy_tasks":
-        df = toy_tasks()
-        note = (f"toy_tasks: {len(df)} rows of four instruction-following tasks over sentences of our corpus "
-                "(helpers.lora.toy_tasks), in the KoAlpaca template")
-    else:
-        df = instruct.load(cfg.data, profile=cfg.profile, revision=cfg.data_revision)
-        note = f"{df.attrs.get('source', cfg.data)} ({len(df)} rows)"
-    df.attrs["note"] = note
+        return toy_tasks()
+    df = instruct.load(cfg.data, profile=cfg.profile, revision=cfg.data_revision)
+    df.attrs["note"] = f"{df.attrs.get('source', cfg.data)} ({len(df)} rows)"
     return df
 
 
-# Four instruction-following tasks a model of 64 hidden units can learn from a hundred examples and
-# carry over to sentences it has never seen: the answer depends on the input in a learnable way
-# (copying), unlike open questions whose answers no tiny model can know.
+# Four instruction-following tasks a model of 64 hidden units can learn from a hundred examples and carry over to
+# unseen sentences: the answer depends on the input in a learnable way, unlike open questions no tiny model can know.
 TOY_TASKS = {
     "다음 문장이 물음표로 끝나나요? 예 또는 아니요로 답하세요.":
         lambda words: "예" if words[-1].endswith("?") else "아니요",
@@ -361,11 +310,9 @@ TOY_TASKS = {
 
 
 def toy_tasks(n: int = 240, seed: int = 0, min_words: int = 4, max_chars: int = 60):
-    """Instruction rows (``instruction``, ``input``, ``output``) of :data:`TOY_TASKS` over short
-    Korean sentences of ``data/corpus/ko``, each sentence used once; deterministic for ``seed``.
-
-    The tiny profile's LoRA recipe trains on these: held-out rows use sentences the training rows
-    never showed, so a falling held-out loss means the model learned to follow the instruction."""
+    """Rows (``instruction``, ``input``, ``output``) of :data:`TOY_TASKS` over short sentences of ``data/corpus/ko``,
+    each used once, deterministic for ``seed``: held-out rows use sentences the training rows never showed, so a
+    falling held-out loss means the model learned to follow the instruction."""
     import random
 
     import pandas as pd
@@ -376,8 +323,11 @@ def toy_tasks(n: int = 240, seed: int = 0, min_words: int = 4, max_chars: int = 
     random.Random(seed).shuffle(lines)
     if len(lines) < n:
         raise ValueError(f"only {len(lines)} corpus sentences fit (<= {max_chars} chars, >= {min_words} words)")
-    return pd.DataFrame([{"instruction": instruction, "input": line, "output": answer(line.split())}
-                         for line, (instruction, answer) in zip(lines[:n], itertools.cycle(TOY_TASKS.items()))])
+    df = pd.DataFrame([{"instruction": instruction, "input": line, "output": answer(line.split())}
+                       for line, (instruction, answer) in zip(lines[:n], itertools.cycle(TOY_TASKS.items()))])
+    df.attrs["note"] = (f"toy_tasks: {n} rows of four instruction-following tasks over sentences of our corpus "
+                        "(helpers.lora.toy_tasks), in the KoAlpaca template")
+    return df
 
 
 def answer_loss(model, dataset: SFTDataset, tokenizer, batch_size: int = 16) -> float:
@@ -390,66 +340,57 @@ def answer_loss(model, dataset: SFTDataset, tokenizer, batch_size: int = 16) -> 
     with torch.no_grad():
         for i in range(0, len(dataset), batch_size):
             batch = coll(dataset[i:i + batch_size]).to(device)
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            logits, labels = logits[:, :-1].float(), batch["labels"][:, 1:]  # token t predicts token t + 1
-            total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                                             ignore_index=IGNORE_INDEX, reduction="sum"))
-            count += int((labels != IGNORE_INDEX).sum())
+            tokens = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())  # token t predicts token t + 1
+            total += float(model(**batch).loss) * tokens  # the model's loss is the mean over these tokens
+            count += tokens
     model.train(was_training)
     return total / max(count, 1)
 
 
-def _callbacks():
+def _run_log(live: bool, title: str, stop_after: int | None):
+    """A ``TrainerCallback`` that collects this run's loss (and eval loss) logs, redraws a chart every 4 logs when
+    ``live``, and stops training after step ``stop_after`` (saving a checkpoint there), as an interruption would."""
     from transformers import TrainerCallback
 
-    class LossLog(TrainerCallback):
-        """Collects this run's loss (and eval loss) logs; ``live``: redraws a chart every 4 logs."""
+    logged = ("loss", "eval_loss", "learning_rate", "grad_norm")
 
-        def __init__(self, live: bool = False, title: str = ""):
+    class RunLog(TrainerCallback):
+        def __init__(self):
             self.rows: list[dict] = []
-            self.live, self.title, self._handle = live, title, None
+            self.handle = None
 
         def on_log(self, args, state, control, logs=None, **kw):
-            kept = ("loss", "eval_loss", "learning_rate", "grad_norm")
-            row = {k: float(v) for k, v in (logs or {}).items() if k in kept}
+            row = {k: float(v) for k, v in (logs or {}).items() if k in logged}
             if row and state.is_world_process_zero:
                 self.rows.append({"step": state.global_step, **row})
-                if self.live and len(self.rows) % 4 == 0:
+                if live and len(self.rows) % 4 == 0:
                     self.draw()
 
+        def on_step_end(self, args, state, control, **kw):
+            if stop_after and state.global_step >= stop_after:
+                control.should_save = control.should_training_stop = True
+
         def on_train_end(self, args, state, control, **kw):
-            if self.live and state.is_world_process_zero:
+            if live and state.is_world_process_zero:
                 self.draw()
 
         def frame(self):
             import pandas as pd
 
-            columns = ["step", "loss", "eval_loss", "learning_rate", "grad_norm"]
-            return pd.DataFrame(self.rows, columns=columns).groupby("step", as_index=False).first()
+            return pd.DataFrame(self.rows, columns=["step", *logged]).groupby("step", as_index=False).first()
 
         def draw(self):
             import matplotlib.pyplot as plt
             from IPython.display import display
 
-            fig = loss_figure(self.frame(), self.title)
-            if self._handle is None:
-                self._handle = display(fig, display_id=True)
+            fig = loss_figure(self.frame(), title)
+            if self.handle is None:
+                self.handle = display(fig, display_id=True)
             else:
-                self._handle.update(fig)
+                self.handle.update(fig)
             plt.close(fig)
 
-    class StopAfter(TrainerCallback):
-        """Stops training after ``step`` (saving a checkpoint there): a simulated interruption."""
-
-        def __init__(self, step: int):
-            self.step = step
-
-        def on_step_end(self, args, state, control, **kw):
-            if state.global_step >= self.step:
-                control.should_save = control.should_training_stop = True
-            return control
-
-    return LossLog, StopAfter
+    return RunLog()
 
 
 def loss_figure(history, title: str = ""):
@@ -471,8 +412,8 @@ def loss_figure(history, title: str = ""):
 
 @dataclass
 class TrainResult:
-    """What :func:`train` did: ``model`` is the PeftModel (base + adapter), ``info`` the base's
-    ``zoo.ModelInfo``, ``history`` this run's logged losses, ``trainable`` (trainable, total, %)."""
+    """What :func:`train` did: ``model`` is the PeftModel (base + adapter), ``info`` the base's ``zoo.ModelInfo``,
+    ``history`` this run's logged losses, ``trainable`` (trainable, total, %)."""
     model: Any
     tokenizer: Any
     info: Any
@@ -487,9 +428,8 @@ class TrainResult:
     trainable: tuple
     output_dir: Path
     data_note: str
-    train_rows: int
     eval_rows: int
-    extra: dict
+    mean_input_tokens: float  # of the training examples (unpadded)
 
     @property
     def drop(self) -> float:
@@ -506,15 +446,12 @@ class TrainResult:
 
 def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, echo: bool = False,
           stop_after: int | None = None, hw=None) -> TrainResult:
-    """Fine-tune ``cfg.model_id`` with LoRA/QLoRA through ``transformers.Trainer``.
-
-    ``resume=True`` continues from the last checkpoint in ``output_dir`` (``"path"``: from that
-    checkpoint); ``stop_after=k`` stops (and saves) after step ``k``, as an interruption
-    would. ``live`` redraws a loss chart in Jupyter; ``echo`` prints each log line. The
-    held-out answer loss is measured before and after (:func:`answer_loss`).
-    """
+    """Fine-tune ``cfg.model_id`` with LoRA/QLoRA through ``transformers.Trainer``. ``resume=True`` continues from
+    the last checkpoint in ``output_dir`` (``"path"``: from that checkpoint); ``stop_after=k`` stops (and saves)
+    after step ``k``, as an interruption would. ``live`` redraws a loss chart in Jupyter; ``echo`` prints each
+    log line. The held-out answer loss is measured before and after (:func:`answer_loss`)."""
     import torch
-    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
+    from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
 
     from . import zoo
 
@@ -533,8 +470,7 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
     eval_ds = build_dataset(eval_df, tok, cfg.template, cfg.cutoff_len, train_on_inputs=False)
     model = prepare_model(model, info.family, cfg)
     n_trainable, n_total = model.get_nb_trainable_parameters()
-    LossLog, StopAfter = _callbacks()
-    log = LossLog(live=live, title=f"LoRA on {info.label}")
+    log = _run_log(live, f"LoRA on {info.label}", stop_after)
     progress = not (live or echo) and (not env.in_ci() if cfg.progress is None else cfg.progress)
     args = TrainingArguments(
         output_dir=str(out), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
@@ -547,23 +483,17 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
         optim="paged_adamw_8bit" if cfg.method == "qlora" else "adamw_torch",
         report_to=[], disable_tqdm=not progress, seed=cfg.seed, data_seed=cfg.seed,
         dataloader_num_workers=0, dataloader_pin_memory=hw.device == "cuda", remove_unused_columns=False,
-        ddp_find_unused_parameters=False,  # gradient checkpointing, if any, is set up in prepare_model
-    )
+        ddp_find_unused_parameters=False)  # gradient checkpointing, if any, is set up in prepare_model
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds if cfg.eval_steps else None,
-                      data_collator=collator(tok, 8 if hw.device == "cuda" else None),
-                      callbacks=[log] + ([StopAfter(stop_after)] if stop_after else []))
+                      data_collator=collator(tok, 8 if hw.device == "cuda" else None), callbacks=[log])
     if not echo:
-        trainer.remove_callback(PrinterCallback)  # it prints each log line (on the main process)
-    if not progress:
-        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)  # it prints each log line (disable_tqdm adds it instead of a bar)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads or threads)
     try:
         before = answer_loss(model, eval_ds, tok)
         t0 = time.perf_counter()
-        trainer.train(resume_from_checkpoint=resume or None)
-        if hw.device == "cuda":
-            torch.cuda.synchronize()  # the queued GPU work belongs to the training time
+        trainer.train(resume_from_checkpoint=resume or None)  # it ends with the loss's .item(): the GPU is done
         seconds = time.perf_counter() - t0
         after = answer_loss(model, eval_ds, tok)
     finally:
@@ -572,39 +502,30 @@ def train(cfg: TrainConfig, *, resume: bool | str = False, live: bool = False, e
         model=model, tokenizer=tok, info=info, trainer=trainer, config=cfg, history=log.frame(), eval_before=before,
         eval_after=after, steps=trainer.state.global_step, seconds=seconds, precision=precision,
         trainable=(n_trainable, n_total, 100.0 * n_trainable / n_total), output_dir=out,
-        data_note=rows.attrs.get("note", ""), train_rows=len(train_ds), eval_rows=len(eval_ds),
-        extra={"train_stats": train_ds.stats, "log_history": trainer.state.log_history,
-               "mean_input_tokens": sum(len(e["input_ids"]) for e in train_ds) / len(train_ds)})
-
-
-# =========================================================================== answers
+        data_note=rows.attrs.get("note", ""), eval_rows=len(eval_ds),
+        mean_input_tokens=sum(len(ex["input_ids"]) for ex in train_ds) / len(train_ds))
 
 
 def sample_answers(model, tokenizer, records: Sequence[Mapping[str, Any] | str], template: str = "koalpaca_v1_1",
                    max_new_tokens: int = 40) -> list[str]:
-    """Greedy answers of ``model`` to instruction records (or plain instruction strings), each
-    prompted in ``template``; notebook 04 compares them before and after training."""
-    import torch
-
+    """Greedy answers of ``model`` to instruction records (or plain instruction strings), prompted in ``template``;
+    notebook 04 compares them before and after training."""
     from . import instruct
 
     device, was_training = next(model.parameters()).device, model.training
     model.eval()
     outs = []
     for rec in records:
-        rec = {"instruction": rec, "input": ""} if isinstance(rec, str) else rec
-        prompt = instruct.render({**rec, "output": ""}, template)[0]
+        prompt = instruct.render({"instruction": rec} if isinstance(rec, str) else {**rec, "output": ""}, template)[0]
         ids = tokenizer(prompt, return_tensors="pt").to(device)
-        with torch.no_grad():
-            gen = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        gen = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,  # no gradients (generate's own)
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
         outs.append(tokenizer.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())
     model.train(was_training)
     return outs
 
 
 # =========================================================================== command line
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m helpers.lora", description="LoRA fine-tuning of the registry's models.")
@@ -613,13 +534,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--recipe", default="tiny", choices=list(RECIPES), help="starting point (default tiny)")
     for f in fields(TrainConfig):  # every setting is a flag (--max-steps 20); unset ones keep the recipe's
         kind = str(f.type).split(" ")[0]  # "int", "float", "str", "bool" (annotations are strings here)
-        if kind != "bool":
-            t.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
-                           type={"int": int, "float": float}.get(kind, str))
-    t.add_argument("--model", dest="model_id", type=str, default=None, help="alias of --model-id")
-    t.add_argument("--train-on-inputs", action="store_true", default=None)
-    t.add_argument("--no-gradient-checkpointing", dest="gradient_checkpointing", action="store_false",
-                   default=None)
+        flag = "--" + f.name.replace("_", "-")
+        if kind == "bool":  # --train-on-inputs / --no-train-on-inputs
+            t.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction)
+        else:
+            t.add_argument(flag, dest=f.name, type={"int": int, "float": float}.get(kind, str))
     t.add_argument("--resume", nargs="?", const=True, default=False,
                    help="resume from the last checkpoint in --output-dir (or from the given one)")
     t.add_argument("--stop-after", type=int, default=None, help="stop (and save) after this step")
@@ -648,10 +567,7 @@ def main(argv: list[str] | None = None) -> int:
                         gradient_checkpointing=args.gradient_checkpointing).to_string(index=False))
         return 0
     env.quiet()
-    over = {k: getattr(args, k) for k in (f.name for f in fields(TrainConfig)) if hasattr(args, k)}
-    if isinstance(over.get("targets"), str) and "," in over["targets"]:
-        over["targets"] = over["targets"].split(",")
-    cfg = recipe(args.recipe, **over)
+    cfg = recipe(args.recipe, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     res = train(cfg, resume=args.resume, echo=os.environ.get("RANK", "0") == "0", stop_after=args.stop_after)
     if res.trainer.is_world_process_zero():
         adapter = Path(args.adapter_dir or res.output_dir / "adapter")

@@ -1,10 +1,9 @@
 """GPU memory, estimated in one place: inference, full fine-tuning, LoRA and QLoRA.
 
-Every figure is in GiB (2^30 bytes). :func:`estimate` adds up weights, KV cache, gradients,
-optimizer states, activations and a fixed overhead under the assumptions in :data:`ASSUMPTIONS`;
-everything that says "fits" goes through :meth:`Estimate.fits`. The facts are data
-(``data/memory.yaml``): each model's ``config.json`` values with their URL, the GPUs' memory
-from the data sheets and the one usable share.
+Every figure is in GiB (2^30 bytes). :func:`estimate` adds up weights, KV cache, gradients, optimizer states,
+activations and a fixed overhead under the assumptions in :data:`ASSUMPTIONS`; everything that says "fits" goes
+through :meth:`Estimate.fits`. The facts are data (``data/memory.yaml``): each model's ``config.json`` values with
+their URL, the GPUs' memory from the data sheets and the one usable share.
 """
 
 from __future__ import annotations
@@ -63,7 +62,6 @@ Count = Annotated[int, Field(strict=True, gt=0)]
 
 class Shape(BaseModel):
     """A model's ``config.json`` values; ``None`` (``null``) where the config class decides."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
     model_type: str
     hidden_size: Count
@@ -93,7 +91,6 @@ class Facts(BaseModel):
 
 @lru_cache(maxsize=2)
 def _read_facts(path: str, mtime: float) -> Facts:
-
     return env.read_yaml(path, Facts, MemoryFactsError)
 
 
@@ -103,16 +100,11 @@ def facts() -> Facts:
     return _read_facts(str(path), path.stat().st_mtime)
 
 
-def gpus() -> dict[str, GPU]:
-    """The GPU table by name."""
-    return facts().gpus
-
-
 def usable_gib(gpu: str) -> float:
     """How much of ``gpu`` a model may use: its data-sheet memory times the usable share."""
-    if gpu not in gpus():
-        raise KeyError(f"unknown GPU {gpu!r}; known: {', '.join(gpus())} ({env.data_path(FACTS_FILE)})")
-    return gpus()[gpu].memory_gib * facts().usable_share
+    if gpu not in facts().gpus:
+        raise KeyError(f"unknown GPU {gpu!r}; known: {', '.join(facts().gpus)} ({env.data_path(FACTS_FILE)})")
+    return facts().gpus[gpu].memory_gib * facts().usable_share
 
 
 def assumptions() -> str:
@@ -141,9 +133,8 @@ def config(model_id: str):
 
 @dataclass(frozen=True)
 class ParameterCount:
-    """A model's parameters: ``total``, ``fp32_bytes`` (accelerate's size at 4 B each), the
-    ``quantizable`` ones (the blocks' linear weights) and each linear module name's
-    ``(in, out, count)``, which says how many parameters LoRA adds to it."""
+    """A model's parameters: ``total``, ``fp32_bytes`` (accelerate's size at 4 B each), the ``quantizable`` ones
+    (the blocks' linear weights) and each linear module name's ``(in, out, count)`` (what LoRA adds to it)."""
     total: int
     fp32_bytes: int
     quantizable: int
@@ -151,8 +142,7 @@ class ParameterCount:
 
 
 def count_parameters(config) -> ParameterCount:
-    """Count the parameters of the model ``config`` describes, on a skeleton built with
-    ``accelerate.init_empty_weights()``."""
+    """The parameters of the model ``config`` describes, counted on an ``accelerate.init_empty_weights()`` skeleton."""
     import torch
     from accelerate import init_empty_weights
     from accelerate.utils import calculate_maximum_sizes
@@ -165,9 +155,8 @@ def count_parameters(config) -> ParameterCount:
     linear: dict[str, tuple[int, int, int]] = {}
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear) and module is not head:
-            key = name.rsplit(".", 1)[-1]
-            n_in, n_out, n = linear.get(key, (module.in_features, module.out_features, 0))
-            linear[key] = (n_in, n_out, n + 1)
+            key = name.rsplit(".", 1)[-1]  # the same shape in every block
+            linear[key] = (module.in_features, module.out_features, linear.get(key, (0, 0, 0))[2] + 1)
     quantizable = sum(i * o * n for i, o, n in linear.values())
     return ParameterCount(model.num_parameters(), int(calculate_maximum_sizes(model)[0]), quantizable, linear)
 
@@ -179,9 +168,8 @@ def parameters(model_id: str) -> ParameterCount:
 
 
 def lora_parameters(model, targets="attention", r: int = 8) -> int:
-    """Parameters LoRA adds: ``r * (in + out)`` for every linear module it wraps.
-
-    ``model``: a registry id, or a ``transformers`` config (of a stand-in, say)."""
+    """Parameters LoRA adds: ``r * (in + out)`` for every linear module it wraps; ``model``: a registry id, or a
+    ``transformers`` config (of a stand-in, say)."""
     from . import lora
 
     counts, cfg = (parameters(model), config(model)) if isinstance(model, str) else (count_parameters(model), model)
@@ -219,12 +207,9 @@ class Estimate:
 def estimate(model: str, method: str = "inference", *, dtype: str = "float16", quantization: str | None = None,
              batch_size: int = 1, seq_len: int = 512, gradient_checkpointing: bool = True,
              flash_attention: bool = True, r: int = 8, targets="attention") -> Estimate:
-    """GPU memory of registry model ``model`` for ``method``: ``"inference"``, ``"full"``,
-    ``"lora"`` or ``"qlora"`` (see :func:`assumptions`).
-
-    Inference: weights in ``dtype`` or, with ``quantization="8bit"``/``"4bit"``, quantized, plus the
-    KV cache of ``batch_size`` sequences of ``seq_len`` tokens (prompt and answer). Training:
-    ``batch_size`` x ``seq_len`` tokens per step, LoRA rank ``r`` on ``targets`` (``helpers.lora``)."""
+    """GPU memory of registry model ``model`` for ``method`` (see :func:`assumptions`). Inference: weights in ``dtype``
+    (or ``quantization`` "8bit"/"4bit") plus the KV cache of ``batch_size`` sequences of ``seq_len`` tokens (prompt
+    and answer). Training: ``batch_size`` x ``seq_len`` tokens a step, LoRA rank ``r`` on ``targets``."""
     if method not in METHODS or dtype not in DTYPE_BYTES or quantization not in (None, "8bit", "4bit"):
         raise ValueError(f"method must be one of {METHODS}, dtype one of {tuple(DTYPE_BYTES)} and quantization "
                          f"None, '8bit' or '4bit'; got {method!r}, {dtype!r}, {quantization!r}")
@@ -260,26 +245,22 @@ def estimate(model: str, method: str = "inference", *, dtype: str = "float16", q
 
 def fit_table(model_ids: Iterable[str] | None = None, methods: Sequence[str] = ("full", "lora", "qlora"),
               quantizations: Sequence[str | None] = (None,), **kw):
-    """One row per registry model and method (per weight format for ``"inference"``): the
-    estimate in GiB and, for every GPU, whether it fits. ``kw`` goes to :func:`estimate`."""
+    """One row per registry model and method (per weight format for ``"inference"``): the estimate in GiB and,
+    for every GPU, whether it fits. ``kw`` goes to :func:`estimate`."""
     import pandas as pd
 
     from . import zoo
 
-    rows = []
-    for mid in model_ids or list(zoo.specs()):
-        for method in methods:
-            for quant in quantizations if method == "inference" else (None,):
-                est = estimate(mid, method, quantization=quant, **kw)
-                rows.append({"model": mid, "params_b": round(est.parameters / 1e9, 2), "method": method,
-                             "weights": est.weights_format, "GiB": round(est.total, 1),
-                             **{gpu: "✓" if est.fits(gpu) else "✗" for gpu in gpus()}})
-    return pd.DataFrame(rows)
+    estimates = [estimate(mid, method, quantization=quant, **kw) for mid in model_ids or list(zoo.specs())
+                 for method in methods for quant in (quantizations if method == "inference" else (None,))]
+    return pd.DataFrame([{"model": est.model, "params_b": round(est.parameters / 1e9, 2), "method": est.method,
+                          "weights": est.weights_format, "GiB": round(est.total, 1),
+                          **{gpu: "✓" if est.fits(gpu) else "✗" for gpu in facts().gpus}} for est in estimates])
 
 
 def inference_table(model_ids: Iterable[str] | None = None, gpu: str = "T4 16GB", **kw):
-    """Per model: GiB to generate in fp16, 8-bit and 4-bit NF4, and the most precise of them that
-    fits ``gpu`` (from :func:`fit_table`, so the verdicts are the same)."""
+    """Per model: GiB to generate in fp16, 8-bit and 4-bit NF4, and the most precise of them that fits ``gpu``
+    (from :func:`fit_table`, so the verdicts are the same)."""
     tab = fit_table(model_ids, ("inference",), (None, "8bit", "4bit"), **kw)
     wide = tab.pivot(index="model", columns="weights", values="GiB").loc[tab["model"].unique(), tab["weights"].unique()]
     best = tab[tab[gpu] == "✓"].groupby("model", sort=False)["weights"].first()
@@ -290,20 +271,19 @@ def inference_table(model_ids: Iterable[str] | None = None, gpu: str = "T4 16GB"
 
 
 def breakdown_figure(model_id: str, methods: Sequence[str] = ("full", "lora", "qlora"), **kw):
-    """Stacked bars of what each method's memory is made of (log scale), with each GPU's usable
-    memory as a dashed line. ``kw`` goes to :func:`estimate`."""
+    """Stacked bars of what each method's memory is made of (log scale), each GPU's usable memory a dashed line.
+    ``kw`` goes to :func:`estimate`."""
     import matplotlib.pyplot as plt
     import pandas as pd
 
     parts = pd.DataFrame({m: asdict(estimate(model_id, m, **kw)) for m in methods}).T
     parts = parts[["weights", "kv_cache", "gradients", "optimizer", "activations", "overhead"]].astype(float)
     ax = parts.loc[:, (parts > 0).any()].plot.barh(stacked=True, figsize=(6.5, 0.6 + 0.7 * len(methods)))
-    for gpu in gpus():
+    for gpu in facts().gpus:
         ax.axvline(usable_gib(gpu), ls="--", lw=0.8, color="gray")
         ax.text(usable_gib(gpu), len(methods) - 0.55, gpu, fontsize=7, rotation=90, va="top")
-    ax.set_xscale("log")
-    ax.set_xlabel("GiB (log)")
-    ax.set_title(f"{model_id}: 메모리 어림 (seq {kw.get('seq_len', 512)}, batch {kw.get('batch_size', 1)})")
+    ax.set(xscale="log", xlabel="GiB (log)",
+           title=f"{model_id}: 메모리 어림 (seq {kw.get('seq_len', 512)}, batch {kw.get('batch_size', 1)})")
     ax.figure.tight_layout()
     plt.close(ax.figure)
     return ax.figure

@@ -1,9 +1,9 @@
 """Korean-safe charts: matplotlib and plotly, online or offline.
 
-``setup()`` (called once in every notebook's setup cell) registers the OFL font that ships in
-``data/fonts/`` directly with matplotlib (no system font, no font-cache rebuild needed), fixes the
-minus sign, and sets a plotly template whose font stack starts with Korean fonts and a renderer that
-works in JupyterLab, Voilà and Colab without inlining plotly.js into the notebook.
+``setup()`` (called once in every notebook's setup cell) registers the OFL font that ships in ``data/fonts/``
+directly with matplotlib (no system font, no font-cache rebuild needed), fixes the minus sign, and sets a plotly
+template whose font stack starts with Korean fonts and a renderer that works in JupyterLab, Voilà and Colab
+without inlining plotly.js into the notebook.
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ def use_korean_font() -> str:
     import matplotlib as mpl
 
     name = korean_font()
-    families = list(mpl.rcParams["font.sans-serif"])
     mpl.rcParams["font.family"] = "sans-serif"
-    mpl.rcParams["font.sans-serif"] = [name] + [f for f in families if f != name]
+    mpl.rcParams["font.sans-serif"] = [name] + [f for f in mpl.rcParams["font.sans-serif"] if f != name]
     mpl.rcParams["axes.unicode_minus"] = False
     return name
 
@@ -51,8 +50,7 @@ def missing_glyphs(text: str, family: str | None = None) -> list[str]:
 
     path = font_manager.findfont(font_manager.FontProperties(family=family or korean_font()),
                                  fallback_to_default=False)
-    font = FT2Font(path)
-    charmap = font.get_charmap()
+    charmap = FT2Font(path).get_charmap()
     return sorted({ch for ch in text if not ch.isspace() and ord(ch) not in charmap})
 
 
@@ -62,8 +60,7 @@ def plotly_template():
     import plotly.io as pio
 
     if TEMPLATE not in pio.templates:
-        base = pio.templates["plotly_white"]
-        tmpl = go.layout.Template(base)
+        tmpl = go.layout.Template(pio.templates["plotly_white"])
         tmpl.layout.font = {"family": WEB_FONTS, "size": 13}
         tmpl.layout.margin = {"l": 60, "r": 20, "t": 60, "b": 50}
         pio.templates[TEMPLATE] = tmpl
@@ -72,19 +69,15 @@ def plotly_template():
 
 def korean_layout(fig, **layout):
     """Apply the Korean-safe template (and any layout keywords) to a plotly figure; returns it."""
-    plotly_template()
-    fig.update_layout(template=TEMPLATE, **layout)
-    return fig
+    return fig.update_layout(template=plotly_template(), **layout)
 
 
 def setup() -> None:
-    """Korean fonts for matplotlib and plotly, and a plotly renderer that fits where we run.
-
-    The renderer goes through plotly's own ``PLOTLY_RENDERER`` variable while plotly has not rendered
-    yet: importing its renderers costs about a second (they import nbformat), which a notebook
-    without plotly figures need not pay. Outside Colab the default is the MIME bundle: JupyterLab,
-    Voilà and VS Code render it, with no 5 MB of plotly.js inlined into the notebook.
-    """
+    """Korean fonts for matplotlib and plotly, and a plotly renderer that fits where we run. The renderer goes
+    through plotly's own ``PLOTLY_RENDERER`` variable while plotly has not rendered yet: importing its renderers
+    costs about a second (they import nbformat), which a notebook without plotly figures need not pay. Outside
+    Colab the default is the MIME bundle: JupyterLab, Voilà and VS Code render it, with no 5 MB of plotly.js
+    inlined into the notebook."""
     import plotly.io as pio
 
     use_korean_font()
@@ -99,12 +92,10 @@ def setup() -> None:
 
 @lru_cache(maxsize=1)
 def interactive_tables() -> None:
-    """Load itables' DataTables library once per kernel: from the CDN on Colab, else offline.
-
-    Offline (CI, Binder without internet, a classroom behind a firewall) the library ships inside
-    the itables package and is embedded once into the notebook's output (~0.7 MB), so tables work
-    with no network. Call it before the first ``itables.show``; later calls do nothing (cached).
-    """
+    """Load itables' DataTables library once per kernel: from the CDN on Colab, else offline (CI, Binder without
+    internet, a classroom behind a firewall): the library ships inside the itables package and is embedded once
+    into the notebook's output (~0.7 MB), so tables work with no network. Call it before the first
+    ``itables.show``; later calls do nothing (cached)."""
     import itables
 
     itables.init_notebook_mode(all_interactive=False, connected=env.runtime() == "colab")
