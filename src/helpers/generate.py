@@ -1,16 +1,16 @@
 """Side-by-side Korean generation, timing, streaming, and what tokenizers do to Korean.
 
-:func:`side_by_side` runs the same prompts through several models with the same decoding settings: one
-row per (model, prompt) with the exact prompt text the model saw, the output, new tokens, latency and
-tokens/s. Each model gets its registry prompt format (``zoo.spec(id).prompt_format``): ``plain`` text
-for base models, the ``koalpaca`` v1.1 template (:func:`helpers.instruct.render`), or the tokenizer's own
-``chat_template``. Sampling is reproducible *per prompt* (:class:`PerPromptSampler`): a prompt gets the
-same seed in every model, and its output does not depend on which other prompts share its batch.
-:func:`stream` yields text as it is generated; :func:`respond` is the plain function behind :func:`widget`.
+:func:`side_by_side` runs the same prompts through several models with the same decoding settings: one row per
+(model, prompt) with the exact prompt text the model saw, the output, new tokens, latency and tokens/s. Each model gets
+its registry prompt format (``zoo.spec(id).prompt_format``): ``plain`` text for base models, the ``koalpaca`` v1.1
+template (:func:`helpers.instruct.render`), or the tokenizer's own ``chat_template``. Sampling is reproducible *per
+prompt* (:class:`PerPromptSampler`): a prompt gets the same seed in every model, and its output does not depend on which
+other prompts share its batch. :func:`stream` yields text as it is generated; :func:`respond` is the plain function
+behind :func:`widget`.
 
-:func:`token_efficiency` gives tokens per character and per eojeol (space-separated word), bytes per
-token and the share of byte-fallback and unknown pieces for any fast tokenizer; :func:`pieces` shows
-one text split into pieces, each with its bytes.
+:func:`token_efficiency` gives tokens per character and per eojeol (space-separated word), bytes per token and the share
+of byte-fallback and unknown pieces for any fast tokenizer; :func:`pieces` shows one text split into pieces, each with
+its bytes.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import hashlib
 import html
 import re
 import textwrap
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 import torch
@@ -36,7 +36,6 @@ from . import env, instruct, plots, records, zoo
 
 PROMPTS_FILE = ("prompts", "ko_prompts.jsonl")
 CATEGORIES = ("factual", "explanation", "summarization", "instruction", "chat", "koalpaca_qa")
-KOALPACA_TEMPLATE = "koalpaca_v1_1"  # KoAlpaca on Polyglot-ko (the registry's KoAlpaca models)
 _PROMPT_FIELDS = {"id": True, "category": True, "instruction": True, "input": False,
                   "good_answer": True, "source": True, "note": False}
 
@@ -47,17 +46,12 @@ class PromptFileError(records.RecordError):
 
 
 def load_prompts(path: str | Path | None = None, *, sheet: str | None = None, skip_errors: bool = False):
-    """Korean prompts as a DataFrame, one row per prompt: ours (``data/prompts/ko_prompts.jsonl``) or a file of
-    yours (CSV, TSV, JSON, JSONL, Parquet or XLSX, ``sheet`` by name: :func:`helpers.records.read`).
-
-    Columns: ``id, category, instruction, input, good_answer, source, note``. ``good_answer`` says
-    what a good answer contains, for a human reader; nothing here scores answers automatically.
-    A malformed prompt raises :class:`PromptFileError`; ``skip_errors=True`` leaves it out with a warning.
-    """
+    """Korean prompts (columns ``id, category, instruction, input, good_answer, source, note``; ``good_answer`` is for a
+    human reader): ours or your file in any format of :func:`helpers.records.read` (``sheet``: an XLSX sheet). A
+    malformed prompt raises :class:`PromptFileError` (``skip_errors=True``: left out, with a warning)."""
     path = Path(path) if path else env.data_path(*PROMPTS_FILE)
     report = records.LoadReport(str(path), skip_errors)
-    recs = records.read(path, PromptFileError, sheet=sheet, types=dict.fromkeys(_PROMPT_FIELDS, str),
-                        skip=report.skip)
+    recs = records.read(path, PromptFileError, sheet=sheet, types=dict.fromkeys(_PROMPT_FIELDS, str), skip=report.skip)
     report.records, rows, seen = len(recs) + len(report.skipped), [], {}
     for where, rec in recs:
         try:
@@ -96,25 +90,19 @@ def _prompt_row(rec: Any, file: str, where: str, seen: dict) -> dict:
 
 def one_per_category(prompts=None):
     """The first prompt of each category, in :data:`CATEGORIES` order."""
-    df = load_prompts() if prompts is None else prompts
-    out = df.groupby("category", sort=False).head(1)
-    order = {c: i for i, c in enumerate(CATEGORIES)}
-    return out.sort_values("category", key=lambda s: s.map(order)).reset_index(drop=True)
+    firsts = (load_prompts() if prompts is None else prompts).drop_duplicates("category")
+    return firsts.sort_values("category", key=lambda col: col.map(CATEGORIES.index)).reset_index(drop=True)
 
 
 def _records(prompts) -> list[dict]:
-    """Prompts (a DataFrame from :func:`load_prompts`, dicts with ``instruction``, or strings) as dicts
-    with at least ``id``, ``category``, ``instruction`` and ``input``."""
+    """Prompts (a DataFrame from :func:`load_prompts`, dicts with ``instruction``, or strings) as dicts."""
     if isinstance(prompts, str):
         prompts = [prompts]
-    items = prompts.to_dict("records") if hasattr(prompts, "to_dict") else list(prompts)  # a DataFrame or a list
     out = []
-    for i, p in enumerate(items):
-        if not isinstance(p, (str, Mapping)):
-            raise TypeError(f"prompt {i}: expected a string or a mapping, got {type(p).__name__}")
-        rec = {"instruction": p} if isinstance(p, str) else dict(p)
+    for i, item in enumerate(prompts.to_dict("records") if hasattr(prompts, "to_dict") else prompts):
+        rec = {"instruction": item} if isinstance(item, str) else dict(item) if isinstance(item, Mapping) else {}
         if "instruction" not in rec:
-            raise ValueError(f"prompt {i}: no 'instruction' field (fields: {sorted(rec)})")
+            raise ValueError(f"prompt {i}: expected a string or a mapping with an 'instruction' field, found {item!r}")
         out.append({"id": f"p{i + 1}", "category": "", **rec, "input": _input(rec)})
     if not out:
         raise ValueError("no prompts given")
@@ -135,18 +123,14 @@ def user_text(record: Mapping[str, Any] | str) -> str:
 
 
 def render_prompt(record: Mapping[str, Any] | str, prompt_format: str, tokenizer=None) -> str:
-    """The exact text a model sees for ``record`` in its ``prompt_format``.
-
-    ``plain``: :func:`user_text` and a newline (a base model continues the text);
-    ``koalpaca``: the KoAlpaca v1.1 template from ``data/instruct/templates`` (via ``instruct.render``),
-    with the record's ``input`` as its context block; ``chat_template``: one user turn through the
-    tokenizer's chat template, with the generation prompt added.
-    """
+    """The exact text a model sees for ``record`` in its ``prompt_format``: ``plain``, :func:`user_text` and a newline
+    (a base model continues the text); ``koalpaca``, the KoAlpaca v1.1 template of ``data/instruct/templates`` with
+    ``input`` as its context block; ``chat_template``, one user turn through the tokenizer's chat template."""
     rec = {"instruction": record} if isinstance(record, str) else record
     if prompt_format == "plain":
         return user_text(rec) + "\n"
     if prompt_format == "koalpaca":
-        return instruct.render({"instruction": rec["instruction"], "input": _input(rec)}, KOALPACA_TEMPLATE)[0]
+        return instruct.render({"instruction": rec["instruction"], "input": _input(rec)}, "koalpaca_v1_1")[0]
     if prompt_format == "chat_template":
         if tokenizer is None:
             raise ValueError("prompt_format 'chat_template' needs the model's tokenizer")
@@ -160,11 +144,8 @@ def render_prompt(record: Mapping[str, Any] | str, prompt_format: str, tokenizer
 
 # --------------------------------------------------------------------------- decoding
 class Decoding(BaseModel, frozen=True, extra="forbid"):
-    """Decoding settings shared by every model in a comparison (unknown or out-of-range ones are errors).
-
-    ``do_sample=False`` is greedy decoding. With sampling, ``temperature``, ``top_k`` (0: off) and
-    ``top_p`` (1.0: off) shape the distribution, in that order, as in ``transformers``.
-    """
+    """Decoding settings shared by every model in a comparison (unknown or out-of-range ones are errors). Sampling:
+    ``temperature``, ``top_k`` (0: off) and ``top_p`` (1.0: off), in that order, as in ``transformers``."""
 
     max_new_tokens: int = Field(64, ge=1)
     do_sample: bool = False
@@ -179,8 +160,7 @@ class Decoding(BaseModel, frozen=True, extra="forbid"):
     @model_validator(mode="after")
     def _consistent(self) -> Decoding:
         if self.min_new_tokens > self.max_new_tokens:
-            raise ValueError(f"min_new_tokens ({self.min_new_tokens}) must be <= max_new_tokens "
-                             f"({self.max_new_tokens})")
+            raise ValueError(f"min_new_tokens ({self.min_new_tokens}) exceeds max_new_tokens ({self.max_new_tokens})")
         if self.do_sample and self.temperature <= 0:
             raise ValueError("temperature must be > 0 when sampling; use do_sample=False for greedy decoding")
         return self
@@ -193,13 +173,9 @@ def prompt_seed(seed: int, text: str) -> int:
 
 
 class PerPromptSampler:
-    """A logits processor that samples each row of a batch with that row's own ``torch.Generator``.
-
-    ``transformers`` samples a whole batch from the global random state, so a prompt's sample
-    depends on its batch-mates. This processor draws row ``i``'s next token from
-    ``softmax(scores[i])`` with ``generators[i]`` and returns scores that make greedy selection
-    pick exactly that token; generate is then run with ``do_sample=False``.
-    """
+    """A logits processor that samples each row of a batch with that row's own ``torch.Generator`` (``transformers``
+    samples a whole batch from the global random state, so a prompt's sample would depend on its batch-mates): it draws
+    row ``i``'s next token from ``softmax(scores[i])`` and returns scores that make greedy selection pick it."""
 
     def __init__(self, generators):
         self.generators = list(generators)
@@ -214,77 +190,52 @@ class PerPromptSampler:
         return out
 
 
-def _processors(dec: Decoding, seeds: Sequence[int]):
-    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
-
-    procs = LogitsProcessorList()
-    if dec.do_sample:
-        if dec.temperature != 1.0:
-            procs.append(TemperatureLogitsWarper(dec.temperature))
-        if dec.top_k > 0:
-            procs.append(TopKLogitsWarper(dec.top_k))
-        if dec.top_p < 1.0:
-            procs.append(TopPLogitsWarper(dec.top_p))
-        procs.append(PerPromptSampler([torch.Generator().manual_seed(s) for s in seeds]))
-    return procs
-
-
 def _generate_kwargs(model, tok, dec: Decoding, seeds: Sequence[int]) -> dict:
-    """Every setting explicit, so a model's own ``generation_config`` (e.g. a repetition penalty
-    shipped with an instruct model) cannot make the comparison unequal."""
+    """Every setting explicit, so a model's own ``generation_config`` (e.g. an instruct model's repetition penalty)
+    cannot make the comparison unequal. Sampling: the warpers, then :class:`PerPromptSampler`, under greedy generate."""
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
     eos = model.generation_config.eos_token_id  # the model's end-of-sequence id(s), then its tokenizer's
     eos = [*(eos if isinstance(eos, (list, tuple)) else [eos]), tok.eos_token_id]
     eos = list(dict.fromkeys(int(x) for x in eos if x is not None))
-    pad = tok.pad_token_id if tok.pad_token_id is not None else (eos[0] if eos else None)
-    kw = {"max_new_tokens": dec.max_new_tokens, "do_sample": False, "num_beams": 1,
-          "temperature": 1.0, "top_p": 1.0, "top_k": 50,  # unused by greedy; set to silence model defaults
-          "repetition_penalty": dec.repetition_penalty, "no_repeat_ngram_size": dec.no_repeat_ngram_size,
-          "pad_token_id": pad, "eos_token_id": eos or None,
-          "logits_processor": _processors(dec, seeds)}
-    if dec.min_new_tokens:
-        kw["min_new_tokens"] = dec.min_new_tokens
-    return kw
+    procs = [TemperatureLogitsWarper(dec.temperature)] if dec.temperature != 1.0 else []
+    procs += [TopKLogitsWarper(dec.top_k)] if dec.top_k > 0 else []
+    procs += [TopPLogitsWarper(dec.top_p)] if dec.top_p < 1.0 else []
+    procs.append(PerPromptSampler([torch.Generator().manual_seed(seed) for seed in seeds]))
+    return {"max_new_tokens": dec.max_new_tokens, "do_sample": False, "num_beams": 1,
+            "temperature": 1.0, "top_p": 1.0, "top_k": 50,  # unused by greedy; set to silence model defaults
+            "repetition_penalty": dec.repetition_penalty, "no_repeat_ngram_size": dec.no_repeat_ngram_size,
+            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else (eos[0] if eos else None),
+            "eos_token_id": eos or None, "logits_processor": procs if dec.do_sample else [],
+            **({"min_new_tokens": dec.min_new_tokens} if dec.min_new_tokens else {})}
 
 
-def _sync(device) -> None:
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
+def _encode(loaded, texts: Sequence[str], prompt_format: str):
+    """Token ids on the model's device, left-padded: new tokens follow every prompt directly."""
+    return loaded.tokenizer(list(texts), return_tensors="pt", padding=True, padding_side="left",
+                            return_token_type_ids=False,
+                            add_special_tokens=prompt_format != "chat_template").to(loaded.model.device)
 
 
-class Generation(NamedTuple):
-    """One prompt's output: the text, the prompt's and the output's token counts, and why it stopped."""
-
-    text: str
-    prompt_tokens: int
-    new_tokens: int
-    stop: str  # "eos" or "length"
-
-
-def _generate_batch(loaded, texts: Sequence[str], seeds: Sequence[int], dec: Decoding,
-                    add_special_tokens: bool) -> tuple[list[Generation], float]:
-    """Left-padded batched generation; returns the results and the wall time."""
+def _generate_batch(loaded, texts, seeds, dec: Decoding, prompt_format: str) -> tuple[list[dict], float]:
+    """Batched generation: per prompt the output, its token counts and why it stopped; and the wall time."""
     model, tok = loaded.model, loaded.tokenizer
-    old_side, tok.padding_side = tok.padding_side, "left"  # new tokens follow every prompt directly
-    try:
-        enc = tok(list(texts), return_tensors="pt", padding=True, add_special_tokens=add_special_tokens)
-    finally:
-        tok.padding_side = old_side
-    enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+    enc = _encode(loaded, texts, prompt_format)
     kw = _generate_kwargs(model, tok, dec, seeds)
     eos = set(kw["eos_token_id"] or [])
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else lambda: None
     with torch.inference_mode():
-        _sync(model.device)
+        sync()
         t0 = time.perf_counter()
         out = model.generate(**enc, **kw)
-        _sync(model.device)
+        sync()
         seconds = time.perf_counter() - t0
     results = []
     for row, n_prompt in zip(out[:, enc["input_ids"].shape[1]:].tolist(), enc["attention_mask"].sum(1).tolist()):
         stop = next((i for i, t in enumerate(row) if t in eos), None)  # the first end-of-sequence token
-        if stop is None:
-            results.append(Generation(tok.decode(row, skip_special_tokens=True), n_prompt, len(row), "length"))
-        else:
-            results.append(Generation(tok.decode(row[:stop], skip_special_tokens=True), n_prompt, stop + 1, "eos"))
+        results.append({"output": tok.decode(row[:stop], skip_special_tokens=True), "prompt_tokens": n_prompt,
+                        "new_tokens": len(row) if stop is None else stop + 1,
+                        "stop": "length" if stop is None else "eos"})
     return results, seconds
 
 
@@ -308,18 +259,10 @@ _COLUMNS = ["model", "label", "profile", "prompt_id", "category", "prompt_format
 
 
 def side_by_side(models: Sequence[Any], prompts, *, batch_size: int = 8, profile: str | None = None, **decoding):
-    """The same prompts through several models with the same decoding settings.
-
-    ``models``: registry ids (loaded with ``zoo.load(id, profile)`` one at a time and freed after
-    use) and/or already-loaded ``zoo.Loaded`` tuples. ``prompts``: a DataFrame from
-    :func:`load_prompts`, dicts with ``instruction`` (and ``input``, ``id``), or strings.
-    ``decoding``: the fields of :class:`Decoding`.
-
-    Returns a DataFrame, one row per (model, prompt). ``latency_s`` is the wall time of the batch
-    the prompt was in (what its user waited); ``tokens_per_s`` is the row's new tokens over that
-    time (see :func:`throughput` for per-model totals). A model that fails to load or to generate
-    gives rows whose ``error`` says why; the other models still run.
-    """
+    """The same prompts (a DataFrame from :func:`load_prompts`, dicts with ``instruction``, or strings) through several
+    models (registry ids, loaded one at a time and freed after use, or ``zoo.Loaded`` tuples) with the same
+    :class:`Decoding` settings. One row per (model, prompt); ``latency_s`` is the wall time of its batch (what its user
+    waited). A model that fails to load or to generate gives rows whose ``error`` says why; the others still run."""
     dec = Decoding(**decoding)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -347,15 +290,13 @@ def side_by_side(models: Sequence[Any], prompts, *, batch_size: int = 8, profile
             batch = [{**base, "prompt_id": r["id"], "category": r["category"], "prompt_format": fmt,
                       "prompt_text": text, "batch": b} for r, text in zip(recs[chunk], texts[chunk])]
             try:
-                results, seconds = _generate_batch(loaded, texts[chunk], seeds[chunk], dec,
-                                                   add_special_tokens=(fmt != "chat_template"))
+                results, seconds = _generate_batch(loaded, texts[chunk], seeds[chunk], dec, fmt)
             except Exception as e:  # noqa: BLE001
                 rows += [{**row, "error": f"generate failed: {type(e).__name__}: {e}"} for row in batch]
                 continue
-            rows += [{**row, "output": res.text, "prompt_tokens": res.prompt_tokens, "new_tokens": res.new_tokens,
-                      "stop": res.stop, "batch_size": len(batch), "latency_s": round(seconds, 4),
-                      "tokens_per_s": round(res.new_tokens / seconds, 2) if seconds > 0 else None, "seed": seed,
-                      "error": ""} for row, res, seed in zip(batch, results, seeds[chunk])]
+            rows += [{**row, **res, "batch_size": len(batch), "latency_s": round(seconds, 4), "seed": seed, "error": "",
+                      "tokens_per_s": round(res["new_tokens"] / seconds, 2) if seconds > 0 else None}
+                     for row, res, seed in zip(batch, results, seeds[chunk])]
         if isinstance(m, str):  # ours to free before the next model loads
             del loaded
             _free_memory()
@@ -376,46 +317,32 @@ def throughput(results):
 
 # --------------------------------------------------------------------------- streaming
 def stream(loaded, prompt, **decoding) -> Iterator[str]:
-    """Yield the output text of one prompt piece by piece as the model writes it.
-
-    ``prompt`` is a string (the user's words) or a prompt record; it is rendered in the model's
-    prompt format like in :func:`side_by_side`, and seeded the same way, so the joined stream equals
-    :func:`side_by_side`'s output for the same prompt and settings.
-    """
+    """Yield the output text of one prompt (a string or a prompt record) piece by piece as the model writes it.
+    Rendered and seeded as in :func:`side_by_side`, so the joined stream equals its output for the same settings."""
     from transformers import TextIteratorStreamer
 
     dec, fmt = Decoding(**decoding), _prompt_format(loaded)
     model, tok = loaded.model, loaded.tokenizer
-    enc = tok([render_prompt(prompt, fmt, tok)], return_tensors="pt", add_special_tokens=(fmt != "chat_template"))
-    enc = {k: v.to(model.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+    enc = _encode(loaded, [render_prompt(prompt, fmt, tok)], fmt)
     kw = _generate_kwargs(model, tok, dec, [prompt_seed(dec.seed, user_text(prompt))])
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
-    failure: list[BaseException] = []
 
     def work():
         try:
             with torch.inference_mode():
                 model.generate(**enc, **kw, streamer=streamer)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            failure.append(e)
-            streamer.end()
+        finally:
+            streamer.end()  # after a failure too, so the loop below ends
 
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    try:
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(work)
         yield from streamer
-    finally:
-        thread.join()
-    if failure:
-        raise failure[0]
+    job.result()  # a failure in the thread is raised here
 
 
 def respond(loaded, text: str, *, temperature: float = 0.0, top_p: float = 1.0, max_new_tokens: int = 48,
             seed: int = 0, on_text: Callable[[str], None] | None = None, **decoding) -> str:
-    """The widget's logic: stream one answer, calling ``on_text(chunk)`` as it comes; return it all.
-
-    ``temperature == 0`` means greedy decoding (no sampling).
-    """
+    """The widget's logic: stream one answer (``temperature == 0``: greedy), calling ``on_text(chunk)`` as it comes."""
     sample = temperature > 0
     parts = []
     for chunk in stream(loaded, text, do_sample=sample, temperature=temperature if sample else 1.0,
@@ -427,12 +354,9 @@ def respond(loaded, text: str, *, temperature: float = 0.0, top_p: float = 1.0, 
 
 
 def widget(models, prompt: str = "", profile: str | None = None, **defaults):
-    """A prompt box, model choice, temperature, top-p and max-new-tokens sliders, and a streaming
-    output; a thin front-end over :func:`respond`.
-
-    ``models``: registry ids (loaded on first use with ``zoo.load(id, profile)``; one at a time, so
-    real models that do not fit together still work), loaded tuples, or a mapping label -> either.
-    """
+    """A prompt box, model choice, sampling sliders and a streaming output over :func:`respond`. ``models``: registry
+    ids (loaded on first use, one at a time, so real models that do not fit together still work), loaded tuples, or a
+    mapping label -> either."""
     import ipywidgets as widgets
 
     if not isinstance(models, Mapping):
@@ -448,8 +372,7 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
 
     box = widgets.Textarea(value=prompt, description="프롬프트", layout=widgets.Layout(width="95%", height="70px"))
     choice = widgets.Dropdown(options=list(models), description="모델")
-    temp = widgets.FloatSlider(value=defaults.get("temperature", 0.8), min=0.0, max=1.5, step=0.05,
-                         description="temperature")
+    temp = widgets.FloatSlider(value=defaults.get("temperature", 0.8), max=1.5, step=0.05, description="temperature")
     top_p = widgets.FloatSlider(value=defaults.get("top_p", 0.95), min=0.05, max=1.0, step=0.05, description="top-p")
     max_new = widgets.IntSlider(value=defaults.get("max_new_tokens", 48), min=1, max=256, description="max new")
     button = widgets.Button(description="생성 (generate)", button_style="primary")
@@ -465,8 +388,7 @@ def widget(models, prompt: str = "", profile: str | None = None, **defaults):
         try:
             show(choice.value, "…", "(불러오는 중 / loading)")
             loaded = get(choice.value)
-            label = loaded.info.label
-            tag = f"({loaded.info.description})"
+            label, tag = loaded.info.label, f"({loaded.info.description})"
 
             def on_text(chunk: str) -> None:
                 acc.append(chunk)
@@ -501,8 +423,7 @@ def tokenizer_kind(tok) -> str:
     ``<0x..>`` pieces) or ``plain`` (neither: unseen characters become the unknown token)."""
     bt = getattr(tok, "backend_tokenizer", None)
     if bt is None:
-        raise TypeError(f"{type(tok).__name__} is not a fast tokenizer (no backend_tokenizer); "
-                        "load it with use_fast=True")
+        raise TypeError(f"{type(tok).__name__} is not a fast tokenizer (no backend_tokenizer); load with use_fast=True")
     state = b"".join(c.__getstate__() for c in (bt.pre_tokenizer, bt.decoder) if c is not None)
     if re.search(rb'"type":\s*"ByteLevel"', state):  # in the pre-tokenizer or the decoder, nested ones too
         return "byte_level"
@@ -514,10 +435,10 @@ _HEX_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
 def _classify(piece: str, tid: int, kind: str, unk_id, special: set[int]) -> tuple[bytes, str]:
     """The UTF-8 bytes a vocabulary piece stands for, and its type (see :func:`pieces`)."""
-    if tid in special and tid != unk_id:
-        return piece.encode("utf-8"), "special"
     if unk_id is not None and tid == unk_id:
         return b"", "unknown"
+    if tid in special:
+        return piece.encode("utf-8"), "special"
     hex_piece = _HEX_PIECE.match(piece)
     if kind == "byte_level" and all(c in _byte_decoder() for c in piece):
         raw = bytes(_byte_decoder()[c] for c in piece)  # (an added token is stored as plain text)
@@ -525,19 +446,16 @@ def _classify(piece: str, tid: int, kind: str, unk_id, special: set[int]) -> tup
         raw = bytes([int(hex_piece.group(1), 16)])
     else:
         raw = piece.replace("▁", " ").encode("utf-8")
-    if kind == "byte_fallback" and hex_piece:
-        return raw, "byte_fallback"
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw, "byte_fallback"  # not whole characters: part of a multi-byte character
-    return raw, "whole"
+    return raw, "byte_fallback" if kind == "byte_fallback" and hex_piece else "whole"
 
 
 def pieces(tok, text: str):
-    """``text`` split by ``tok``: one row per piece with its id, its bytes (hex), the text it
-    stands for (whole characters only) and its type: ``whole``, ``byte_fallback`` (a byte-level
-    piece that is not whole characters, or a SentencePiece ``<0x..>`` piece), ``unknown`` or ``special``."""
+    """``text`` split by ``tok``, one row per piece: id, bytes (hex), text (whole characters only) and type: ``whole``,
+    ``byte_fallback`` (part of a character, or a ``<0x..>`` piece), ``unknown`` or ``special``."""
     kind = tokenizer_kind(tok)
     ids = tok(text, add_special_tokens=False)["input_ids"]
     special = set(getattr(tok, "all_special_ids", []) or [])
@@ -550,15 +468,9 @@ def pieces(tok, text: str):
 
 
 def token_efficiency(tokenizers, texts):
-    """How well each tokenizer serves ``texts`` (one string or many), one row per tokenizer.
-
-    Columns: ``kind``, ``vocab``, ``texts``, ``chars`` (Unicode characters, spaces included),
-    ``eojeol`` (space-separated words), ``bytes`` (UTF-8), ``tokens`` (no special tokens added),
-    ``tokens_per_char``, ``tokens_per_eojeol``, ``bytes_per_token``, ``byte_fallback`` and
-    ``byte_fallback_share`` (pieces that are not whole characters: for byte-level BPE, pieces that
-    decode to partial UTF-8; for SentencePiece, ``<0x..>`` pieces), ``unknown`` and ``unknown_share``.
-    ``tokenizers``: a mapping (or pairs) name -> tokenizer.
-    """
+    """How well each tokenizer (a mapping or pairs name -> tokenizer) serves ``texts`` (one string or many): counts of
+    ``chars`` (spaces included), ``eojeol`` (space-separated words), UTF-8 ``bytes`` and ``tokens``, their ratios, and
+    the ``byte_fallback`` (see :func:`pieces`) and ``unknown`` pieces with their shares."""
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts:
         raise ValueError("no texts given")
@@ -580,8 +492,7 @@ def token_efficiency(tokenizers, texts):
 
 
 def context_fit(efficiency, context_tokens: int = 2048):
-    """Per tokenizer: how many characters and eojeol of such text fit in ``context_tokens``, and
-    how many tokens (so how much compute and API cost) 1,000 characters take."""
+    """How many characters and eojeol fit in ``context_tokens``, and the tokens (compute, API cost) of 1,000 chars."""
     out = efficiency[["tokens_per_char", "tokens_per_eojeol"]].copy()
     out[f"chars_in_{context_tokens}"] = (context_tokens / out["tokens_per_char"]).round().astype(int)
     out[f"eojeol_in_{context_tokens}"] = (context_tokens / out["tokens_per_eojeol"]).round().astype(int)
@@ -593,8 +504,7 @@ _PIECE_COLOURS = {"whole": "#dbeafe", "byte_fallback": "#fde2e2", "unknown": "#f
 
 
 def pieces_html(tokenizers, text: str) -> str:
-    """One row of coloured boxes per tokenizer, one box per piece (partial-byte pieces in red,
-    shown as their hex bytes); small HTML for the notebook."""
+    """HTML: one row of coloured boxes per tokenizer, one box per piece (partial bytes in red, as hex)."""
     rows = []
     for name, tok in dict(tokenizers).items():
         df = pieces(tok, text)
@@ -625,11 +535,9 @@ def efficiency_figure(efficiency, title: str = "토크나이저별 한국어 토
 
 
 def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -> dict[str, Any]:
-    """Tokenizers to compare. Tiny profile: our two byte-level BPEs of the same size and vocabulary,
-    trained on Korean-heavy (``ko``) and English-heavy (``en``) text (``zoo.tiny_tokenizer``).
-    Real profile: the real tokenizer of each registry model in ``model_ids`` at its pinned revision,
-    named by hub id (fine-tunes that keep their base's tokenizer, like KoAlpaca on Polyglot-ko, show
-    the same numbers as their base)."""
+    """Tokenizers to compare. Tiny profile: our two byte-level BPEs of the same vocabulary size, trained on Korean-heavy
+    (``ko``) and English-heavy (``en``) text. Real profile: each registry model's own tokenizer at its pinned revision,
+    named by hub id (fine-tunes that keep their base's tokenizer show the same numbers as their base)."""
     if env.profile(profile) == "tiny":
         return {"tiny BPE 'ko' (한국어 중심)": zoo.tiny_tokenizer("ko"),
                 "tiny BPE 'en' (영어 중심)": zoo.tiny_tokenizer("en")}

@@ -1,18 +1,18 @@
 """KoBEST (Korean Balanced Evaluation of Significant Tasks): data, prompts, scoring, metrics.
 
-The five tasks of ``skt/kobest_v1`` (BoolQ, COPA, WiC, HellaSwag, SentiNeg) are multiple choice, scored
-as EleutherAI's lm-evaluation-harness scores them: each choice's *log-likelihood* is the sum of the
-log-probabilities of its tokens given the prompt; the prediction is the choice with the largest one.
-Two prompt/tokenization *variants*: ``"harness"`` (lm-evaluation-harness 0.4.x: prompts read from its own
-installed task files, so they equal the harness's by construction) and ``"polyglot"`` (the older branch
-behind Polyglot-ko's published KoBEST table, ``lm_eval/tasks/kobest.py`` at
-EleutherAI/lm-evaluation-harness@35ff52e: Python only, so its prompts are written here, once). They also
-differ in doc order and few-shot draws (:func:`build_items`) and in tokenization (:func:`encode_pairs`).
+The five tasks of ``skt/kobest_v1`` (BoolQ, COPA, WiC, HellaSwag, SentiNeg) are multiple choice, scored as EleutherAI's
+lm-evaluation-harness scores them: each choice's *log-likelihood* is the sum of the log-probabilities of its tokens
+given the prompt; the prediction is the choice with the largest one. Two prompt/tokenization *variants*: ``"harness"``
+(lm-evaluation-harness 0.4.x: prompts read from its own installed task files, so they equal the harness's by
+construction) and ``"polyglot"`` (the older branch behind Polyglot-ko's published KoBEST table,
+``lm_eval/tasks/kobest.py`` at EleutherAI/lm-evaluation-harness@35ff52e: Python only, so its prompts are written here,
+once). They also differ in doc order and few-shot draws (:func:`build_items`) and in tokenization
+(:func:`encode_pairs`).
 
-Scoring the plain way, :func:`score_requests_plain`, runs the model once per (context, continuation).
-The fast way gives the same numbers: requests whose model input starts with the same tokens form a
-:class:`PrefixGroup`, and :func:`score_prefix_groups` runs each shared prefix once and scores all its
-continuations on its cached keys/values. :func:`evaluate` takes the fast way and keeps a resumable cache.
+Scoring the plain way, :func:`score_requests_plain`, runs the model once per (context, continuation). The fast way gives
+the same numbers: requests whose model input starts with the same tokens form a :class:`PrefixGroup`, and
+:func:`score_prefix_groups` runs each shared prefix once and scores all its continuations on its cached keys/values.
+:func:`evaluate` takes the fast way and keeps a resumable cache.
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ SCHEMA: dict[str, dict[str, type]] = {  # field -> type, in the hub's column ord
     "boolq": {"paragraph": str, "question": str, "label": int},
     "copa": {"premise": str, "question": str, "alternative_1": str, "alternative_2": str, "label": int},
     "wic": {"word": str, "context_1": str, "context_2": str, "label": int},
-    "hellaswag": {"context": str, "ending_1": str, "ending_2": str, "ending_3": str, "ending_4": str,
-                  "label": int},
+    "hellaswag": {"context": str, **{f"ending_{k}": str for k in range(1, 5)}, "label": int},
     "sentineg": {"sentence": str, "label": int},
 }
 N_CHOICES = {"boolq": 2, "copa": 2, "wic": 2, "hellaswag": 4, "sentineg": 2}
@@ -107,39 +106,33 @@ def samples_dir() -> Path:
     return env.data_path("kobest")
 
 
-def validate_row(task: str, row: Any, where: str, file: str = "") -> dict:
-    """Check one row against the schema; ``file`` and ``where`` (line or row, or split and row) name it in errors."""
-    schema = SCHEMA[task]
-    fail = lambda name, message: KoBESTDataError(file, where, name, message)
-    if not isinstance(row, dict):
-        raise fail(None, f"expected a record with fields {', '.join(schema)}, found {type(row).__name__}")
-    for name, typ in schema.items():
-        if name not in row:
-            raise fail(name, f"missing (task {task} needs {', '.join(schema)})")
-        value = row[name]
-        if not (type(value) is int if typ is int else isinstance(value, str) and value.strip()):  # bool is no int
-            raise fail(name, f"expected {'an integer' if typ is int else 'a non-empty string'}, found {value!r}")
-    if not 0 <= row["label"] < N_CHOICES[task]:
-        raise fail("label", f"expected 0..{N_CHOICES[task] - 1}, found {row['label']!r}")
-    if task == "copa" and row["question"].strip() not in COPA_CONNECTOR:
-        raise fail("question", f"expected '원인' or '결과', found {row['question']!r}")
-    return {name: row[name] for name in schema}
-
-
-def read_split(path: Path, task: str) -> list[dict]:
-    """Read and validate one split file, in any format :func:`helpers.records.read` reads."""
-    rows = [validate_row(task, r, where, str(path)) for where, r in records.read(path, KoBESTDataError,
-                                                                                  types=SCHEMA[task])]
-    if not rows:
-        raise KoBESTDataError(path, "", None, "expected rows, found none")
-    return rows
+def validate_rows(task: str, rows: Iterable[tuple[str, Any]], file: str = "") -> list[dict]:
+    """``(where, row)`` pairs checked against the schema (at least one); ``file`` and ``where`` name a bad one."""
+    schema, out = SCHEMA[task], []
+    for where, row in rows:
+        fail = functools.partial(KoBESTDataError, file, where)  # fail(field, message)
+        if not isinstance(row, dict):
+            raise fail(None, f"expected a record with fields {', '.join(schema)}, found {type(row).__name__}")
+        for name, typ in schema.items():
+            if name not in row:
+                raise fail(name, f"missing (task {task} needs {', '.join(schema)})")
+            value = row[name]
+            if not (type(value) is int if typ is int else isinstance(value, str) and value.strip()):  # bool is no int
+                raise fail(name, f"expected {'an integer' if typ is int else 'a non-empty string'}, found {value!r}")
+        if not 0 <= row["label"] < N_CHOICES[task]:
+            raise fail("label", f"expected 0..{N_CHOICES[task] - 1}, found {row['label']!r}")
+        if task == "copa" and row["question"].strip() not in COPA_CONNECTOR:
+            raise fail("question", f"expected '원인' or '결과', found {row['question']!r}")
+        out.append({name: row[name] for name in schema})
+    if not out:
+        raise KoBESTDataError(file, "", None, "expected rows, found none")
+    return out
 
 
 def load_task(task: str, source: str | Path | None = None) -> KoBESTTask:
     """Load one task. ``source``: a folder of split files (``<dir>/<task>/<split>.<suffix>`` or
-    ``<dir>/<split>.<suffix>``, any suffix of :data:`helpers.records.FORMATS`: JSONL, CSV, XLSX, ...), ``"hub"``
-    for ``skt/kobest_v1`` at :data:`HUB_REVISION`, or ``None``: our samples in the tiny profile, the hub in the
-    real profile."""
+    ``<dir>/<split>.<suffix>``, any suffix of :data:`helpers.records.FORMATS`), ``"hub"`` for ``skt/kobest_v1`` at
+    :data:`HUB_REVISION`, or ``None``: our samples in the tiny profile, the hub in the real profile."""
     _check("task", task, TASKS)
     if source is None:
         source = "hub" if env.profile() == "real" else samples_dir()
@@ -151,22 +144,22 @@ def load_task(task: str, source: str | Path | None = None) -> KoBESTTask:
         if not any(files.values()):
             raise FileNotFoundError(f"no {task} split files ({'/'.join(SPLITS)} with a suffix of "
                                     f"{', '.join(records.FORMATS)}) under {source}")
-        return KoBESTTask(task, {s: read_split(fs[0], task) for s, fs in files.items() if fs}, str(source))
+        return KoBESTTask(task, {s: validate_rows(task, records.read(fs[0], KoBESTDataError, types=SCHEMA[task]),
+                                                  str(fs[0])) for s, fs in files.items() if fs}, str(source))
     import datasets
 
     rev = env.hub_commit(HUB_ID, HUB_REVISION, "dataset", pin="HUB_REVISION in helpers/kobest.py")
     with env.hub_errors(HUB_ID, rev):
         dd = datasets.load_dataset(HUB_ID, task, revision=rev)
     hub = f"{HUB_ID}@{rev}"
-    return KoBESTTask(task, {s: [validate_row(task, dict(r), f"{hub} {task}/{s}, row {i}") for i, r in enumerate(dd[s])]
-                             for s in SPLITS if s in dd}, hub)
+    rows = {s: [(f"row {i}", dict(r)) for i, r in enumerate(dd[s])] for s in SPLITS if s in dd}
+    return KoBESTTask(task, {s: validate_rows(task, split, f"{hub} {task}/{s}") for s, split in rows.items()}, hub)
 
 
 # --------------------------------------------------------------------------- prompts
 @dataclass(frozen=True)
 class Prompt:
-    """How one doc is asked: ``text`` (no answer), the answer ``choices``, the ``gold`` index, and the
-    ``delimiter`` between text and answer (lm-eval's ``target_delimiter``)."""
+    """One doc as asked: ``text`` (no answer), ``choices``, ``gold`` index, ``delimiter`` between text and a choice."""
 
     text: str
     choices: tuple[str, ...]
@@ -174,35 +167,25 @@ class Prompt:
     delimiter: str = " "
 
     @property
-    def continuations(self) -> tuple[str, ...]:
-        """What is scored after the context, one per choice."""
+    def continuations(self) -> tuple[str, ...]:  # what is scored after the context, one per choice
         return tuple(self.delimiter + c for c in self.choices)
 
     @property
-    def solved(self) -> str:
-        """The doc with its gold answer, as a few-shot example."""
+    def solved(self) -> str:  # the doc with its gold answer, as a few-shot example
         return self.text + self.continuations[self.gold]
 
 
 @functools.cache
 def harness_config(task: str):
-    """lm-evaluation-harness's own ``lm_eval/tasks/kobest/kobest_<task>.yaml`` as its ``TaskConfig``;
-    ``!function utils.<name>`` entries are the functions of the harness's ``utils.py``."""
-    try:
-        from lm_eval.config.task import TaskConfig
+    """lm-evaluation-harness's own ``kobest_<task>.yaml`` as its ``TaskConfig`` (``!function``: its ``utils.py``)."""
+    from lm_eval.config.task import TaskConfig
 
-        utils = importlib.import_module(f"{HARNESS_MODULE}.utils")
-    except ImportError as exc:
-        raise ImportError("the 'harness' prompts are read from lm-evaluation-harness's own KoBEST task files; "
-                          "install it: pip install 'lm-eval>=0.4.13,<0.5'") from exc
-
-    class TaskFileLoader(yaml.SafeLoader):
-        pass
-
-    TaskFileLoader.add_constructor(
+    utils = importlib.import_module(f"{HARNESS_MODULE}.utils")
+    loader = type("TaskFileLoader", (yaml.SafeLoader,), {})
+    loader.add_constructor(
         "!function", lambda loader, node: getattr(utils, loader.construct_scalar(node).removeprefix("utils.")))
     path = Path(utils.__file__).parent / f"kobest_{_check('task', task, TASKS)}.yaml"
-    return TaskConfig(**yaml.load(path.read_text(encoding="utf-8"), TaskFileLoader))
+    return TaskConfig(**yaml.load(path.read_text(encoding="utf-8"), loader))
 
 
 @functools.cache
@@ -213,8 +196,7 @@ def _jinja(source: str):
 
 
 def _harness_field(spec, doc: dict):
-    """A ``doc_to_*`` entry read as lm-eval's ConfigurableTask reads it: a function of the doc, a
-    literal list, a column name, or a Jinja template."""
+    """A ``doc_to_*`` entry as lm-eval reads it: a function of the doc, a list, a column name or a Jinja template."""
     if callable(spec) or isinstance(spec, list):
         return spec(doc) if callable(spec) else spec
     return doc[spec] if spec in doc else _jinja(spec).render(**doc)
@@ -293,10 +275,9 @@ def build_items(data: KoBESTTask, n_shot: int = 0, variant: str = "harness", lim
 
 # --------------------------------------------------------------------------- tokenization
 def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]], variant: str = "harness") -> list[tuple[list, list]]:
-    """Token ids of (context, continuation) pairs. ``harness``: trailing whitespace of the context moves
-    to the continuation; the whole string is encoded and the continuation is what follows the context's
-    own token count. ``polyglot``: both encoded separately. Each distinct string is encoded once, all in
-    one tokenizer call (the choices of a question share its context)."""
+    """Token ids of (context, continuation) pairs. ``harness``: trailing whitespace of the context moves to the
+    continuation; the whole string is encoded and the continuation is what follows the context's own token count.
+    ``polyglot``: both encoded separately. Each distinct string is encoded once, in one tokenizer call."""
     if not all(ctx for ctx, _ in pairs):
         raise ValueError("empty context: a KoBEST prompt always has text before the answer")
     if _check("variant", variant, VARIANTS) == "harness":  # (context, whole string) per pair
@@ -314,8 +295,7 @@ def encode_pair(tokenizer, context: str, continuation: str, variant: str = "harn
 
 
 def max_length(model, tokenizer) -> int:
-    """The context window lm-eval assumes: config ``n_positions`` / ``max_position_embeddings`` /
-    ``n_ctx``, else the tokenizer's ``model_max_length``, else 2048."""
+    """The context window lm-eval assumes: the model's config, else the tokenizer's ``model_max_length``, else 2048."""
     cfg = getattr(model.config, "text_config", None) or model.config
     for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
         if getattr(cfg, attr, None) is not None:
@@ -325,8 +305,7 @@ def max_length(model, tokenizer) -> int:
 
 
 # --------------------------------------------------------------------------- scoring
-def continuation_logprobs(model, context_ids: Sequence[int], continuation_ids: Sequence[int],
-                          max_len: int) -> list[float]:
+def continuation_logprobs(model, context_ids: Sequence[int], continuation_ids: Sequence[int], max_len: int) -> list:
     """One forward pass, as lm-eval runs each request: the model reads the window
     ``(context + continuation)[-(max_len + 1):][:-1]`` (a long context loses tokens on the left); at
     each continuation position we read the log-probability of the token that actually comes next."""
@@ -367,13 +346,10 @@ def group_by_shared_prefix(requests: Sequence[tuple[Sequence[int], Sequence[int]
 
 def score_prefix_groups(model, groups: Sequence[PrefixGroup], batch_size: int = 8, pad_id: int = 0,
                         on_batch=None) -> dict[int, float]:
-    """The log-likelihood of every request in ``groups``, by request index: the fast way.
-
-    Per batch of groups, one forward pass over the right-padded prefixes (keys/values cached; logits
-    kept only at each prefix's last position, which predicts each continuation's first token), then one
-    over all continuations but their last token on top of the cache, with an attention mask hiding the
-    prefix padding and position ids that continue each prefix. ``on_batch(results)`` follows each batch.
-    """
+    """The log-likelihood of every request in ``groups``, by request index: the fast way. Per batch of groups, one
+    forward pass over the right-padded prefixes (keys/values cached; logits kept only at each prefix's last position,
+    which predicts each continuation's first token), then one over all continuations but their last token on top of the
+    cache (a mask hides the prefix padding; position ids continue each prefix); then ``on_batch(results)``."""
     device = next(model.parameters()).device
     accepted = set(inspect.signature(model.forward).parameters)
     cache_arg = "cache" if "cache" in accepted else "past_key_values"  # renamed in transformers 5
@@ -416,44 +392,9 @@ def score_prefix_groups(model, groups: Sequence[PrefixGroup], batch_size: int = 
     return out
 
 
-# --------------------------------------------------------------------------- resumable cache
-def model_key(model, tokenizer) -> str:
-    """A short id of model and tokenizer: name, config, a fingerprint of a few tensors, the vocabulary."""
-    h = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
-    params = list(model.parameters())
-    for p in (params[0], params[len(params) // 2], params[-1]):
-        h.update(p.detach().reshape(-1)[:4096].float().cpu().numpy().tobytes())
-    h.update(json.dumps(tokenizer.convert_ids_to_tokens(list(range(min(len(tokenizer), 300)))) + [len(tokenizer)],
-                        ensure_ascii=False).encode())
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(getattr(model.config, "_name_or_path", "")))[-40:].strip("_")
-    return f"{name or 'model'}-{h.hexdigest()[:12]}"
-
-
-def _read_cache(path: Path | None) -> dict[str, float]:
-    """Request hash -> log-likelihood from a cache file; a line cut by an interruption (the last one)
-    is left out and computed again."""
-    entries = {}
-    if path and path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(json.JSONDecodeError, KeyError, TypeError, ValueError):
-                rec = json.loads(line)
-                entries[rec["h"]] = float(rec["ll"])
-    return entries
-
-
-def _append_cache(path: Path | None, values: dict[str, float]) -> None:
-    if path and values:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.writelines(json.dumps({"h": h, "ll": ll}) + "\n" for h, ll in values.items())
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
 # --------------------------------------------------------------------------- metrics
 def macro_f1(golds: Sequence[int], preds: Sequence[int]) -> float:
-    """scikit-learn's ``f1_score(average="macro")``, as the harness's KoBEST aggregation: the unweighted
-    mean of each class's F1 over the classes in golds or preds."""
+    """scikit-learn's ``f1_score(average="macro")`` as the harness aggregates KoBEST: over the classes present."""
     from sklearn.metrics import f1_score
 
     return float(f1_score(golds, preds, average="macro"))
@@ -480,8 +421,7 @@ def metrics_from_samples(samples, task: str) -> dict[str, float]:
 
 def bootstrap_ci(samples, task: str, metric: str = "acc", n_boot: int = 1000, level: float = 0.95,
                  seed: int = 0) -> tuple[float, float, float]:
-    """(point, low, high): a percentile bootstrap over items (``scipy.stats.bootstrap``): the docs are
-    drawn again with replacement ``n_boot`` times and ``metric`` is computed on each draw."""
+    """(point, low, high): a percentile bootstrap over docs (``scipy.stats.bootstrap``, ``n_boot`` draws)."""
     from scipy import stats
 
     golds, preds = samples["gold"].to_numpy(), samples["pred_norm" if metric == "acc_norm" else "pred"].to_numpy()
@@ -507,16 +447,24 @@ def _progress_disabled(progress: bool | None) -> bool:
     return not progress if progress is not None else env.in_ci() or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
 
 
+def model_key(model, tokenizer) -> str:
+    """A short id of model and tokenizer: name, config, a fingerprint of a few tensors, the vocabulary."""
+    h = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
+    params = list(model.parameters())
+    for p in (params[0], params[len(params) // 2], params[-1]):
+        h.update(p.detach().reshape(-1)[:4096].float().cpu().numpy().tobytes())
+    h.update(json.dumps(tokenizer.convert_ids_to_tokens(list(range(min(len(tokenizer), 300)))) + [len(tokenizer)],
+                        ensure_ascii=False).encode())
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(getattr(model.config, "_name_or_path", "")))[-40:].strip("_")
+    return f"{name or 'model'}-{h.hexdigest()[:12]}"
+
+
 def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: int | None = None,
              variant: str = "harness", *, batch_size: int = 8, cache: bool | str | Path = True,
              progress: bool | None = None) -> EvalResult:
-    """Score ``task``'s test docs with ``model`` at ``n_shot`` shots.
-
-    ``cache``: True -> a file per (model, task, variant, shots) under :func:`helpers.env.cache_dir`;
-    a path -> that file; False -> none. An interrupted run resumes there: each line holds a hash of one
-    request's tokens and its log-likelihood (other data or prompts do not match). Returns an
-    :class:`EvalResult` with ``.metrics`` and ``.samples`` (a DataFrame, one row per doc).
-    """
+    """Score ``task``'s test docs with ``model`` at ``n_shot`` shots (``.samples``: one row per doc). ``cache``: True ->
+    a file per (model, task, variant, shots) under :func:`helpers.env.cache_dir`, a path -> that file, False -> none. An
+    interrupted run resumes there: each line holds a hash of one request's tokens and its log-likelihood."""
     data = load_task(task, source)
     items = build_items(data, n_shot, variant, limit)
     max_len = max_length(model, tokenizer)
@@ -524,8 +472,11 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
     hashes = [hashlib.sha1(json.dumps(r).encode()).hexdigest()[:16] for r in requests]
     name = f"{task}-{variant}-{n_shot}shot-test.jsonl"
     path = env.cache_dir() / "kobest" / model_key(model, tokenizer) / name if cache is True else cache or None
-    path = Path(path) if path else None
-    cached = _read_cache(path)
+    path, cached = Path(path) if path else None, {}
+    for line in path.read_text(encoding="utf-8").splitlines() if path and path.exists() else []:
+        with contextlib.suppress(json.JSONDecodeError, KeyError, TypeError, ValueError):  # a line cut by a kill
+            rec = json.loads(line)
+            cached[rec["h"]] = float(rec["ll"])
     lls = [cached.get(h) for h in hashes]  # one request per (doc, choice), in item order
     todo = [k for k, ll in enumerate(lls) if ll is None]
     groups = group_by_shared_prefix([requests[k] for k in todo], max_len)
@@ -533,8 +484,13 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
     bar = tqdm(total=len(requests), initial=len(requests) - len(todo), desc=f"kobest_{task} {n_shot}-shot",
                disable=_progress_disabled(progress), leave=False)
 
-    def on_batch(results: dict[int, float]) -> None:
-        _append_cache(path, {hashes[todo[t]]: ll for t, ll in results.items()})
+    def on_batch(results: dict[int, float]) -> None:  # append to the cache as each batch is done
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.writelines(json.dumps({"h": hashes[todo[t]], "ll": ll}) + "\n" for t, ll in results.items())
+                fh.flush()
+                os.fsync(fh.fileno())
         bar.update(len(results))
 
     was_training = model.training
@@ -562,10 +518,9 @@ def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: i
 
 
 def compare(a: EvalResult, b: EvalResult) -> dict[str, Any]:
-    """How run ``b`` (more shots, the other variant) differs from run ``a`` on the docs both scored (matched by
-    doc id): how many predictions differ, the largest change of one choice's log-likelihood, ``a``'s smallest gap
-    between its best and second-best choice (a change under half of it cannot flip a prediction), and the
-    distinct answers ``a`` and ``b`` gave (``a_answers == 1``: the same answer for every doc)."""
+    """How run ``b`` (more shots, the other variant) differs from ``a`` on the docs both scored (matched by id):
+    predictions that differ, the largest change of one choice's log-likelihood, ``a``'s smallest gap between its best
+    and second-best choice (a change under half of it cannot flip a prediction), distinct answers per run."""
     ll = [c for c in a.samples.columns if c.startswith("ll_")]
     m = a.samples.merge(b.samples, on="doc", suffixes=("_a", "_b"))
     la, lb = m[[f"{c}_a" for c in ll]].to_numpy(), m[[f"{c}_b" for c in ll]].to_numpy()
@@ -578,10 +533,9 @@ def compare(a: EvalResult, b: EvalResult) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- the lm-eval bridge
 def lm_eval_group(task: str, data_dir: str | Path | None = None) -> dict:
-    """lm-eval group ``kobest_ours_<task>``: the harness's own ``kobest_<task>`` on our samples (under
-    ``data_dir``, default :func:`samples_dir`), offline. Only the data changes, and the F1 metric drops
-    ``hf_evaluate`` (it would fetch a metric script from the hub); the aggregation stays the harness's.
-    :func:`run_lm_eval` passes it to lm-eval as it is; ``data/kobest/lm_eval/`` holds it as YAML files."""
+    """lm-eval group ``kobest_ours_<task>``: the harness's own ``kobest_<task>`` on our samples (under ``data_dir``,
+    default :func:`samples_dir`), offline. Only the data changes, and the F1 metric drops ``hf_evaluate`` (it would
+    fetch a metric script from the hub). :func:`run_lm_eval` uses it; ``data/kobest/lm_eval/`` holds it as YAML."""
     files = {s: str(Path(data_dir or samples_dir().resolve()) / task / f"{s}.jsonl") for s in SPLITS}
     metrics = [{k: v for k, v in m.items() if k != "hf_evaluate"} for m in harness_config(task).metric_list]
     return {"group": f"kobest_ours_{task}", "task": [{
@@ -592,8 +546,7 @@ def lm_eval_group(task: str, data_dir: str | Path | None = None) -> dict:
 def lm_eval_command(model: str = "EleutherAI/polyglot-ko-1.3b", n_shot: int = 5, official: bool = True) -> str:
     """The shell command for official numbers (hub data) or for our samples (``official=False``)."""
     if official:
-        return (f"lm_eval --model hf --model_args pretrained={model} "
-                f"--tasks kobest_boolq,kobest_copa,kobest_wic,kobest_hellaswag,kobest_sentineg "
+        return (f"lm_eval --model hf --model_args pretrained={model} --tasks {','.join(f'kobest_{t}' for t in TASKS)} "
                 f"--num_fewshot {n_shot} --batch_size 8 --output_path results/")
     return (f"HF_HUB_OFFLINE=1 lm_eval --model hf --model_args pretrained={model} --include_path data/kobest/lm_eval "
             f"--tasks {','.join(f'kobest_ours_{t}' for t in TASKS)} --num_fewshot {n_shot} --batch_size 8")
@@ -601,13 +554,9 @@ def lm_eval_command(model: str = "EleutherAI/polyglot-ko-1.3b", n_shot: int = 5,
 
 def run_lm_eval(model, tokenizer, tasks: Iterable[str], n_shot: int = 0, limit: int | None = None,
                 batch_size: int = 1, progress: bool | None = None) -> dict[str, dict]:
-    """Run lm-evaluation-harness itself on our samples, offline: HFLM on this very model object, the
-    groups of :func:`lm_eval_group`. lm-eval's warnings about being handed a model object and a
-    shot count are muted (its errors are not); ``progress=False`` also hides its progress bars.
-
-    Returns per task ``{"metrics": {...}, "lls": [[ll per choice] per doc], "docs": [doc ids],
-    "contexts": [context per doc]}``.
-    """
+    """Run lm-evaluation-harness itself on our samples, offline: HFLM on this very model object, the groups of
+    :func:`lm_eval_group`, its warnings muted (``progress=False``: its progress bars too). Per task: ``metrics``,
+    ``lls`` (per doc, per choice), ``docs`` (doc ids) and ``contexts`` (one per doc)."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
@@ -621,8 +570,7 @@ def run_lm_eval(model, tokenizer, tasks: Iterable[str], n_shot: int = 0, limit: 
             stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
         harness_folder = Path(importlib.import_module(f"{HARNESS_MODULE}.utils").__file__).parent
         manager = TaskManager(include_path=[str(harness_folder)], include_defaults=False)  # not all 14,000 tasks
-        device = str(next(model.parameters()).device)
-        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=device)
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=str(model.device))
         out = lm_eval.simple_evaluate(model=lm, tasks=[lm_eval_group(t) for t in tasks], num_fewshot=n_shot,
                                       limit=limit, log_samples=True, task_manager=manager, bootstrap_iters=0)
     res = {}
@@ -637,16 +585,14 @@ def run_lm_eval(model, tokenizer, tasks: Iterable[str], n_shot: int = 0, limit: 
 
 # --------------------------------------------------------------------------- figures
 def token_logprobs(model, tokenizer, context: str, continuation: str, variant: str = "harness"):
-    """Per-token view of one request: each continuation token and its log-probability (they sum to the
-    request's log-likelihood). A DataFrame with ``token`` and ``logprob``."""
+    """Each continuation ``token`` of one request and its ``logprob`` (they sum to the request's log-likelihood)."""
     ctx, cont = encode_pair(tokenizer, context, continuation, variant)
     return pd.DataFrame({"token": [tokenizer.decode([t]) for t in cont],
                          "logprob": continuation_logprobs(model, ctx, cont, max_length(model, tokenizer))})
 
 
 def token_logprob_figure(per_choice, gold: int, title: str = ""):
-    """One panel per choice: the log-probability of each of its tokens (:func:`token_logprobs`), the gold
-    choice in blue, the sum (the choice's log-likelihood) in the panel's title. Returns the figure."""
+    """One panel per choice: its tokens' log-probabilities, the gold choice in blue, the sum in the title."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(per_choice), figsize=(5 * len(per_choice), 3), sharey=True, squeeze=False)
@@ -661,8 +607,7 @@ def token_logprob_figure(per_choice, gold: int, title: str = ""):
 
 
 def interval_figure(intervals, metric: str = "macro_f1", title: str = ""):
-    """Each task's ``metric`` with its interval: ``intervals`` is indexed by task, with the columns
-    ``metric``, ``low`` and ``high`` (as :func:`bootstrap_ci` gives them). Returns the figure."""
+    """Each task's ``metric`` with its interval (``intervals``: by task, columns ``metric``, ``low``, ``high``)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -675,23 +620,20 @@ def interval_figure(intervals, metric: str = "macro_f1", title: str = ""):
 
 
 def published_figure(pub, task: str = "copa"):
-    """Two panels of the published Polyglot-ko table (``catalog.survey("polyglot_ko_kobest")``) for
-    ``task``: macro F1 against parameters (one line per shot count) and against shots (one line per
-    model). Returns the matplotlib figure."""
+    """Two panels of the published Polyglot-ko table (``catalog.survey("polyglot_ko_kobest")``) for ``task``: macro F1
+    against parameters (one line per shot count) and against shots (one line per model)."""
     import matplotlib.pyplot as plt
 
     d = pub[pub["task"] == task]
     if d.empty:
         raise ValueError(f"no rows for task {task!r} in the published table; have {sorted(set(pub['task']))}")
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.5))
-    for n, g in d.groupby("n_shot"):
-        g = g.sort_values("params_b")
+    for n, g in d.sort_values("params_b").groupby("n_shot"):
         a1.plot(g["params_b"], g["macro_f1"], "o-", label=f"{n}-shot")
     a1.set(xscale="log", xlabel="파라미터 (B)", ylabel="macro F1")
     a1.legend(fontsize=8)
     a1.set_title(f"KoBEST {task}: 크기에 따른 점수 (공개 표)", fontsize=9)
-    for m, g in d.groupby("model"):
-        g = g.sort_values("n_shot")
+    for m, g in d.sort_values("n_shot").groupby("model"):
         a2.plot(g["n_shot"].astype(str), g["macro_f1"], "o-", label=m.split("/")[-1])
     a2.set_xlabel("shot 수")
     a2.set_title(f"KoBEST {task}: shot 수에 따른 점수 (공개 표)", fontsize=9)
