@@ -85,8 +85,7 @@ def render(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
     return prompt, answer + ((eos_token or "") if t["eos"] else "")
 
 
-def render_marked(record: Mapping[str, Any], template_name: str = "stanford_alpaca",
-                  eos_token: str | None = None) -> str:
+def render_marked(record: Mapping[str, Any], template_name: str = "stanford_alpaca", eos_token: str | None = None):
     """The training text with the loss-carrying part between ⟦ and ⟧."""
     return "⟦".join(render(record, template_name, eos_token)) + "⟧"
 
@@ -172,8 +171,7 @@ def _valid(rec: Any, schema: str, file: str, where: str, skip) -> bool:
 
 
 def _rows(recs: list[tuple[str, dict]], schema: str, file: str, skip) -> list[dict]:
-    """One row per example (OASST1: per prompter message and assistant reply; a message whose parent is not in the
-    file goes to ``skip``); ``instruction, input, output``, the source's own fields, ``src_where``."""
+    """A row per example (OASST1: per reply to a prompt): ``instruction, input, output``, own fields, ``src_where``."""
     by_id = {r["message_id"]: r for _, r in recs} if schema == "oasst1" else {}
     rows = []
     for where, r in recs:
@@ -232,27 +230,23 @@ def load(source: str | Path, schema: str | None = None, *, profile: str | None =
     """An instruction dataset as one DataFrame: ``instruction, input, output`` (Dolly's context/response and OASST's
     prompter/assistant pairs mapped onto them), the source's own fields, ``src_where`` (its line or record).
     ``source``: a file (any format of :func:`helpers.records.read`; ``sheet``: the XLSX sheet) or a known name
-    (``data/instruct/sources.yaml``: our sample in the tiny profile, the real dataset at its pinned revision in the
-    real one). The schema is detected from the first record's keys unless given. Malformed records raise
-    :class:`InstructFormatError`; ``skip_errors=True`` leaves them out, listed in ``df.attrs["load_report"]``
-    (:class:`helpers.records.LoadReport`) and counted in a warning."""
+    (``data/instruct/sources.yaml``: our sample in the tiny profile, the pinned real dataset in the real one). The
+    schema is detected from the first record's keys unless given. Malformed records raise :class:`InstructFormatError`;
+    ``skip_errors=True`` leaves them out, listed in ``df.attrs["load_report"]`` (a ``LoadReport``) and a warning."""
     report = records.LoadReport(str(source), skip_errors)
     label, recs, known = _records_of(source, profile, revision, sheet, report.skip)
     report.file, report.records, schema = label, len(recs) + len(report.skipped), schema or known
-    if schema is None and not recs:
-        raise InstructFormatError(label, "record 0", None, "file has no records; pass schema=")
     if schema is None:
-        where, first = recs[0]
+        where, first = recs[0] if recs else ("record 0", {})
         if not isinstance(first, Mapping):
             raise InstructFormatError(label, where, None, f"expected a JSON object, got {type(first).__name__}")
-        schema = next((name for name, keys in _SIGNATURES if keys <= first.keys()), None)
-        if schema is None:
-            raise InstructFormatError(label, where, None, f"cannot tell the schema from fields {sorted(first)}; "
-                                      f"pass schema= one of {', '.join(SCHEMAS)}")
+        if (schema := next((name for name, keys in _SIGNATURES if keys <= first.keys()), None)) is None:
+            found = f"fields {sorted(first)}" if recs else "no records (an empty file)"
+            raise InstructFormatError(label, where, None, f"cannot tell the schema from {found}; pass schema= one of "
+                                      f"{', '.join(SCHEMAS)}")
     if schema not in SCHEMAS:
         raise ValueError(f"unknown schema {schema!r}; expected one of {', '.join(SCHEMAS)}")
-    good = [(where, r) for where, r in recs if _valid(r, schema, label, where, report.skip)]
-    rows = _rows(good, schema, label, report.skip)
+    rows = _rows([(w, r) for w, r in recs if _valid(r, schema, label, w, report.skip)], schema, label, report.skip)
     df = pd.DataFrame(rows, columns=None if rows else ["instruction", "input", "output", "src_where"])
     df.attrs.update(load_report=report.done(len(df)), schema=schema, source=label)
     return df
@@ -357,9 +351,7 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = 
         method, pairs, blocks = "all_pairs", [], [uniq]
     else:
         method, (pairs, blocks) = "minhash", _lsh_candidates([toks[i] for i in uniq], uniq, seed, bands, rows)
-    for i, j in pairs:
-        if (f := _rouge_l_fast(toks[i], toks[j])) >= threshold:
-            found[i, j] = f
+    found.update({(i, j): f for i, j in pairs if (f := _rouge_l_fast(toks[i], toks[j])) >= threshold})
     for block in blocks:
         found.update(_pairs_in_block(block, toks, threshold))
     table = pd.DataFrame([(i, j, f) for (i, j), f in found.items()], columns=["i", "j", "rouge_l"])
@@ -433,10 +425,10 @@ def lang_of(text: str) -> str:
 
 
 def english_verb(instruction: str) -> tuple[str, str]:
-    """``(verb, object)`` of an English instruction by a heuristic: imperatives start with their verb ("Please
-    summarize the text" -> summarize/text; the object is the next word that is no determiner, number or filler);
-    questions give ``"(question)"`` and the question word. The self-instruct paper used a constituency parser
-    (Berkeley Neural Parser); this cheap stand-in misreads e.g. "Name" used as a noun."""
+    """``(verb, object)`` by a heuristic: imperatives start with their verb ("Please summarize the text" ->
+    summarize/text: the object is the next word that is no determiner, number or filler), questions give
+    ``"(question)"`` and the question word. The self-instruct paper used a constituency parser (Berkeley Neural
+    Parser); this cheap stand-in misreads e.g. "Name" used as a noun."""
     words = list(itertools.dropwhile(_EN_FILLERS.__contains__, map(str.lower, _LATIN_WORD.findall(instruction))))
     if not words:
         return "(none)", ""
@@ -471,9 +463,8 @@ def korean_predicate(instruction: str | Sequence) -> tuple[str, str]:
 
 
 def _kiwi_words(words: list[str]) -> list[list]:
-    """Kiwi morphemes of each eojeol in ``words`` from ONE call on the newline-joined list (~15x faster than Kiwi's
-    list API: its per-call overhead dominates for short strings), sent back by character offset. Kiwi may read
-    neighbouring lines as context (주 of a lone "주세요" becomes the auxiliary VX); the predicates do not change."""
+    """Kiwi morphemes of each eojeol from ONE call on the newline-joined words (~15x faster than its list API, whose
+    per-call overhead dominates), sent back by offset. Neighbouring lines may act as context; predicates stay."""
     starts = list(itertools.accumulate((len(w) + 1 for w in words[:-1]), initial=0))
     out: list[list] = [[] for _ in words]
     for tok in _kiwi().tokenize("\n".join(words)) if words else []:
@@ -511,9 +502,7 @@ def quality_flags(df, *, short_chars: int = 8, lang: str | None = None):
     ins = df["instruction"].fillna("").astype(str)
     inp = df["input"].fillna("").astype(str) if "input" in df else pd.Series("", index=df.index)
     out = df["output"].fillna("").astype(str)
-    flags = pd.DataFrame(index=df.index)
-    flags["empty_input"] = inp.str.strip().eq("")
-    flags["empty_output"] = out.str.strip().eq("")
+    flags = pd.DataFrame({"empty_input": inp.str.strip().eq(""), "empty_output": out.str.strip().eq("")})
     flags["short_output"] = out.str.strip().str.len().lt(short_chars) & ~flags["empty_output"]
     flags["stray_markup"] = (ins + "\n" + inp + "\n" + out).str.contains(_MARKUP)
     flags["untranslated"] = ([untranslated_english(a) or untranslated_english(b) for a, b in zip(ins, inp)]
@@ -657,15 +646,14 @@ def sft_checks(report: Anatomy, *, min_distinct_verbs_per_100: float = 20.0, min
     cut-offs): **diverse** instructions, **faithful** answers, **clean** rows; ``dataset, condition, measure, value,
     limit, ok``."""
     f, verbs = report.flags, report.verbs["verb"]
+    share = lambda *flags: f[list(flags)].any(axis=1).mean()  # of the rows with any of these flags
     checks = [  # condition, measure, value, ">=" or "<=", limit
         ("diverse", "distinct verbs per 100 rows", verbs[verbs != "(none)"].nunique() * 100 / max(1, len(f)),
          ">=", min_distinct_verbs_per_100),
         ("faithful", "median answer chars", report.lengths["chars_output"].median(), ">=", min_median_output_chars),
-        ("faithful", "short or empty answer share", (f["short_output"] | f["empty_output"]).mean(), "<=",
-         max_short_share),
-        ("clean", "near-duplicate row share", f["near_duplicate"].mean(), "<=", max_duplicate_share),
-        ("clean", "markup/translation flag share", (f["stray_markup"] | f["untranslated"]).mean(), "<=",
-         max_flag_share),
+        ("faithful", "short or empty answer share", share("short_output", "empty_output"), "<=", max_short_share),
+        ("clean", "near-duplicate row share", share("near_duplicate"), "<=", max_duplicate_share),
+        ("clean", "markup/translation flag share", share("stray_markup", "untranslated"), "<=", max_flag_share),
     ]
     return pd.DataFrame([(report.name, c, m, float(np.round(v, 3)), f"{op} {limit:g}",
                           bool(v >= limit if op == ">=" else v <= limit)) for c, m, v, op, limit in checks],

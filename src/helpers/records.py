@@ -1,7 +1,6 @@
-"""One reader for every loader's files (:func:`read`): CSV, TSV, JSON arrays, JSON Lines, Parquet and XLSX as
-``(where, record)`` pairs; text in UTF-8 (BOM or not), UTF-16 with a BOM, or CP949/EUC-KR (with a warning that says
-how to convert it), any line ends. Every problem is raised as the loader's own :class:`RecordError` subclass,
-naming the file, the line or row, the field, what was expected and what was found."""
+"""One reader for every loader's files (:func:`read`): CSV, TSV, JSON arrays, JSON Lines, Parquet, XLSX as ``(where,
+record)`` pairs; UTF-8 (BOM or not), UTF-16 with a BOM or CP949/EUC-KR (a warning says how to convert it), any line
+ends. Each problem is the loader's own :class:`RecordError`: file, line or row, field, what was expected and found."""
 
 from __future__ import annotations
 
@@ -61,8 +60,7 @@ class LoadReport:
 
 
 def decode(data: bytes, file: Any, error: type[RecordError] = RecordError) -> str:
-    """The text of a file's bytes: UTF-8 (BOM or not), UTF-16 with a BOM, or (charset-normalizer's guess) CP949 with
-    a warning."""
+    """A file's text: UTF-8 (BOM or not), UTF-16 with a BOM, or CP949 (charset-normalizer's guess) with a warning."""
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
         return data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data[bom:].decode("utf-8")
