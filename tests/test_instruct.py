@@ -26,6 +26,31 @@ def test_templates_listed_and_complete():
         assert t["source"].startswith("https://")
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.pop("prompt_no_input"), r"field 'prompt_no_input' missing"),
+    (lambda t: t.pop("sep2"), r"field 'sep2' missing"),
+    (lambda t: t.update(answer_format="{answer}"), r"field 'answer_format' must contain '\{output\}'"),
+    (lambda t: t.update(name="other"), r"field 'name' is 'other' but the file is 'vicuna_v1_1'"),
+    (None, r"line 1: not valid JSON"),
+])
+def test_a_broken_template_file_is_named_with_its_field(tmp_path, monkeypatch, edit, message):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    for p in (instruct.instruct_dir() / "templates").glob("*.json"):
+        (folder / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = folder / "vicuna_v1_1.json"  # a conversation template: it also needs system, roles, sep, sep2
+    if edit is None:
+        broken.write_text("{not json", encoding="utf-8")
+    else:
+        t = json.loads(broken.read_text(encoding="utf-8"))
+        edit(t)
+        broken.write_text(json.dumps(t), encoding="utf-8")
+    monkeypatch.setattr(instruct, "instruct_dir", lambda: tmp_path)
+    with pytest.raises(ValueError, match=message) as error:
+        instruct.template("stanford_alpaca")
+    assert str(broken) in str(error.value)
+
+
 def test_render_stanford_vs_alpaca_lora_differ_only_by_newline():
     p1, a1 = instruct.render(REC, "stanford_alpaca", eos_token="</s>")
     p2, a2 = instruct.render(REC, "alpaca_lora", eos_token="</s>")
