@@ -9,7 +9,10 @@ an HTML copy to ``build/html/`` and prints a table of wall seconds and the kerne
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -79,9 +82,13 @@ def execute(path: Path, timeout: int = 600, write_back: bool = False, html: bool
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+    # IPC sockets, not TCP: a local kernel needs no network port (ipykernel warns about unencrypted TCP)
+    sockets = tempfile.mkdtemp(prefix="kernel-")
+    config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, config=config,
                             resources={"metadata": {"path": str(path.parent)}})
     mem = _PeakMemory()
     error = ""
@@ -98,6 +105,7 @@ def execute(path: Path, timeout: int = 600, write_back: bool = False, html: bool
         t_last_cell = time.perf_counter()
     seconds = time.perf_counter() - t0
     peak = mem.stop()
+    shutil.rmtree(sockets, ignore_errors=True)
     if write_back and not error:
         for cell in nb.cells:  # timings from other tools would make every run a diff
             cell.metadata.pop("execution", None)
