@@ -254,6 +254,13 @@ def test_unknown_licence_rejected(tmp_catalog):
         catalog.load(tmp_catalog)
 
 
+def test_empty_licence_rejected_as_an_empty_cell(tmp_catalog):
+    _edit(tmp_catalog / "models.csv", "llama-1-research,gpl-3.0", ",gpl-3.0")
+    with pytest.raises(CatalogError, match="weights_license.*at least 1 character") as e:
+        catalog.load(tmp_catalog)
+    assert (e.value.file, e.value.line) == ("models.csv", 2)
+
+
 def test_missing_source_rejected(tmp_catalog):
     _edit(tmp_catalog / "datasets.csv", "https://summarizepaper.com/en/tree/2101.00027v1;"
                                         "https://www.scholarfeed.org/paper/2101.00027v1", "")

@@ -88,7 +88,9 @@ Maybe = Annotated[T | None, BeforeValidator(lambda cell: cell or None)]  # an em
 PerSize = Annotated[list[T], BeforeValidator(lambda cell: [x or None for x in split(cell)])]  # one, or one a size
 Day = Annotated[date, BeforeValidator(date.fromisoformat)]  # ISO 8601 (pydantic alone would take a timestamp)
 Source = Annotated[str, Filled, _each("a URL", lambda url, _: url.startswith(("https://", "http://")))]  # 1 or more
-Licences = Annotated[str, _ids_of("licences", "a licence id of data/licenses/licenses.yaml")]
+LICENCE_IDS = _ids_of("licences", "a licence id of data/licenses/licenses.yaml")
+Licences = Annotated[str, LICENCE_IDS]
+FilledLicences = Annotated[str, Filled, LICENCE_IDS]  # Filled first: its error then speaks of a string
 Node = Annotated[str, _ids_of("nodes", "a model, dataset or API id of the catalog", lambda cell: [cell])]
 
 
@@ -130,7 +132,7 @@ class ModelRow(_Released):
     vocab_size: Maybe[PositiveInt]
     tokenizer: str
     languages: str
-    weights_license: Annotated[Licences, Filled]  # 'unknown' where no licence is stated
+    weights_license: FilledLicences  # 'unknown' where no licence is stated
     code_license: Licences
     data_license: Licences
     commercial_use: Annotated[str, _one_of(COMMERCIAL, "one value, or one per size", lambda c: split(c) or [""])]
@@ -173,7 +175,7 @@ class DatasetRow(_Released):
 
 class ApiRow(_Row):
     kind: Text
-    terms_license: Annotated[Licences, Filled]
+    terms_license: FilledLicences
 
 
 class EdgeRow(BaseModel):
