@@ -46,8 +46,12 @@ def test_a_broken_template_file_is_named_with_its_field(tmp_path, monkeypatch, e
         edit(t)
         broken.write_text(json.dumps(t), encoding="utf-8")
     monkeypatch.setattr(instruct, "instruct_dir", lambda: tmp_path)
-    with pytest.raises(ValueError, match=message) as error:
-        instruct.template("stanford_alpaca")
+    instruct._templates.cache_clear()  # the templates are read once per process
+    try:
+        with pytest.raises(ValueError, match=message) as error:
+            instruct.template("stanford_alpaca")
+    finally:
+        instruct._templates.cache_clear()
     assert str(broken) in str(error.value)
 
 
