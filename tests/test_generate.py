@@ -76,6 +76,13 @@ def test_prompts_from_a_csv_or_xlsx_of_yours_and_skip_errors(tmp_path):
         df = generate.load_prompts(path, skip_errors=True)
     assert df["id"].tolist() == ["x1", "x3"]
     assert "line 2: field 'category'" in str(w[0].message) and "line 3, column 2" in str(w[0].message)
+    report = df.attrs["load_report"]
+    assert (report.records, report.rows, len(report.skipped)) == (4, 2, 2)
+    assert "line 3, column 2" in report.skipped[0] and "line 2: field 'category'" in report.skipped[1]
+    path = _write(tmp_path, ["{not json", {**GOOD, "category": "poetry"}])  # all bad: each skip is still explained
+    with pytest.warns(records.SkippedRecordsWarning, match=r"skipped 2 of 2 records"):
+        with pytest.raises(generate.PromptFileError, match="at least one prompt"):
+            generate.load_prompts(path, skip_errors=True)
 
 
 # --------------------------------------------------------------------------- prompt formats

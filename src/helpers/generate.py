@@ -48,7 +48,8 @@ class PromptFileError(records.RecordError):
 def load_prompts(path: str | Path | None = None, *, sheet: str | None = None, skip_errors: bool = False):
     """Korean prompts (columns ``id, category, instruction, input, good_answer, source, note``; ``good_answer`` is for a
     human reader): ours or your file in any format of :func:`helpers.records.read` (``sheet``: an XLSX sheet). A
-    malformed prompt raises :class:`PromptFileError` (``skip_errors=True``: left out, with a warning)."""
+    malformed prompt raises :class:`PromptFileError` (``skip_errors=True``: left out, listed in
+    ``df.attrs["load_report"]`` and a warning)."""
     path = Path(path) if path else env.data_path(*PROMPTS_FILE)
     report = records.LoadReport(str(path), skip_errors)
     recs = records.read(path, PromptFileError, sheet=sheet, types=dict.fromkeys(_PROMPT_FIELDS, str), skip=report.skip)
@@ -58,10 +59,12 @@ def load_prompts(path: str | Path | None = None, *, sheet: str | None = None, sk
             rows.append(_prompt_row(rec, str(path), where, seen))
         except PromptFileError as e:
             report.skip(e)
+    report.done(len(rows))
     if not rows:
         raise PromptFileError(path, "", None, "expected at least one prompt, found none")
-    report.done(len(rows))
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df.attrs["load_report"] = report
+    return df
 
 
 def _prompt_row(rec: Any, file: str, where: str, seen: dict) -> dict:
