@@ -28,11 +28,10 @@ def _rate(loaded, prompts, batch: int, new_tokens: int, repeat: int) -> float:
     best = 0.0
     for _ in range(repeat):
         df = generate.side_by_side([loaded], prompts.head(batch), batch_size=batch, max_new_tokens=new_tokens,
-                              min_new_tokens=new_tokens)
+                                   min_new_tokens=new_tokens)
         if (df["error"] != "").any():
             raise RuntimeError(df["error"].iloc[0])
-        rate = df["new_tokens"].sum() / df.groupby("batch")["latency_s"].first().sum()
-        best = max(best, rate)
+        best = max(best, generate.throughput(df)["tokens_per_s"].iloc[0])
     return best
 
 
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         ids = list(shares)
     prompts = generate.load_prompts()
     if len(prompts) < 8:
-        raise SystemExit(f"need 8 prompts for batch 8, {generate.PROMPTS_FILE} has {len(prompts)}")
+        raise SystemExit(f"need 8 prompts for batch 8, {env.data_path(*generate.PROMPTS_FILE)} has {len(prompts)}")
     hw = env.hardware()
     print(f"profile {args.profile}; device {hw.device} ({hw.name}); torch threads {torch.get_num_threads()}; "
           f"{args.new_tokens} new tokens per prompt, greedy; best of {args.repeat}")
