@@ -413,6 +413,7 @@ def test_real_tokenizer_that_fails_to_load_is_reported_not_fatal(monkeypatch):
         return stand_in
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake)
+    monkeypatch.setattr(generate.env, "hub_commit", lambda repo, revision, *args, **kwargs: revision)
     monkeypatch.setattr(generate.env, "profile", lambda override=None: "real")
     with pytest.warns(UserWarning, match="Llama-2-7b-hf.*gated"):
         toks = generate.load_tokenizers(["polyglot-ko-1.3b", "llama-2-7b"], "real")

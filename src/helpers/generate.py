@@ -549,8 +549,10 @@ def load_tokenizers(model_ids: Sequence[str] = (), profile: str | None = None) -
     out = {}
     for mid in model_ids:
         s = zoo.spec(mid)
-        try:
-            out[s.hub_id] = AutoTokenizer.from_pretrained(s.hub_id, revision=s.revision, trust_remote_code=False)
+        try:  # as zoo.load: an unpinned revision warns, a hub failure says what to do
+            rev = env.hub_commit(s.hub_id, s.revision, pin=f"`python -m survey_tools.zoo pin {mid}`", page=s.source)
+            with env.hub_errors(s.hub_id, rev, s.source):
+                out[s.hub_id] = AutoTokenizer.from_pretrained(s.hub_id, revision=rev, trust_remote_code=False)
         except Exception as exc:  # noqa: BLE001 - e.g. a gated repository without a login: say so, go on
             warnings.warn(f"tokenizer of {s.hub_id} not loaded, left out of the comparison: {type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}", stacklevel=2)
