@@ -216,6 +216,31 @@ def test_every_catalog_licence_id_exists():
     assert not missing, f"licence ids used by data/catalog but not in data/licenses: {sorted(missing)}"
 
 
+def test_verdicts_follow_an_edited_licence_or_catalog_file(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from helpers import env
+
+    for folder in ("catalog", "licenses"):
+        shutil.copytree(data_path(folder), tmp_path / "data" / folder)
+    monkeypatch.setattr(env, "REPO_ROOT", tmp_path)
+    assert licenses.verdict("kanana-1.5").allowed == "yes"
+
+    def edit(path, old, new):  # a later mtime, as a student's edit would have
+        stamp = path.stat().st_mtime_ns
+        path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+        os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+
+    edit(tmp_path / "data/licenses/licenses.yaml", 'commercial: {value: "yes", section: "2", note: "어떤 목적',
+         'commercial: {value: "conditional", section: "2", note: "어떤 목적')
+    assert licenses.verdict("kanana-1.5").allowed == "conditional"
+    edit(tmp_path / "data/catalog/models.csv", 'apache-2.0,,,yes,"Kakao released the Kanana 1.5',
+         'cc-by-nc-4.0,,,yes,"Kakao released the Kanana 1.5')
+    assert catalog.models().loc["kanana-1.5", "weights_license"] == "cc-by-nc-4.0"
+    assert licenses.verdict("kanana-1.5").allowed == "no"
+
+
 def test_every_model_gets_a_verdict_and_every_reason_a_source(catalog_resolver):
     for mid in catalog_resolver.models:
         for use in licenses.USES:

@@ -271,7 +271,8 @@ class Catalog(NamedTuple):
 def load(directory: str | Path | None = None) -> Catalog:
     """Read and check every catalog file in ``directory`` (default ``data/catalog``)."""
     d = Path(directory) if directory else catalog_dir()
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(d.glob("*.csv")))
+    files = [*sorted(d.glob("*.csv")), data_path("licenses", "licenses.yaml")]  # rows are checked against both
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in files)
     return _load_cached(str(d), stamp)
 
 

@@ -379,9 +379,9 @@ class Resolver:
 
 
 # --------------------------------------------------------------------------- on the shared catalog, or a given resolver
-@lru_cache(maxsize=1)
 def default_resolver() -> Resolver:
-    """The resolver over ``helpers.catalog``'s models and datasets and ``data/licenses``."""
+    """The resolver over ``helpers.catalog``'s models and datasets and ``data/licenses``, built on each call
+    (cheap: both are cached until a file changes), so an edited catalog or licence file is followed."""
     return Resolver(catalog.models(), catalog.datasets())
 
 
