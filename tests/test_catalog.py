@@ -8,7 +8,7 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from helpers import catalog, licenses
+from helpers import catalog
 from helpers.catalog import CatalogError
 
 REQUIRED_MODELS = {
@@ -83,13 +83,6 @@ def test_every_row_has_a_source():
         assert frame["source"].str.startswith("http").all()
     for name in catalog.survey_tables():
         assert catalog.survey(name)["source"].str.startswith("http").all(), name
-
-
-def test_licences_come_from_the_shared_vocabulary(models):
-    used = {x for col in ("weights_license", "code_license", "data_license") for v in models[col]
-            for x in catalog.split(v)}
-    used |= {x for v in catalog.datasets()["license"] for x in catalog.split(v)}
-    assert used <= set(licenses.load_licenses())
 
 
 def test_commercial_and_korean_have_reasons(models):

@@ -207,15 +207,6 @@ def test_unknown_ids_are_clear_errors(toy_resolver):
 
 # --------------------------------------------------------------------------- the catalog_resolver catalog
 
-def test_every_catalog_licence_id_exists():
-    models, datasets = catalog.models(), catalog.datasets()
-    used = {x for col in ("weights_license", "code_license", "data_license") for v in models[col]
-            for x in catalog.split(v)}
-    used |= {x for col in ("license", "generated_by_api") for v in datasets[col] for x in catalog.split(v)}
-    missing = used - set(licenses.load_licenses())
-    assert not missing, f"licence ids used by data/catalog but not in data/licenses: {sorted(missing)}"
-
-
 def test_verdicts_follow_an_edited_licence_or_catalog_file(tmp_path, monkeypatch):
     import os
     import shutil
