@@ -6,6 +6,7 @@ import importlib.util
 import inspect
 import io
 import json
+import os
 import random
 import warnings
 from pathlib import Path
@@ -46,13 +47,38 @@ def test_a_broken_template_file_is_named_with_its_field(tmp_path, monkeypatch, e
         edit(t)
         broken.write_text(json.dumps(t), encoding="utf-8")
     monkeypatch.setattr(instruct, "instruct_dir", lambda: tmp_path)
-    instruct._templates.cache_clear()  # the templates are read once per process
-    try:
-        with pytest.raises(ValueError, match=message) as error:
-            instruct.template("stanford_alpaca")
-    finally:
-        instruct._templates.cache_clear()
+    with pytest.raises(ValueError, match=message) as error:
+        instruct.template("stanford_alpaca")
     assert str(broken) in str(error.value)
+
+
+def test_an_edited_template_is_read_again(tmp_path, monkeypatch):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    copy = folder / "stanford_alpaca.json"
+    copy.write_text((instruct.instruct_dir() / "templates" / copy.name).read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(instruct, "instruct_dir", lambda: tmp_path)
+    assert instruct.template("stanford_alpaca")["description"] != "edited"
+    t = json.loads(copy.read_text(encoding="utf-8"))
+    copy.write_text(json.dumps({**t, "description": "edited"}), encoding="utf-8")
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))  # a later edit, whatever the clock
+    assert instruct.template("stanford_alpaca")["description"] == "edited"
+
+
+@pytest.mark.parametrize("right, typo, problem", [
+    ("  sample: samples/dolly", "  smaple: samples/dolly", "field 'smaple': Extra inputs are not permitted"),
+    ("  schema: dolly", "  schema: dolli", "field 'schema': Input should be 'alpaca', 'koalpaca_v1_1', "
+                                           "'self_instruct', 'dolly' or 'oasst1', got 'dolli'"),
+])
+def test_a_typo_in_sources_yaml_is_named_with_file_line_and_field(tmp_path, monkeypatch, right, typo, problem):
+    text = (instruct.instruct_dir() / "sources.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    line = next(n for n, s in enumerate(lines, 1) if s.startswith(right) and "dolly:" in lines[n - 3:n - 1])
+    (tmp_path / "sources.yaml").write_text(text.replace(right, typo, 1), encoding="utf-8")
+    monkeypatch.setattr(instruct, "instruct_dir", lambda: tmp_path)
+    with pytest.raises(instruct.InstructFormatError) as error:
+        instruct.load("dolly")
+    assert f"{tmp_path / 'sources.yaml'}, line {line}, dolly, {problem}" in str(error.value)
 
 
 def test_render_stanford_vs_alpaca_lora_differ_only_by_newline():

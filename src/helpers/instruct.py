@@ -14,16 +14,16 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Required
 
 import numpy as np
 import pandas as pd
 import pydantic
-import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
+from typing_extensions import TypedDict  # pydantic reads typing's own only from Python 3.12
 
 from helpers import env, plots, records
 
@@ -37,11 +37,17 @@ def instruct_dir() -> Path:
 _TEMPLATE_KEYS = tuple("prompt_input prompt_no_input answer_format response_split eos source description kind".split())
 
 
-@cache
 def _templates() -> dict[str, dict]:
-    """Every template file, checked: a missing key or a bad ``name`` names the file and the field."""
+    """Every template file, checked; read again when a file is added, removed or edited (a running kernel sees it)."""
+    files = sorted((instruct_dir() / "templates").glob("*.json"))
+    return _read_templates(tuple((str(p), p.stat().st_mtime) for p in files))
+
+
+@lru_cache(maxsize=4)
+def _read_templates(files: tuple[tuple[str, float], ...]) -> dict[str, dict]:
+    """The template files ``(path, mtime)``: a missing key or a bad ``name`` names the file and the field."""
     out = {}
-    for p in sorted((instruct_dir() / "templates").glob("*.json")):
+    for p in (Path(path) for path, _ in files):
         try:
             t = json.loads(p.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
@@ -194,10 +200,29 @@ def _rows(recs: list[tuple[str, dict]], schema: str, file: str, skip) -> list[di
     return rows
 
 
-@cache
-def _sources() -> dict:
+class _Source(TypedDict, total=False):
+    """One entry of ``data/instruct/sources.yaml`` (its header explains the keys); unknown keys are errors."""
+    __pydantic_config__ = pydantic.ConfigDict(extra="forbid")
+    schema: Required[Literal[SCHEMAS]]
+    sample: Required[str]
+    source: Required[str]
+    note: Required[str]
+    hub: str
+    github: str
+    path: str
+    revision: str
+    pinned_from: str
+
+
+def _sources() -> dict[str, dict]:
     """Known dataset names (``data/instruct/sources.yaml``): sample file, hub source, pinned revision, note."""
-    return yaml.safe_load((instruct_dir() / "sources.yaml").read_text(encoding="utf-8"))
+    path = instruct_dir() / "sources.yaml"
+    return _read_sources(str(path), path.stat().st_mtime)
+
+
+@lru_cache(maxsize=4)
+def _read_sources(path: str, mtime: float) -> dict[str, dict]:
+    return env.read_yaml(path, pydantic.RootModel[dict[str, _Source]], InstructFormatError).root
 
 
 def _records_of(source, profile=None, revision=None, sheet=None, skip=None) -> tuple[str, list, str | None]:
@@ -325,7 +350,11 @@ class Duplicates:
     candidates: int     # pairs scored exactly (minhash: those of small buckets once, large buckets per band)
     all_pairs: int      # pairs a scan of all distinct texts scores
     method: str         # "all_pairs" or "minhash"
-    n_duplicate_rows: int  # rows that duplicate an earlier one
+
+    @property
+    def n_duplicate_rows(self) -> int:
+        """Rows that duplicate an earlier one."""
+        return int((self.dup_of >= 0).sum())
 
 
 def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = "auto",
@@ -358,7 +387,7 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.7, method: str = 
     table = table.astype({"i": "int64", "j": "int64", "rouge_l": "float64"}).sort_values(["i", "j"], ignore_index=True)
     dup_of = pd.Series(table.groupby("j")["i"].min().to_dict(), index=range(len(toks))).fillna(-1).astype("int64")
     candidates = len(pairs) + sum(len(b) * (len(b) - 1) // 2 for b in blocks)
-    return Duplicates(table, dup_of, candidates, len(uniq) * (len(uniq) - 1) // 2, method, int((dup_of >= 0).sum()))
+    return Duplicates(table, dup_of, candidates, len(uniq) * (len(uniq) - 1) // 2, method)
 
 
 def _lsh_candidates(token_lists: list[list[str]], ids, seed: int, bands: int, rows: int, small: int = 8):
