@@ -34,7 +34,6 @@ def scale(df, n: int, seed: int = 0, swap: float = 0.25, near_dup: float = 0.03,
     always gives the same frame.
     """
     import numpy as np
-    import pandas as pd
 
     rng = np.random.default_rng(seed)
     base = df.reset_index(drop=True)
@@ -97,4 +96,4 @@ def scale(df, n: int, seed: int = 0, swap: float = 0.25, near_dup: float = 0.03,
     for c in cols:
         out[c] = vals[c]
     out.attrs = {**base.attrs, "source": f"{base.attrs.get('source', 'dataset')} scaled to {n}"}
-    return pd.DataFrame(out)
+    return out
