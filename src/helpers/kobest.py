@@ -47,9 +47,9 @@ SPLITS = ("train", "validation", "test")
 VARIANTS = ("harness", "polyglot")
 HUB_ID = "skt/kobest_v1"
 HUB_REVISION = "main"  # NOT YET PINNED (load_task warns and names today's commit): set it with the hub at hand
-HARNESS_MODULE = "lm_eval.tasks.kobest"  # the harness's KoBEST task folder: YAML files + utils.py
-# that folder as installed: lm-eval 0.4.13 from PyPI (constraints.txt; the wheel's RECORD holds each file's sha256)
-HARNESS_SOURCE = "https://github.com/EleutherAI/lm-evaluation-harness/tree/v0.4.13/lm_eval/tasks/kobest"
+# the harness's KoBEST task folder (YAML files + utils.py) as installed: lm-eval 0.4.13 from PyPI (constraints.txt;
+# the wheel's RECORD holds each file's sha256)
+HARNESS_MODULE = "lm_eval.tasks.kobest"
 HARNESS_FEWSHOT_SEED = 1234  # lm_eval.simple_evaluate(fewshot_random_seed=1234)
 POLYGLOT_SEED = 42  # the old evaluator: rnd.seed(42); rnd.shuffle(docs); rnd then draws the shots
 DEFAULT_MAX_LENGTH = 2048  # lm-eval's fallback when neither config nor tokenizer says
