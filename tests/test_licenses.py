@@ -175,6 +175,9 @@ def test_per_size_licences(toy_resolver):
     assert toy_resolver.verdict("family", "commercial", size=3).allowed == "no"
     assert toy_resolver.verdict("family", "commercial", size=72).allowed == "conditional"
     assert toy_resolver.verdict("family", "commercial").allowed == "no"  # what holds for every size
+    for mid, size in (("family", 5), ("base-open", 5)):  # a size the model lacks, one licence or several
+        with pytest.raises(ValueError, match=f"model '{mid}' has no size 5"):
+            toy_resolver.verdict(mid, "commercial", size=size)
 
 
 def test_a_base_named_per_size_passes_on_that_size_only():

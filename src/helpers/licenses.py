@@ -264,6 +264,8 @@ class Resolver:
         """The items of model ``mid``'s ``field`` (one, or one per size) that hold for ``size`` (None: any size),
         each with the sizes it holds for (none listed where one item holds for every size)."""
         items, sizes = split(self.models[mid].get(field)), split(self.models[mid].get("sizes_b"))
+        if size is not None and float(size) not in {float(sz) for sz in sizes}:
+            raise ValueError(f"model {mid!r} has no size {size!r}; sizes: {sizes}")
         if len(items) <= 1:
             return dict.fromkeys(items, [])
         if len(items) != len(sizes):
@@ -273,8 +275,6 @@ class Resolver:
         for item, sz in zip(items, sizes):
             if size is None or float(sz) == float(size):
                 groups.setdefault(item, []).append(sz)
-        if not groups:
-            raise ValueError(f"model {mid!r} has no size {size!r}; sizes: {sizes}")
         return groups
 
     # ---- layers
