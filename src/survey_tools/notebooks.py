@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -85,27 +84,26 @@ def execute(path: Path, timeout: int = 600, write_back: bool = False, html: bool
     from traitlets.config import Config
 
     nb = nbformat.read(path, as_version=4)
-    # IPC sockets, not TCP: a local kernel needs no network port (ipykernel warns about unencrypted TCP)
-    sockets = tempfile.mkdtemp(prefix="kernel-")
-    config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, config=config,
-                            resources={"metadata": {"path": str(path.parent)}})
     mem = _PeakMemory()
     error = ""
-    t0 = time.perf_counter()
-    with client.setup_kernel():
-        proc = getattr(client.km, "provisioner", None)
-        pid = getattr(getattr(proc, "process", None), "pid", None)
-        if pid:
-            mem.watch(pid)
-        try:
-            client.execute(cleanup_kc=False)
-        except CellExecutionError as exc:
-            error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        t_last_cell = time.perf_counter()
-    seconds = time.perf_counter() - t0
+    # IPC sockets, not TCP: a local kernel needs no network port (ipykernel warns about unencrypted TCP)
+    with tempfile.TemporaryDirectory(prefix="kernel-", ignore_cleanup_errors=True) as sockets:
+        config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, config=config,
+                                resources={"metadata": {"path": str(path.parent)}})
+        t0 = time.perf_counter()
+        with client.setup_kernel():
+            proc = getattr(client.km, "provisioner", None)
+            pid = getattr(getattr(proc, "process", None), "pid", None)
+            if pid:
+                mem.watch(pid)
+            try:
+                client.execute(cleanup_kc=False)
+            except CellExecutionError as exc:
+                error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            t_last_cell = time.perf_counter()
+        seconds = time.perf_counter() - t0
     peak = mem.stop()
-    shutil.rmtree(sockets, ignore_errors=True)
     if write_back and not error:
         for cell in nb.cells:  # timings from other tools would make every run a diff
             cell.metadata.pop("execution", None)
