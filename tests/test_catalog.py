@@ -276,6 +276,23 @@ def test_cycle_rejected_naming_the_loop(tmp_catalog):
     assert loop[0] == loop[-1] and set(loop) == {"alpaca", "llama"}
 
 
+@pytest.mark.parametrize(("row", "problem"), [("llama,alpaca,fine-tune,https://example.org", "fewer"),
+                                              ("llama,alpaca,fine-tune,https://example.org,note,extra", "more")])
+def test_a_row_with_too_few_or_too_many_cells_is_rejected(tmp_catalog, row, problem):
+    lines = (tmp_catalog / "genealogy.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_catalog / "genealogy.csv").write_text("\n".join([*lines, row]) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match=f"{problem} cells than header columns") as e:
+        catalog.load(tmp_catalog)
+    assert (e.value.file, e.value.line) == ("genealogy.csv", len(lines) + 1)
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_column(tmp_catalog):
+    for file in ("models.csv", "genealogy.csv"):
+        text = (tmp_catalog / file).read_text(encoding="utf-8")
+        (tmp_catalog / file).write_text(text, encoding="utf-8-sig")
+    assert catalog.load(tmp_catalog).models.equals(catalog.models())
+
+
 @pytest.mark.parametrize(("file", "old", "new", "line", "field"), [
     ("models.csv", "llama,LLaMA,Meta AI", "llama,LLaMA,", 2, "organization"),
     ("models.csv", ",no,weights released", ",nope,weights released", 2, "commercial_use"),

@@ -210,16 +210,17 @@ def _checked_rows(path: Path, schema: type[BaseModel], known: dict | None = None
     """Every row of ``path``: its cells, the fields of ``schema`` as checked and parsed, and ``_line``. No two
     rows share their ``unique`` cells. ``known`` (the ids a cell may name, by kind) gains the file's own ids
     under its name: a row may name them (a model its base model), and so may the files read after it."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark is no cell
         reader = csv.DictReader(f)
         missing = [c for c in schema.model_fields if c not in (reader.fieldnames or [])]
         if missing:
             raise CatalogError(path, 1, missing[0], f"missing column(s) {missing}")
         rows = []
         for row in reader:
-            if None in row:
-                raise CatalogError(path, reader.line_num, "-", "more cells than header columns")
-            rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
+            if None in row or None in row.values():
+                problem = "more" if None in row else "fewer"
+                raise CatalogError(path, reader.line_num, "-", f"{problem} cells than header columns")
+            rows.append((reader.line_num, {k: v.strip() for k, v in row.items()}))
     known = {} if known is None else known
     known[path.stem] = {row["id"] for _, row in rows if "id" in row}
     first, out = {}, []  # first: the line of each row's unique cells
