@@ -281,7 +281,7 @@ def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]], variant: str = "ha
     if not all(ctx for ctx, _ in pairs):
         raise ValueError("empty context: a KoBEST prompt always has text before the answer")
     if _check("variant", variant, VARIANTS) == "harness":  # (context, whole string) per pair
-        pairs = [(ctx.rstrip(), ctx.rstrip() + ctx[len(ctx.rstrip()):] + cont) for ctx, cont in pairs]
+        pairs = [(ctx.rstrip(), ctx + cont) for ctx, cont in pairs]
     unique = list(dict.fromkeys(text for pair in pairs for text in pair))
     ids = dict(zip(unique, tokenizer(unique, add_special_tokens=False)["input_ids"], strict=True))
     if variant == "polyglot":
