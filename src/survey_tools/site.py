@@ -33,6 +33,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from helpers import env
+from survey_tools.notebooks import notebooks  # the collection in order: the site's navigation, the decks
 
 ROOT = env.REPO_ROOT
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -150,6 +151,16 @@ def assets() -> dict[str, Path]:
     return found
 
 
+def copy_web_assets(dest: Path) -> dict[str, Path]:
+    """MathJax, plotly.min.js and the Korean font into ``dest`` (the site's static folder, the decks' assets);
+    returns :func:`assets`."""
+    found = assets()
+    copy_if_changed(found["mathjax"] / "es5", dest / "mathjax" / "es5")
+    copy_if_changed(found["plotly.min.js"], dest / "plotly.min.js")
+    copy_if_changed(found["font"], dest / "fonts" / found["font"].name)
+    return found
+
+
 def copy_if_changed(src: Path, dest: Path) -> None:
     """Copy a file or a tree; files whose size and mtime match are left alone (fast rebuilds)."""
     if src.is_dir():
@@ -172,13 +183,6 @@ def write_if_changed(path: Path, text: str) -> None:
 
 
 # --------------------------------------------------------------------------- notebooks for the web
-
-
-def notebooks() -> list[Path]:
-    """The collection in order (the order of the site's navigation and of the decks)."""
-    from survey_tools.notebooks import notebooks as ordered
-
-    return ordered()
 
 
 def local_images(text: str, where: str, badge_dir: str) -> str:
@@ -312,13 +316,10 @@ def stage(src: Path, paths: list[Path] | None = None) -> list[Path]:
     return paths
 
 
-def static_dir(found: dict[str, Path] | None = None) -> Path:
+def static_dir() -> Path:
     """``build/site_static/``: what the site serves besides docs/site/_static (Sphinx copies both to _static/)."""
-    found = found or assets()
     dest = BUILD / "site_static"
-    copy_if_changed(found["mathjax"] / "es5", dest / "mathjax" / "es5")
-    copy_if_changed(found["plotly.min.js"], dest / "plotly.min.js")
-    copy_if_changed(found["font"], dest / "fonts" / found["font"].name)
+    copy_web_assets(dest)
     return dest
 
 

@@ -175,8 +175,8 @@ def exporter(code: str):
     return Exporter(config=c)
 
 
-def export(path: Path, out: Path = OUT, code: str | None = None) -> Path:
-    """One notebook's deck, written to ``out/<stem>.slides.html``."""
+def export(path: Path, out: Path = OUT, code: str | None = None) -> tuple[Path, str]:
+    """One notebook's deck, written to ``out/<stem>.slides.html``; that path and the notebook's title."""
     nb = site.prepare(path, badge_dir="assets/badges/", plotly_src="assets/plotly.min.js", plotly_height="430px")
     mode = code_mode(nb, path, code)
     title = site.title_of(nb, path)
@@ -185,18 +185,15 @@ def export(path: Path, out: Path = OUT, code: str | None = None) -> Path:
                                                                "slides": {"code": mode}})
     dest = out / f"{path.stem}.slides.html"
     site.write_if_changed(dest, body)
-    return dest
+    return dest, title
 
 
 def copy_assets(out: Path = OUT) -> Path:
     """reveal.js, MathJax, plotly.js, the font, badges and the deck CSS into ``out/assets/``."""
-    found = site.assets()
     dest = out / "assets"
+    found = site.copy_web_assets(dest)
     for f in ("dist/reveal.js", "dist/reveal.css", "dist/reset.css", "dist/theme/white.css", "LICENSE"):
         site.copy_if_changed(found["reveal.js"] / f, dest / "reveal.js" / f)
-    site.copy_if_changed(found["mathjax"] / "es5", dest / "mathjax" / "es5")
-    site.copy_if_changed(found["plotly.min.js"], dest / "plotly.min.js")
-    site.copy_if_changed(found["font"], dest / "fonts" / found["font"].name)
     site.copy_if_changed(site.BADGE_DIR, dest / "badges")
     site.copy_if_changed(SITE_CONF / "_static" / "favicon.svg", dest / "favicon.svg")
     site.copy_if_changed(SITE_CONF / "_static" / "fonts.css", dest / "fonts.css")
@@ -219,13 +216,8 @@ def index_page(decks: list[tuple[Path, str]]) -> str:
 
 
 def build(names: list[str] | None = None, out: Path = OUT, code: str | None = None) -> list[Path]:
-    import nbformat
-
-    from survey_tools.notebooks import notebooks
-
     copy_assets(out)
-    paths = notebooks(names)
-    decks = [(export(p, out, code), site.title_of(nbformat.read(p, as_version=4), p)) for p in paths]
+    decks = [export(p, out, code) for p in site.notebooks(names)]
     if not names:
         site.write_if_changed(out / "index.html", index_page(decks))
         (out / "index.html").touch()  # the build's time, even where no deck changed
