@@ -123,6 +123,11 @@ def test_hub_load_offline_gives_a_clear_message():
         kobest.load_task("copa", "hub")
 
 
+def test_default_source_follows_the_profile_asked(monkeypatch):
+    monkeypatch.setenv("LLM_SURVEY_PROFILE", "real")  # the profile argument, not the environment, decides
+    assert kobest.load_task("copa", profile="tiny").source == str(kobest.samples_dir())
+
+
 # --------------------------------------------------------------------------- prompts
 
 

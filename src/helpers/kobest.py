@@ -129,13 +129,14 @@ def validate_rows(task: str, rows: Iterable[tuple[str, Any]], file: str = "") ->
     return out
 
 
-def load_task(task: str, source: str | Path | None = None) -> KoBESTTask:
+def load_task(task: str, source: str | Path | None = None, *, profile: str | None = None) -> KoBESTTask:
     """Load one task. ``source``: a folder of split files (``<dir>/<task>/<split>.<suffix>`` or
     ``<dir>/<split>.<suffix>``, any suffix of :data:`helpers.records.FORMATS`), ``"hub"`` for ``skt/kobest_v1`` at
-    :data:`HUB_REVISION`, or ``None``: our samples in the tiny profile, the hub in the real profile."""
+    :data:`HUB_REVISION`, or ``None``: our samples in the tiny profile, the hub in the real one (``profile``: None ->
+    :func:`helpers.env.profile`'s default)."""
     _check("task", task, TASKS)
     if source is None:
-        source = "hub" if env.profile() == "real" else samples_dir()
+        source = "hub" if env.profile(profile) == "real" else samples_dir()
     if str(source) != "hub":
         base = Path(source) / task if (Path(source) / task).is_dir() else Path(source)
         files = {s: sorted(p for p in base.glob(f"{s}.*") if p.suffix.lower() in records.FORMATS) for s in SPLITS}
@@ -461,11 +462,12 @@ def model_key(model, tokenizer) -> str:
 
 def evaluate(model, tokenizer, task: str, n_shot: int = 0, source=None, limit: int | None = None,
              variant: str = "harness", *, batch_size: int = 8, cache: bool | str | Path = True,
-             progress: bool | None = None) -> EvalResult:
+             progress: bool | None = None, profile: str | None = None) -> EvalResult:
     """Score ``task``'s test docs with ``model`` at ``n_shot`` shots (``.samples``: one row per doc). ``cache``: True ->
     a file per (model, task, variant, shots) under :func:`helpers.env.cache_dir`, a path -> that file, False -> none. An
-    interrupted run resumes there: each line holds a hash of one request's tokens and its log-likelihood."""
-    data = load_task(task, source)
+    interrupted run resumes there: each line holds a hash of one request's tokens and its log-likelihood. ``source``,
+    ``profile``: as :func:`load_task`."""
+    data = load_task(task, source, profile=profile)
     items = build_items(data, n_shot, variant, limit)
     max_len = max_length(model, tokenizer)
     requests = encode_pairs(tokenizer, [(it.context, c) for it in items for c in it.prompt.continuations], variant)
