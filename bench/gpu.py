@@ -10,12 +10,14 @@ Part a (memory, fits, throughput):
 * polyglot-ko 1.3b / 5.8b / 12.8b, Llama-2-7B and the other models of notebook 04's fit table: full fine-tuning
   (fp32 weights, 16-bit autocast, torch AdamW: what ``transformers.Trainer`` does), LoRA (16-bit base, r=8 on
   ``helpers.lora``'s "attention" targets) and QLoRA (4-bit NF4 base with double quantization, bitsandbytes' paged
-  8-bit AdamW), all at sequence 512, batch 1, gradient checkpointing on: notebook 04's settings. ``STEPS``
+  8-bit AdamW), all at ``SETTINGS`` (sequence 512, batch 1, gradient checkpointing on): notebook 04's. ``STEPS``
   optimizer steps on random tokens; peak allocated and reserved memory (``torch.cuda.max_memory_*``) next to
   ``helpers.memory.estimate`` for the same run and the ratio estimate / used, where used = peak reserved + the
   CUDA context (what ``nvidia-smi`` would show; the estimate's 0.5 GiB overhead stands for that context).
 * T4 emulation: the process is capped (``torch.cuda.set_per_process_memory_fraction``) so that the CUDA context
-  and the allocator together get ``T4_GIB`` (what a T4 shows with ECC on); every run goes under the cap first,
+  and the allocator together get what ``helpers.memory`` lets a model use on a T4 (``memory.usable_gib``: 16 GiB
+  times ``data/memory.yaml``'s usable share, a little under the 15 GiB the driver shows with ECC on), the number
+  the calculator's verdict compares its estimate (context included) with; every run goes under the cap first,
   and the table says whether each of notebook 04's T4 verdicts held (ran) or not (out of memory). A run that
   fails under the cap runs again uncapped for its peak, unless its estimate exceeds this GPU. The QLoRA base is
   built in 16-bit and quantized layer by layer before the cap is set (a real 4-bit load never holds the 16-bit
@@ -29,10 +31,10 @@ the real tokenizer is on the hub), scored on our samples by ``helpers.kobest.eva
 (``kobest.run_lm_eval``), 0 and 5 shots: the largest log-likelihood difference and the number of differing
 predictions in fp32 (parity: exit status 1 if any prediction differs), and both wall times and their ratio in fp16.
 
-Writes one table to stdout and, with ``--out DIR`` or ``$OUT`` set, ``gpu_table_<part>.md`` and the raw numbers
-``gpu_<part>.json`` there (rewritten after every run, so a run cut short leaves what it measured).
+Writes one table to stdout and to ``gpu_table_<part>.md`` in ``--out DIR`` (default ``build/gpu/``), with the raw
+numbers in ``gpu_<part>.json`` there (rewritten after every run, so a run cut short leaves what it measured).
 
-``--smoke`` runs the same functions on the CPU with each model's config shrunk (64 wide, 2 layers) and short
+``--smoke`` runs the same functions on the CPU with each model's config shrunk (``SMOKE_SHAPE``) and short
 sequences, in well under a minute. What needs CUDA is skipped and says so: the T4 cap, memory counters, fp16
 scoring; QLoRA runs on the CPU where bitsandbytes is installed (its CPU backend), else it is skipped.
 
@@ -51,10 +53,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 GiB = 2**30
+OUT_DEFAULT = Path(__file__).resolve().parents[1] / "build" / "gpu"
 # the issue's four real shapes first (they matter most if time runs out), then the rest of notebook 04's fit table
 TRAIN_MODELS = ("polyglot-ko-1.3b", "polyglot-ko-5.8b", "polyglot-ko-12.8b", "llama-2-7b",
                 "kanana-nano-2.1b-base", "bloom-560m", "qwen2.5-0.5b-instruct")
@@ -65,7 +66,6 @@ METHODS = ("full", "lora", "qlora")
 SETTINGS = {"seq_len": 512, "batch_size": 1, "r": 8, "targets": "attention", "gradient_checkpointing": True}
 STEPS = 3  # the first allocates the optimizer state; the others are timed
 T4 = "T4 16GB"  # the row of data/memory.yaml whose verdicts are checked
-T4_GIB = 15.0  # a T4's memory as the driver shows it with ECC on (16 GiB on the data sheet)
 GEN_MODELS, GEN_BATCHES, PROMPT_TOKENS, NEW_TOKENS = ("polyglot-ko-1.3b", "polyglot-ko-5.8b"), (1, 8), 64, 128
 KOBEST_MODEL, KOBEST_SHOTS, KOBEST_BATCH = "polyglot-ko-1.3b", (0, 5), 8
 PARITY_ATOL = 1e-3  # fp32 log-likelihoods of two batched scorers; predictions must be identical
@@ -165,7 +165,7 @@ class Device:
 
     def t4_cap_gib(self) -> float:
         """What the allocator may hold on an emulated T4: its memory less this GPU's CUDA context."""
-        return T4_GIB - self.context_gib
+        return t4_gib() - self.context_gib
 
     def cap(self, gib: float | None) -> None:
         if self.cuda:
@@ -204,10 +204,25 @@ class Device:
             self.context_gib = max(self.context_gib, got["context_gib"])
 
 
+def t4_gib() -> float:
+    """The emulated T4's memory, CUDA context included: what ``helpers.memory`` lets a model use on a T4
+    (``memory.usable_gib``: the data sheet's 16 GiB times the usable share, ECC reserve and fragmentation left
+    out), so that a run under the cap checks exactly the calculator's verdict."""
+    from helpers import memory
+
+    return memory.usable_gib(T4)
+
+
 def is_oom(exc: BaseException) -> bool:
     import torch
 
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _error(exc: BaseException) -> str:
+    """A failure for the table: the exception's type and the first line of its message (which may be empty)."""
+    first = next(iter(str(exc).splitlines()), "")
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- part a: training
@@ -220,7 +235,7 @@ def train_run(dev: Device, model_id: str, method: str, smoke: bool, cap_gib: flo
     try:
         _train(dev, model_id, method, smoke, cap_gib, out)
     except Exception as exc:  # noqa: BLE001 - out of memory is a result; anything else is reported as it is
-        out.update(ok=False, oom=is_oom(exc), error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        out.update(ok=False, oom=is_oom(exc), error=_error(exc))
         out.update(dev.peaks())
     # the model, its optimizer and their tensors are gone with _train's frame (peft's wrappers hold reference
     # cycles, hence the collection): the next run starts from an empty allocator
@@ -244,10 +259,11 @@ def _train(dev: Device, model_id: str, method: str, smoke: bool, cap_gib: float 
         dev.cap(cap_gib)
         # full: fp32 weights (the master copy) under 16-bit autocast; LoRA: the frozen base in 16-bit
         model = build(cfg, torch.float32 if method == "full" else dev.dtype16, dev.type)
-    dev.free()
+        dev.free()
     out["stage"] = "prepare"
     if method == "full":
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        if SETTINGS["gradient_checkpointing"]:
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
         params = list(model.parameters())
         n = sum(p.numel() for p in params)
@@ -320,8 +336,6 @@ def train_rows(dev: Device, models, smoke: bool, deadline: float, record, warm: 
 
 
 def generation_rows(dev: Device, smoke: bool, deadline: float, record) -> None:
-
-
     prompt, new = (SMOKE["prompt_tokens"], SMOKE["new_tokens"]) if smoke else (PROMPT_TOKENS, NEW_TOKENS)
     for model_id in GEN_MODELS[:1] if smoke else GEN_MODELS:
         if time.monotonic() > deadline:
@@ -330,8 +344,7 @@ def generation_rows(dev: Device, smoke: bool, deadline: float, record) -> None:
         try:
             _generate(dev, model_id, smoke, prompt, new, record)
         except Exception as exc:  # noqa: BLE001 - reported in the table, the other rows still run
-            record({"part": "a", "what": "generate", "model": model_id, "ok": False,
-                    "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+            record({"part": "a", "what": "generate", "model": model_id, "ok": False, "error": _error(exc)})
         dev.free(collect=True)
 
 
@@ -387,7 +400,7 @@ def kobest_rows(dev: Device, smoke: bool, record) -> None:
             _kobest(dev, model, tok, name, shots, limit, record)
         except Exception as exc:  # noqa: BLE001 - reported in the table
             record({"part": "b", "what": "kobest", "model": KOBEST_MODEL, "method": name, "ok": False,
-                    "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+                    "error": _error(exc)})
         model = None
         dev.free(collect=True)
 
@@ -451,14 +464,13 @@ def _gib(v) -> str:
     return "" if v is None else f"{v:.2f}"
 
 
-def table(rows: list[dict], dev: Device) -> str:
+def table(rows: list[dict]) -> str:
     """One markdown table: a row per measurement."""
     head = ["part", "model", "run", "peak alloc GiB", "peak reserved GiB", "estimate GiB", "estimate / used",
-            f"T4 verdict ({T4_GIB:g} GiB)", "tokens/s", "note"]
+            f"T4 verdict ({t4_gib():g} GiB)", "tokens/s", "note"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        used = (r["peak_reserved_gib"] + r.get("context_gib", dev.context_gib)
-                if r.get("peak_reserved_gib") is not None else None)
+        used = r["peak_reserved_gib"] + r["context_gib"] if "peak_reserved_gib" in r else None
         ratio = f"{r['estimate_gib'] / used:.2f}" if used and r.get("estimate_gib") and r.get("ok") else ""
         t4 = ""
         if r.get("what") == "train":
@@ -489,16 +501,16 @@ def table(rows: list[dict], dev: Device) -> str:
     return "\n".join(lines)
 
 
-def header(dev: Device, smoke: bool) -> str:
-    v = _versions()
+def header(dev: Device, smoke: bool, versions: dict) -> str:
     where = (f"{dev.name}, {dev.total_gib:.1f} GiB, CUDA context {dev.context_gib:.2f} GiB; T4 emulated with the "
-             f"allocator capped at {dev.t4_cap_gib():.2f} GiB (+ the context = {T4_GIB:g} GiB)" if dev.cuda
+             f"allocator capped at {dev.t4_cap_gib():.2f} GiB (+ the context = {t4_gib():g} GiB)" if dev.cuda
              else "CPU: no CUDA memory counters, no T4 cap")
-    mode = ("SMOKE: tiny configs (64 wide, 2 layers; one model per architecture), sequence "
-            f"{SMOKE['seq_len']}: checks the code paths, measures nothing" if smoke else
-            "real shapes from data/memory.yaml, random weights; sequence 512, batch 1, gradient checkpointing, "
-            "LoRA r=8 on the attention targets")
-    return f"{where}\n{mode}\n" + ", ".join(f"{k} {val}" for k, val in v.items())
+    checkpointing = "gradient checkpointing" if SETTINGS["gradient_checkpointing"] else "no gradient checkpointing"
+    mode = (f"SMOKE: tiny configs ({SMOKE_SHAPE['hidden_size']} wide, {SMOKE_SHAPE['num_hidden_layers']} layers; "
+            f"one model per architecture), sequence {SMOKE['seq_len']}: checks the code paths, measures nothing"
+            if smoke else f"real shapes from data/memory.yaml, random weights; sequence {SETTINGS['seq_len']}, batch "
+            f"{SETTINGS['batch_size']}, {checkpointing}, LoRA r={SETTINGS['r']} on the {SETTINGS['targets']} targets")
+    return f"{where}\n{mode}\n" + ", ".join(f"{k} {val}" for k, val in versions.items())
 
 
 # --------------------------------------------------------------------------- main
@@ -511,8 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", default=list(TRAIN_MODELS), help="part a's training models")
     ap.add_argument("--budget-s", type=float, default=190.0,
                     help="part a starts no new model after this many seconds (default 190)")
-    ap.add_argument("--out", default=os.environ.get("OUT"), help="folder for gpu_table_<part>.md and gpu_<part>.json "
-                    "(default: $OUT if set)")
+    ap.add_argument("--out", type=Path, default=OUT_DEFAULT,
+                    help="folder for gpu_table_<part>.md and gpu_<part>.json (default: build/gpu/ in the repository)")
     args = ap.parse_args(argv)
 
     from helpers import env, memory
@@ -524,10 +536,12 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/gpu.py: no CUDA GPU here, and the real shapes need one (bench/gpu.md); "
               "`python bench/gpu.py --smoke` runs the code paths on the CPU")
         return 0
-    head = header(dev, args.smoke)
+    versions = _versions()
+    head = header(dev, args.smoke, versions)
     print(head, flush=True)
     rows: list[dict] = []
-    out = Path(args.out) if args.out else None
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     tag = args.part if args.part != "all" else "ab"
 
     last = [time.monotonic()]
@@ -537,11 +551,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         brief = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "step_s"}
         print(json.dumps(brief, ensure_ascii=False), flush=True)
-        if out:
-            out.mkdir(parents=True, exist_ok=True)
-            raw = {"header": head, "versions": _versions(), "device": dev.name, "total_gib": dev.total_gib,
-                   "context_gib": dev.context_gib, "smoke": args.smoke, "rows": rows}
-            (out / f"gpu_{tag}.json").write_text(json.dumps(raw, indent=1, ensure_ascii=False), encoding="utf-8")
+        raw = {"header": head, "versions": versions, "device": dev.name, "total_gib": dev.total_gib,
+               "context_gib": dev.context_gib, "smoke": args.smoke, "rows": rows}
+        (out / f"gpu_{tag}.json").write_text(json.dumps(raw, indent=1, ensure_ascii=False), encoding="utf-8")
 
     deadline = t_start + args.budget_s
     if args.part in ("a", "all"):
@@ -559,10 +571,9 @@ def main(argv: list[str] | None = None) -> int:
         train_rows(dev, first[2:], args.smoke, deadline, record, warm=False)
     if args.part in ("b", "all"):
         kobest_rows(dev, args.smoke, record)
-    text = f"{head}\n\n{table(rows, dev)}\n\n{time.monotonic() - t_start:.0f} s in all"
+    text = f"{head}\n\n{table(rows)}\n\n{time.monotonic() - t_start:.0f} s in all"
     print("\n" + text, flush=True)
-    if out:
-        (out / f"gpu_table_{tag}.md").write_text(text + "\n", encoding="utf-8")
+    (out / f"gpu_table_{tag}.md").write_text(text + "\n", encoding="utf-8")
     failed = [r for r in rows if r.get("ok") is False and r.get("what") != "train"]
     broken = [r for r in rows if r.get("what") == "train" and r.get("ok") is False and not r.get("oom")]
     return 1 if failed or broken else 0

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from helpers import memory
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "gpu.py"
@@ -36,11 +40,27 @@ def test_the_fit_claims_checked_are_notebook_04s():
     settings = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
     assert all(bench.SETTINGS[k] == v for k, v in settings.items()), (settings, bench.SETTINGS)
     assert set(bench.NB04_MODELS) <= set(bench.TRAIN_MODELS)
+    # the settings the notebook leaves to estimate's defaults (LoRA rank and targets, checkpointing) are the bench's
+    defaults = {k: p.default for k, p in inspect.signature(memory.estimate).parameters.items()
+                if p.kind is p.KEYWORD_ONLY}
+    assert {k: defaults[k] for k in bench.SETTINGS} == bench.SETTINGS
+    for model in bench.NB04_MODELS:
+        for method in bench.METHODS:
+            ours, nb04 = memory.estimate(model, method, **bench.SETTINGS), memory.estimate(model, method, **settings)
+            assert ours == nb04, (model, method)  # the same estimate, so the same verdict on every GPU
+
+
+def test_a_failure_is_named_by_its_type_and_first_line_even_without_a_message():
+    bench = _bench()
+    assert bench._error(RuntimeError()) == "RuntimeError"
+    assert bench._error(MemoryError("out of memory\nTried to allocate 2 GiB")) == "MemoryError: out of memory"
 
 
 @pytest.mark.slow
 def test_smoke_run_takes_every_path_and_says_what_it_skipped(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--out", str(tmp_path)], cwd=ROOT,
+    # on the CPU even where a GPU is present (a lab machine): the asserts below are the CPU path's
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--out", str(tmp_path)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     raw = json.loads((tmp_path / "gpu_ab.json").read_text(encoding="utf-8"))
