@@ -6,10 +6,12 @@
 #   bash bench/gpu_device.sh b            # part b: KoBEST parity and speed          (needs .whl/a and .whl/b)
 #   bash bench/gpu_device.sh a --smoke    # the same on a CPU with tiny configs (a rehearsal)
 #
-# The wheels go into a folder of their own (--target, no dependencies resolved, nothing fetched); PYTHONPATH puts
-# src/ and that folder before the image's packages, so the carried versions win. A probe prints what Python will
-# import, and from where, before the benchmark starts. Options after PART go to bench/gpu.py; the table and the
-# raw numbers land in $OUT when it is set. PYTHON (default python3), WHL (default .whl) and SITE override the defaults.
+# The wheels go into a new temporary folder (--target, no dependencies resolved, nothing fetched), removed when the
+# benchmark ends; PYTHONPATH puts src/ and that folder before the image's packages, so the carried versions win. A
+# probe prints what Python will import, and from where, before the benchmark starts. Options after PART go to
+# bench/gpu.py. The table and the raw numbers land in build/gpu/, or in $OUT where the machine collects results
+# from a folder it names there; --out DIR overrides both. PYTHON (default python3) and WHL (default .whl) override
+# the defaults; GPU_BENCH_SITE names a new or empty folder to install into instead (kept afterwards).
 set -uo pipefail
 
 part=${1:-}
@@ -17,7 +19,7 @@ case "$part" in a|b) shift ;; *) echo "usage: bash bench/gpu_device.sh a|b [benc
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 WHL=${WHL:-.whl}
-SITE=${SITE:-/tmp/pylib-$part}
+out=${OUT:-build/gpu}
 sets=a
 [ "$part" = b ] && sets="a b"
 
@@ -41,7 +43,17 @@ if [ "$part" = b ]; then
   fi
 fi
 
-rm -rf "$SITE"
+if [ -n "${GPU_BENCH_SITE:-}" ]; then
+  SITE=$GPU_BENCH_SITE
+  if [ -n "$(ls -A "$SITE" 2>/dev/null)" ]; then
+    echo "gpu_device.sh: GPU_BENCH_SITE=$SITE is not empty: name a new or empty folder" >&2
+    exit 2
+  fi
+else
+  SITE=$(mktemp -d "${TMPDIR:-/tmp}/gpu-bench-$part.XXXXXX")
+  made=$SITE
+  trap 'rm -rf "$made"' EXIT
+fi
 t0=$(date +%s)
 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --disable-pip-version-check \
   --target "$SITE" "${files[@]}" || { echo "gpu_device.sh: pip install of ${#files[@]} wheels failed" >&2; exit 3; }
@@ -75,4 +87,4 @@ import torch
 print("CUDA", torch.cuda.is_available(), torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
 ' 2>&1 | grep -v "kernels-community"
 
-exec "$PY" bench/gpu.py --part "$part" "$@"
+"$PY" bench/gpu.py --part "$part" --out "$out" "$@"
