@@ -155,6 +155,26 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGTERM (a Jupyter or Voilà server then shuts its kernels down), SIGKILL if ``proc`` has not exited within
+    ``timeout`` s; its exit code. Where ``proc`` leads a process group of its own (``start_new_session=True``),
+    the signals go to the whole group."""
+    for sig, seconds in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+        if proc.poll() is not None:
+            break
+        try:
+            if os.getpgid(proc.pid) == proc.pid:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
+            proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            break
+    return proc.wait()
+
+
 def voila_command(app_dir: str | Path, port: int, token: str, *, ip: str = "127.0.0.1",
                   show_tracebacks: bool = False) -> list[str]:
     """The argv that serves every notebook of ``app_dir`` with Voilà (no browser, one fixed port)."""
@@ -202,13 +222,13 @@ def serve(port: int = DEFAULT_PORT, profile: str | None = None, token: str | Non
     paths = build_apps()
     token = token or secrets.token_hex(16)
 
-    def stop(*_):  # SIGTERM (e.g. `timeout`, a process manager) stops Voilà too
+    def interrupted(*_):  # SIGTERM (e.g. `timeout`, a process manager) stops Voilà too
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, interrupted)
     # Ctrl-C, also where SIGINT was inherited as ignored (Python then installs no handler): a process
     # started in the background by a non-interactive shell, e.g. `make app &` in a script
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGINT, interrupted)
     server_env = app_env(profile)
     proc = subprocess.Popen(voila_command(paths[0].parent, port, token), env=server_env)
     base = f"http://127.0.0.1:{port}"
@@ -221,13 +241,7 @@ def serve(port: int = DEFAULT_PORT, profile: str | None = None, token: str | Non
     except KeyboardInterrupt:
         return 0
     finally:
-        if proc.poll() is None:
-            proc.terminate()  # SIGTERM: Voilà shuts its kernels down and exits without asking
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop(proc, timeout=15)  # SIGTERM: Voilà shuts its kernels down and exits without asking
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ import webbrowser
 from pathlib import Path
 
 from helpers import env
-from survey_tools.app import wait_for_http
+from survey_tools.app import stop, wait_for_http
 
 DEFAULT_PORT = 8888
 NOTEBOOKS = env.REPO_ROOT / "notebooks"
@@ -67,20 +67,6 @@ def _die_with_parent() -> None:
         pass
 
 
-def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
-    """SIGTERM to the server's session (the server shuts its kernels down), SIGKILL if it does not exit in time."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-    return proc.wait()
-
-
 def serve(port: int = DEFAULT_PORT, open_browser: bool | None = None, root: Path = NOTEBOOKS) -> int:
     """Start the server, print its URL, wait for Ctrl-C or SIGTERM (or the server's own exit); its exit code."""
     if port_in_use(port):
@@ -97,10 +83,11 @@ def serve(port: int = DEFAULT_PORT, open_browser: bool | None = None, root: Path
     log = BUILD / f"jupyterlab-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}/lab?token={token}"
-    as_root = " (as root: --allow-root)" if "--allow-root" in lab_command(root, port, token) else ""
+    argv = lab_command(root, port, token)
+    as_root = " (as root: --allow-root)" if "--allow-root" in argv else ""
     print(f"Starting JupyterLab on {root.name}/{as_root}; its log: {log}", flush=True)
     with open(log, "w") as fh:
-        proc = subprocess.Popen(lab_command(root, port, token), stdin=subprocess.DEVNULL, stdout=fh,
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     try:
@@ -127,8 +114,7 @@ def serve(port: int = DEFAULT_PORT, open_browser: bool | None = None, root: Path
         print(f"JupyterLab stopped (exit code {code}).", flush=True)
         return 0
     finally:
-        if proc.poll() is None:
-            stop(proc)
+        stop(proc)
 
 
 def main(argv: list[str] | None = None) -> int:

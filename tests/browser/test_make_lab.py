@@ -25,6 +25,9 @@ from pathlib import Path
 import pytest
 from checks import NOTEBOOKS, REPO, SCREENSHOTS
 
+from survey_tools.app import free_port, stop
+from survey_tools.lab import port_in_use
+
 URL_LINE = re.compile(r"^\s+(http://127\.0\.0\.1:(\d+)/lab\?token=([0-9a-f]+))\s*$")
 NOTEBOOK = "00_start_here.ipynb"
 STARTUP_S = 240  # make checks the venv and the stand-ins first (seconds when they are built)
@@ -102,26 +105,8 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # as a terminal's foreground job has it
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """After a failure: SIGTERM (the launcher stops its server, which runs in a session of its own), then SIGKILL."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _port_open(port: int) -> bool:
-    from survey_tools.lab import port_in_use
-
-    return port_in_use(port)
-
-
 @pytest.mark.browser
 def test_make_lab_serves_start_here_and_stops_on_ctrl_c(browser, tmp_path, cost):
-    from survey_tools.app import free_port
-
     make = shutil.which("make")
     if not make:
         pytest.skip("no make on this machine")
@@ -185,13 +170,13 @@ def test_make_lab_serves_start_here_and_stops_on_ctrl_c(browser, tmp_path, cost)
         assert "Traceback" not in text, text[-3000:]
         with pytest.raises(ProcessLookupError):
             os.killpg(proc.pid, 0)  # nothing left in make's process group
-        assert not _port_open(port), f"the server still listens on {port}"
+        assert not port_in_use(port), f"the server still listens on {port}"
         assert not _gone(kernel_procs), "the notebook's kernel outlived the server"
         log = Path(re.search(r"its log: (\S+)", text).group(1)).read_text(errors="replace")
         assert "received signal 15, stopping" in log and "Kernel shutdown" in log, log[-2000:]
         assert hashlib.sha256(nb_path.read_bytes()).hexdigest() == before, f"{nb_path} was modified"
     finally:
-        _stop(proc)
+        stop(proc)  # after a failure: the launcher stops its server (a session of its own)
         for p in kernel_procs:
             if p.is_running():
                 p.kill()
@@ -200,8 +185,6 @@ def test_make_lab_serves_start_here_and_stops_on_ctrl_c(browser, tmp_path, cost)
 
 def test_ctrl_c_stops_the_launcher_even_with_sigint_inherited_as_ignored(tmp_path):
     """``make lab &`` in a script: the job starts with SIGINT ignored; Ctrl-C (SIGINT) must still stop it."""
-    from survey_tools.app import free_port
-
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "survey_tools.lab", "--port", str(port)], cwd=REPO,
                             env=user_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -214,6 +197,6 @@ def test_ctrl_c_stops_the_launcher_even_with_sigint_inherited_as_ignored(tmp_pat
         assert proc.wait(timeout=60) == 0, out.text()[-3000:]
         out.thread.join(5)
         assert "JupyterLab stopped (exit code 0)." in out.text()
-        assert not _port_open(port)
+        assert not port_in_use(port)
     finally:
-        _stop(proc)
+        stop(proc)  # after a failure: the launcher stops its server (a session of its own)
