@@ -242,7 +242,7 @@ def test_adapter_round_trip_and_merge_give_the_same_logits(trained, tmp_path):
     from helpers import zoo
 
     model = trained.model
-    ids = trained.tokenizer(["### 질문: 비 오는 날 할 일은?\n\n### 답변:"], return_tensors="pt")
+    ids = trained.tokenizer(["### 질문: 비 오는 날 할 일은?\n\n### 답변:"], return_tensors="pt").to(model.device)
     model.eval()
     with torch.no_grad():
         ref = model(**ids).logits
@@ -252,15 +252,17 @@ def test_adapter_round_trip_and_merge_give_the_same_logits(trained, tmp_path):
     model.save_pretrained(tmp_path / "adapter")
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
     assert sum(f.stat().st_size for f in (tmp_path / "adapter").iterdir()) < 2_000_000
-    reloaded = PeftModel.from_pretrained(zoo.load("polyglot-ko-1.3b", "tiny").model, tmp_path / "adapter")
+    base = zoo.load("polyglot-ko-1.3b", "tiny", dtype=trained.info.dtype, device=trained.info.device).model
+    reloaded = PeftModel.from_pretrained(base, tmp_path / "adapter")  # onto a base loaded as training loaded it
+    atol = 1e-4 if trained.precision == "fp32" else 5e-2  # a merge in 16-bit rounds (a GPU trains in 16-bit)
     with torch.no_grad():
         got = reloaded(**ids).logits
-    torch.testing.assert_close(got, ref, atol=1e-4, rtol=0)
+    torch.testing.assert_close(got, ref, atol=atol, rtol=0)
     merged = reloaded.merge_and_unload()
     assert not any("lora" in n for n, _ in merged.named_parameters())
     with torch.no_grad():
         m = merged(**ids).logits
-    torch.testing.assert_close(m, ref, atol=1e-4, rtol=0)
+    torch.testing.assert_close(m, ref, atol=atol, rtol=0)
     assert type(merged) is type(zoo.load("polyglot-ko-1.3b", "tiny").model)
 
 
