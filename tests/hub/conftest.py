@@ -26,23 +26,20 @@ import pytest
 HERE = Path(__file__).resolve().parent
 collect_ignore_glob: list[str] = []
 _HF_HOME: list[str] = []
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+TIMINGS: dict[str, float] = {}  # seconds per notebook of test_notebooks_real.py, printed at the end
 
 
 def pytest_configure(config):
     if not all(Path(a.split("::")[0]).resolve().is_relative_to(HERE) for a in config.args):
         collect_ignore_glob.append("*")  # part of a larger run: the hub libraries may already be imported
         return
+    from survey_tools.app import free_port  # helpers.env reads no variable on import
+
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN"):
         os.environ.pop(var, None)
     _HF_HOME.append(tempfile.mkdtemp(prefix="llm-survey-hf-home-"))
-    os.environ.update({"HF_ENDPOINT": f"http://127.0.0.1:{_free_port()}", "HF_HOME": _HF_HOME[0],
-                       "LLM_SURVEY_GITHUB_RAW": f"http://127.0.0.1:{_free_port()}", "LLM_SURVEY_PROFILE": "real",
+    os.environ.update({"HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_HOME": _HF_HOME[0],
+                       "LLM_SURVEY_GITHUB_RAW": f"http://127.0.0.1:{free_port()}", "LLM_SURVEY_PROFILE": "real",
                        "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
                        "HF_UPDATE_DOWNLOAD_COUNTS": "0"})  # else datasets counts each load with a HEAD to an S3 URL
 
@@ -50,6 +47,13 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     for path in _HF_HOME:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if TIMINGS:
+        terminalreporter.write_sep("-", "seconds per notebook in the real profile")
+        for name, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{name:<28} {seconds:6.1f} s")
 
 
 class HubServer:
@@ -104,3 +108,9 @@ def hub(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def timings() -> dict[str, float]:
+    """Where a test puts the seconds a notebook took (the session ends with their table)."""
+    return TIMINGS

@@ -5,39 +5,32 @@ from __future__ import annotations
 
 import time
 
-import nbformat
+import papermill
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 from helpers import zoo
 from survey_tools import notebooks
 
-# parameters set for this run (as papermill would inject them), to keep CI short
-PARAMETERS = {"04_lora_finetune": "MAX_STEPS = 10", "05_korean_inference": "ALL_PROMPTS = False"}
+# parameters papermill injects after each notebook's parameters cell, to keep CI short
+PARAMETERS = {"04_lora_finetune": {"MAX_STEPS": 10}, "05_korean_inference": {"ALL_PROMPTS": False}}
 # the registry models each notebook loads in the real profile
 MODELS = {"00_start_here": ["polyglot-ko-1.3b"], "04_lora_finetune": ["polyglot-ko-1.3b"],
           "05_korean_inference": ["polyglot-ko-1.3b", "koalpaca-polyglot-5.8b", "bloom-560m", "qwen2.5-0.5b-instruct",
                                   "kanana-nano-2.1b-base"],
           "06_kobest_scoring": ["polyglot-ko-1.3b"]}
-TIMINGS: dict[str, float] = {}
 
 
-def run(name: str) -> str:
-    """Execute notebook ``name`` in a fresh kernel (which inherits this process's environment); all its text
-    outputs, joined."""
-    nb = nbformat.read(notebooks.NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
-    if name in PARAMETERS:
-        at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-        nb.cells.insert(at + 1, nbformat.v4.new_code_cell(PARAMETERS[name], metadata={"tags": ["injected-parameters"]}))
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebooks.NOTEBOOK_DIR)}})
+def run(name: str, timings: dict[str, float]) -> str:
+    """Execute notebook ``name`` with papermill in a fresh kernel (which inherits this process's environment);
+    all its text outputs, joined. Its wall seconds go into ``timings``."""
     t0 = time.perf_counter()
     try:
-        client.execute()
-    except CellExecutionError as exc:
+        nb = papermill.execute_notebook(notebooks.NOTEBOOK_DIR / f"{name}.ipynb", None,
+                                        parameters=PARAMETERS.get(name), kernel_name="python3",
+                                        cwd=notebooks.NOTEBOOK_DIR, progress_bar=False, execution_timeout=600)
+    except papermill.PapermillExecutionError as exc:
         pytest.fail(f"{name} failed in the real profile:\n{exc}")
-    TIMINGS[name] = time.perf_counter() - t0
+    timings[name] = time.perf_counter() - t0
     texts = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -47,15 +40,11 @@ def run(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", [p.stem for p in notebooks.notebooks()])
-def test_notebook_runs_in_the_real_profile(hub, name):
-    text = run(name)
+def test_notebook_runs_in_the_real_profile(hub, timings, name):
+    text = run(name, timings)
     assert "profile real: real profile asked for" in text
     assert "tiny stand-in" not in text
     for mid in MODELS.get(name, []):
         hub_id = zoo.spec(mid).hub_id
         assert f"{hub_id}@{hub.commit(hub_id)[:12]}" in text, f"{name} does not name {hub_id} at the fixture commit"
 
-
-def test_print_timings(hub):
-    """Not a check: the seconds each notebook took, for the CI log."""
-    print("\n" + "\n".join(f"{name:<28} {s:6.1f} s" for name, s in TIMINGS.items()))
