@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from helpers import env, instruct, kobest, zoo
+from helpers import env, instruct, kobest, records, zoo
 from survey_tools import standins
 
 GATED = {"llama-2-7b"}
@@ -88,13 +88,6 @@ def dataset_files(configs: dict[str, dict[str, list[dict]]], title: str) -> dict
     return files
 
 
-def _sample_rows(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        return json.loads(text)
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 def build(root: Path) -> dict:
     """Write the fixture into ``root`` (``index.json`` + files); returns the index."""
     shutil.rmtree(root, ignore_errors=True)
@@ -113,7 +106,7 @@ def build(root: Path) -> dict:
     for name, spec in instruct._sources().items():
         sample = instruct.instruct_dir() / spec["sample"]
         if spec.get("hub"):
-            rows = _sample_rows(sample)
+            rows = [record for _, record in records.read(sample)]
             sha = _write(root, "dataset", spec["hub"], dataset_files({"default": {"train": rows}}, spec["hub"]))
             index["datasets"][spec["hub"]] = {"refs": {"main": sha}, "id": name}
         else:  # a GitHub file, at the commit sources.yaml pins
