@@ -140,8 +140,7 @@ def test_readme_tokenizer_table_is_current():
     table = (ROOT / "README.md").read_text(encoding="utf-8").split("## Real tokenizers without the hub")[1]
     rows = {cells[0]: cells for line in table.splitlines() if line.startswith("| ") and "---" not in line
             for cells in [[c.strip() for c in line.strip("|").split("|")]]}
-    prompts = generate.load_prompts()
-    texts = [t for col in ("instruction", "input", "good_answer") for t in prompts[col] if t.strip()]
+    texts = generate.prompt_texts()
     standins = generate.load_tokenizers(profile="tiny").values()  # ko, en
     tokenizers = {f"ours, tiny BPE '{k}'": tok for k, tok in zip(("ko", "en"), standins, strict=True)}
     npm = generate.npm_tokenizers()

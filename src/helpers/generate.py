@@ -67,6 +67,13 @@ def load_prompts(path: str | Path | None = None, *, sheet: str | None = None, sk
     return df
 
 
+def prompt_texts(prompts: pd.DataFrame | None = None) -> list[str]:
+    """The Korean texts of ``prompts`` (default: ours) that tokenizers are compared on: every non-empty instruction,
+    input and good answer, column by column."""
+    prompts = load_prompts() if prompts is None else prompts
+    return [t for col in ("instruction", "input", "good_answer") for t in prompts[col] if t.strip()]
+
+
 def _prompt_row(rec: Any, file: str, where: str, seen: dict) -> dict:
     """One prompt record, checked; ``seen`` maps the ids so far to where they were."""
     fail = lambda name, message: PromptFileError(file, where, name, message)

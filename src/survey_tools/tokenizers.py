@@ -166,10 +166,9 @@ CORPUS_PARAGRAPH = ("ko", "b02_ai_language_models.txt", 5)  # language folder, f
 def korean_texts() -> dict[str, list[str]]:
     """The texts measured: our prompts (instruction, input and good_answer, as notebook 05 counts them) and one
     paragraph of our corpus."""
-    prompts = generate.load_prompts()
     lang, name, n = CORPUS_PARAGRAPH
     lines = [line.strip() for line in env.data_path("corpus", lang, name).read_text(encoding="utf-8").splitlines()]
-    return {"prompts": [t for col in ("instruction", "input", "good_answer") for t in prompts[col] if t.strip()],
+    return {"prompts": generate.prompt_texts(),
             "corpus paragraph": [" ".join([line for line in lines if line][:n])]}
 
 
