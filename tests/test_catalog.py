@@ -365,7 +365,7 @@ def test_filter_widget_refilters_when_a_control_changes(monkeypatch, models):
 
 def test_lineage_order_puts_every_model_once_below_a_parent(models):
     graph = catalog.genealogy_graph(("model",))
-    order = catalog.lineage_order(graph, models["release_month"].map(lambda p: p.to_timestamp()))
+    order = catalog.lineage_order(graph, catalog.released(models))
     assert sorted(order) == sorted(models.index)
     for node in order:
         parents = set(graph.predecessors(node))

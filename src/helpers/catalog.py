@@ -534,6 +534,11 @@ def lineage_order(graph: nx.MultiDiGraph, when: pd.Series) -> list[str]:
     return order
 
 
+def released(df: pd.DataFrame) -> pd.Series:
+    """When each model came out, for ordering: its ``release_date``, else the first day of its ``release_month``."""
+    return df["release_date"].fillna(df["release_month"].map(lambda p: p.to_timestamp()))
+
+
 def landscape_figure(df: pd.DataFrame | None = None):
     """The landscape in one picture: one row per model (families together, see :func:`lineage_order`), its
     release on the left with lines from base to derived model, every released size on the right (log axis).
@@ -542,7 +547,7 @@ def landscape_figure(df: pd.DataFrame | None = None):
     from plotly.subplots import make_subplots
 
     df = models() if df is None else df
-    when = df["release_date"].fillna(df["release_month"].map(lambda p: p.to_timestamp()))  # the day, else the month
+    when = released(df)
     graph = genealogy_graph(("model",)).subgraph(df.index)
     row = {m: i for i, m in enumerate(lineage_order(graph, when))}
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.72, 0.28], horizontal_spacing=0.02)
