@@ -403,10 +403,15 @@ def matrix(uses: Iterable[str] = USES, resolver: Resolver | None = None) -> pd.D
     return table.loc[list(dict.fromkeys(answers["model"])), uses].rename_axis(columns=None)
 
 
+def in_korean(mat: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`matrix` (or some of its rows) with Korean answers and use names."""
+    return mat.replace(EFFECT_KO).rename(columns=USE_LABELS_KO)
+
+
 def matrix_table(uses: Iterable[str] = USES, resolver: Resolver | None = None):
     """:func:`matrix` for people: Korean answers on cells coloured by effect, in large print (a pandas Styler)."""
     mat = matrix(uses, resolver)
-    shown = mat.replace(EFFECT_KO).rename(columns=USE_LABELS_KO)
+    shown = in_korean(mat)
     css = [{"selector": f".v-{e}", "props": f"background-color: {c}"} for e, c in EFFECT_COLOURS.items()]
     css.append({"selector": "td, th", "props": "font-size: 1.15em; padding: 1px 12px"})
     return shown.style.set_td_classes(("v-" + mat).set_axis(shown.columns, axis=1)).set_table_styles(css)
