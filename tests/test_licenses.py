@@ -317,6 +317,19 @@ def test_one_answer_per_model_size(catalog_resolver):
         assert said[(mid, size)] == chain or mid in set(listed["model"]), (mid, size, said[(mid, size)], chain)
 
 
+def test_a_misspelled_model_in_differences_is_named_with_file_line_and_field(tmp_path, monkeypatch, catalog_resolver):
+    from helpers import env
+
+    text = data_path("licenses", "differences.csv").read_text(encoding="utf-8")
+    (tmp_path / "data" / "licenses").mkdir(parents=True)
+    (tmp_path / "data" / "licenses" / "differences.csv").write_text(text.replace("\ndeepseek-r1,", "\ndeepsek-r1,"),
+                                                                    encoding="utf-8")
+    monkeypatch.setattr(env, "REPO_ROOT", tmp_path)
+    with pytest.raises(catalog.CatalogError, match="'deepsek-r1' is not a model id of the catalog") as e:
+        licenses.differences(catalog_resolver)
+    assert (e.value.file, e.value.line, e.value.field) == ("differences.csv", 2, "model")
+
+
 def test_per_size_verdicts_where_sizes_differ(catalog_resolver):
     assert catalog_resolver.verdict("qwen2.5", "commercial", 3).allowed == "no"  # Qwen Research licence
     assert catalog_resolver.verdict("qwen2.5", "commercial", 7).allowed == "yes"

@@ -428,11 +428,11 @@ def mismatches(uses: Iterable[str] = USES, resolver: Resolver | None = None) -> 
 class DifferenceRow(BaseModel):
     """A row of ``data/licenses/differences.csv``: a model whose catalog answer deliberately differs."""
 
-    model: str
+    model: Annotated[str, catalog._ids_of("models", "a model id of the catalog", lambda cell: [cell])]
     catalog: Literal[EFFECTS]
     chain: Literal[EFFECTS]
-    why: Annotated[str, Field(min_length=1)]
-    source: Annotated[str, Field(pattern="^https?://")]
+    why: catalog.Text
+    source: catalog.Source
 
 
 def differences(resolver: Resolver | None = None) -> pd.DataFrame:
@@ -440,7 +440,7 @@ def differences(resolver: Resolver | None = None) -> pd.DataFrame:
     reason recorded in ``data/licenses/differences.csv`` (``why`` empty: nobody explained the difference)."""
     res = resolver or default_resolver()
     known = {r["model"]: r for r in catalog._checked_rows(data_path("licenses", "differences.csv"), DifferenceRow,
-                                                         unique=("model",))}
+                                                         {"models": set(res.models)}, unique=("model",))}
     rows = []
     for mid, row in res.models.items():
         sizes, said = split(row.get("sizes_b")), split(row.get("commercial_use"))
