@@ -6,6 +6,7 @@ import io
 import re
 import warnings
 
+import networkx as nx
 import pandas as pd
 import pytest
 
@@ -370,6 +371,11 @@ def test_matrix_and_graph(catalog_resolver):
     g = catalog_resolver.chain_graph("koalpaca-llama", "commercial")
     assert {"llama", "koalpaca-v1.0", "alpaca-52k"} <= set(g.nodes)
     assert g.nodes["koalpaca-llama"]["effect"] == "no"
+    paths = {r.path for r in catalog_resolver.verdict("koalpaca-llama").reasons}  # what the graph is built from
+    assert paths == {(), ("llama",), ("llama", "llama-pretrain-mix"), ("koalpaca-v1.0",),
+                     ("koalpaca-v1.0", "openai-terms"), ("koalpaca-v1.0", "alpaca-52k"),
+                     ("koalpaca-v1.0", "alpaca-52k", "openai-terms")}
+    assert all(nx.is_path(g, ["koalpaca-llama", *path]) for path in paths)
 
 
 def test_case_table_and_figures_follow_the_verdicts():

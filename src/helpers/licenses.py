@@ -159,6 +159,7 @@ class Reason(NamedTuple):
     effect: str
     source: str
     note: str
+    path: tuple[str, ...] = ()  # the nodes from the model to the subject, e.g. (base, dataset, api)
 
 
 class Verdict(NamedTuple):
@@ -172,7 +173,7 @@ class Verdict(NamedTuple):
     size: float | None = None  # the size asked for; None: what holds for every size
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.reasons, columns=Reason._fields)
+        return pd.DataFrame(self.reasons, columns=Reason._fields).drop(columns="path")
 
     def binding(self) -> list[Reason]:
         """The reasons whose effect equals the verdict (the ones that decided it)."""
@@ -288,8 +289,9 @@ class Resolver:
             out.append(Reason("own-weights", subject, lid, eff, terms.url, f"§{sec}: {note}" if note else f"§{sec}"))
         return out
 
-    def _dataset_reasons(self, did: str, use: str, seen: frozenset = frozenset(), prefix: str = "") -> list[Reason]:
-        subject = f"{prefix}{did}"
+    def _dataset_reasons(self, did: str, use: str, seen: frozenset = frozenset(), via: tuple = ()) -> list[Reason]:
+        path = (*via, did)  # a translation's source follows the data translated from it
+        subject = " ← ".join(path)
         if did not in self.datasets:
             raise LicenseDataError(f"training data {did!r} is not in the catalog's datasets")
         if did in seen:
@@ -302,15 +304,15 @@ class Resolver:
         for lid in split(ds.get("license")) or ["unknown"]:
             terms = self.license(lid, f"dataset {did!r}, field 'license'")
             eff, note = corpus if is_pretraining_corpus(ds) else data_effect(terms, use)
-            out.append(Reason("training-data", subject, lid, eff, terms.url, note))
+            out.append(Reason("training-data", subject, lid, eff, terms.url, note, path))
         for api in split(ds.get("generated_by_api")):
             api_terms = self.license(api, f"dataset {did!r}, field 'generated_by_api'")
             eff, sec, note = api_terms.effect(use)
             out.append(Reason("data-generator-api", f"{subject} ← {api}", api, eff, api_terms.url,
                               f"§{sec}: {note}; 이 약관은 API를 호출한 쪽(데이터셋 제작자)을 구속하며, 데이터나 "
-                              "모델을 나중에 쓰는 사람에게까지 미치는지는 분명하지 않음"))
+                              "모델을 나중에 쓰는 사람에게까지 미치는지는 분명하지 않음", (*path, api)))
         for parent in split(ds.get("translated_from")):
-            out += self._dataset_reasons(parent, use, seen, prefix=f"{subject} ← ")
+            out += self._dataset_reasons(parent, use, seen, path)
         return out
 
     def reasons(self, mid: str, use: str, size: float | None = None,
@@ -329,7 +331,8 @@ class Resolver:
             for r in self.reasons(base, use, float(base_size) if base_size else None, _seen | {mid}):
                 layer_note = "" if r.layer == "own-weights" else f"(상속된 {LAYER_KO[r.layer]}) "
                 subject = r.subject if r.subject.split(" ")[0] == base else f"{base} › {r.subject}"
-                out.append(Reason("base-model", subject, r.license_id, r.effect, r.source, layer_note + r.note))
+                out.append(Reason("base-model", subject, r.license_id, r.effect, r.source, layer_note + r.note,
+                                  (base, *r.path)))
         for did in split(self.models[mid].get("training_data")):
             out += self._dataset_reasons(did, use)
         return out
@@ -365,9 +368,8 @@ class Resolver:
         g = nx.DiGraph()
         v = self.verdict(mid, use, size)
         g.add_node(mid)
-        for r in v.reasons:  # a subject names its path: "base › dataset ← its source ← api", "model [7/14B]"
-            parts = (part.strip().split(" [")[0] for part in r.subject.replace("›", "←").split("←"))
-            path = [mid, *(p for p in parts if p != mid)]
+        for r in v.reasons:
+            path = (mid, *r.path)
             nx.add_path(g, path)
             g.nodes[path[-1]].setdefault("effects", []).append(r.effect)
             g.nodes[path[-1]].setdefault("licenses", set()).add(r.license_id)
